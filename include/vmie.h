@@ -1,0 +1,218 @@
+/*
+ * vmie.h - the public API of libvmie.
+ *
+ * libvmie does the work; the `vmie` command only parses argv, calls these
+ * functions and renders what they report.  The library never prints: log
+ * lines reach the application through the handler set with
+ * vmie_set_log_handler(), and failures come back as a vmie_status plus a
+ * filled vmie_error.
+ */
+#ifndef VMIE_H
+#define VMIE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VMIE_VERSION "0.1.0"
+
+/*
+ * Status codes.  The numbers and names are those of the reference Python
+ * tool (vmie/common/error_codes.py) so that scripts and runbooks written for
+ * it keep working; codes marked "vmie" are this implementation's additions,
+ * placed in unused slots of the same ranges.
+ *   -20000..-20099 general, -20100..-20199 AWS,
+ *   -20200..-20299 file/source, -20300..-20399 sanbootable.
+ */
+typedef enum vmie_status {
+	VMIE_OK = 0,
+
+	/* General */
+	VMIE_ERR_GENERAL_OPERATION_FAILED = -20000,
+	VMIE_ERR_IMPORT_OPERATION_FAILED = -20001,
+	VMIE_ERR_EXPORT_OPERATION_FAILED = -20002,
+	VMIE_ERR_CONVERT_OPERATION_FAILED = -20003,
+	VMIE_ERR_INVALID_ARGUMENT = -20050,  /* vmie: bad option value */
+	VMIE_ERR_NOT_IMPLEMENTED = -20051,   /* vmie: workflow not built yet */
+	VMIE_ERR_INTERRUPTED = -20052,       /* vmie: SIGINT/SIGTERM */
+
+	/* AWS */
+	VMIE_ERR_AWS_CREDENTIALS_NOT_FOUND = -20100,
+	VMIE_ERR_AWS_CLIENT_INIT_FAILED = -20101,
+	VMIE_ERR_AWS_AMI_NOT_FOUND = -20102,
+	VMIE_ERR_AWS_AMI_FETCH_FAILED = -20103,
+	VMIE_ERR_AWS_S3_BUCKET_CREATE_FAILED = -20104,
+	VMIE_ERR_AWS_S3_UPLOAD_FAILED = -20105,
+	VMIE_ERR_AWS_VMIMPORT_ROLE_SETUP_FAILED = -20106,
+	VMIE_ERR_AWS_IMPORT_TASK_FAILED = -20107,
+	VMIE_ERR_AWS_EXPORT_TASK_FAILED = -20108,
+	VMIE_ERR_AWS_INSTANCE_PROFILE_CREATE_FAILED = -20109,
+	VMIE_ERR_AWS_INSTANCE_LAUNCH_FAILED = -20110,
+	VMIE_ERR_AWS_SSM_SCRIPT_NOT_FOUND = -20111,
+	VMIE_ERR_AWS_SSM_SCRIPT_LOAD_FAILED = -20112,
+	VMIE_ERR_AWS_SSM_COMMAND_FAILED = -20113,
+	VMIE_ERR_AWS_INSTANCE_NOT_FOUND = -20114,
+	VMIE_ERR_AWS_INSTANCE_NO_BLOCK_DEVICES = -20115,
+	VMIE_ERR_AWS_AMI_CREATE_FAILED = -20116,
+	VMIE_ERR_AWS_TASK_STATUS_CHECK_FAILED = -20117,
+	VMIE_ERR_AWS_TASK_RESULT_FAILED = -20118,
+	VMIE_ERR_AWS_INSTANCE_STATUS_CHECK_FAILED = -20119,
+	VMIE_ERR_AWS_SSM_STATUS_CHECK_FAILED = -20120,
+	VMIE_ERR_AWS_AMI_STATUS_CHECK_FAILED = -20121,
+	VMIE_ERR_AWS_SNAPSHOT_NOT_FOUND = -20122,
+	VMIE_ERR_AWS_SNAPSHOT_FAILED = -20123,
+	VMIE_ERR_AWS_SNAPSHOT_STATUS_CHECK_FAILED = -20124,
+	VMIE_ERR_AWS_TASK_TIMEOUT = -20125,
+	VMIE_ERR_AWS_INSTANCE_TIMEOUT = -20126,
+	VMIE_ERR_AWS_SSM_TIMEOUT = -20127,
+	VMIE_ERR_AWS_AMI_TIMEOUT = -20128,
+	VMIE_ERR_AWS_SNAPSHOT_TIMEOUT = -20129,
+	VMIE_ERR_AWS_AMI_PLATFORM_CHECK_FAILED = -20130,
+	VMIE_ERR_AWS_REGION_NOT_FOUND = -20150,   /* vmie: no region anywhere */
+	VMIE_ERR_AWS_CONFIG_INVALID = -20151,     /* vmie: bad config/env value */
+	VMIE_ERR_AWS_REQUEST_FAILED = -20152,     /* vmie: AWS answered an error */
+	VMIE_ERR_AWS_CONNECTION_FAILED = -20153,  /* vmie: could not reach AWS */
+
+	/* File / source */
+	VMIE_ERR_FILE_DOWNLOAD_FAILED = -20200,
+	VMIE_ERR_FILE_PROCESS_FAILED = -20201,
+	VMIE_ERR_FILE_UNSUPPORTED_FORMAT = -20202,
+	VMIE_ERR_FILE_UNSUPPORTED_COMPRESSION = -20203,
+	VMIE_ERR_FILE_DECOMPRESS_FAILED = -20204,
+	VMIE_ERR_FILE_DECOMPRESS_GZ_FAILED = -20205,
+	VMIE_ERR_FILE_DECOMPRESS_BZ2_FAILED = -20206,
+	VMIE_ERR_JSON_LOAD_FAILED = -20207,
+	VMIE_ERR_INVALID_SOURCE = -20250, /* vmie: named in the reference README */
+
+	/* Sanbootable */
+	VMIE_ERR_SANBOOTABLE_INSTALL_FAILED = -20300,
+	VMIE_ERR_SANBOOTABLE_SCRIPT_NOT_FOUND = -20301,
+	VMIE_ERR_SANBOOTABLE_SCRIPT_INSTALL_FAILED = -20302,
+	VMIE_ERR_SANBOOTABLE_AMI_CREATE_FAILED = -20303,
+	VMIE_ERR_SANBOOTABLE_WINDOWS_NOT_SUPPORTED = -20304,
+	VMIE_ERR_SANBOOTABLE_SSM_AGENT_FAILED = -20350, /* vmie: named in the reference README */
+} vmie_status;
+
+/* "ERR_AWS_CREDENTIALS_NOT_FOUND" for VMIE_ERR_AWS_CREDENTIALS_NOT_FOUND,
+ * "OK" for VMIE_OK, "ERR_UNKNOWN" for anything else. */
+const char *vmie_status_name(int status);
+
+/* Which range a status belongs to. */
+typedef enum vmie_status_class {
+	VMIE_CLASS_OK,
+	VMIE_CLASS_GENERAL,
+	VMIE_CLASS_AWS,
+	VMIE_CLASS_SOURCE,
+	VMIE_CLASS_SANBOOTABLE,
+} vmie_status_class;
+vmie_status_class vmie_status_classify(int status);
+
+const char *vmie_version(void);
+
+/*
+ * What went wrong, for a human and for a script.  Every field is owned by
+ * the struct (free with vmie_error_clear); any of them may be NULL.
+ */
+typedef struct vmie_error {
+	int status;          /* a vmie_status */
+	char *message;       /* one line: what failed and why */
+	char *hint;          /* one line: what to do about it */
+	char *service;       /* AWS failures: "ec2", "s3", "iam", "sts", "ssm" */
+	char *operation;     /* AWS failures: "GetCallerIdentity", ... */
+	char *aws_code;      /* AWS failures: "AccessDenied", ... */
+	char *request_id;    /* AWS failures: the request id AWS returned */
+	long http_status;    /* AWS failures: 403, ...; 0 when none */
+} vmie_error;
+
+void vmie_error_clear(vmie_error *err);
+
+/* Logging: the library reports through one handler (NULL: silence). */
+typedef enum vmie_log_level {
+	VMIE_LOG_DEBUG,
+	VMIE_LOG_INFO,
+	VMIE_LOG_SUCCESS,
+	VMIE_LOG_WARN,
+	VMIE_LOG_ERROR,
+} vmie_log_level;
+
+typedef void (*vmie_log_fn)(void *ctx, vmie_log_level level, const char *msg);
+void vmie_set_log_handler(vmie_log_fn fn, void *ctx);
+const char *vmie_log_level_name(vmie_log_level level); /* "DEBUG", ... */
+
+/* Where to find AWS: the AWS CLI's global options.  NULL means "not given";
+ * the library then falls back to the environment and the config files. */
+typedef struct vmie_aws_opts {
+	const char *profile;      /* --profile */
+	const char *region;       /* --region */
+	const char *endpoint_url; /* --endpoint-url */
+} vmie_aws_opts;
+
+/* The region the AWS CLI would use: --region, AWS_REGION,
+ * AWS_DEFAULT_REGION, the profile's `region`.  *source_out (static string,
+ * may be NULL) says which one answered. */
+int vmie_resolve_region(const vmie_aws_opts *aws, char **region_out,
+			const char **source_out, vmie_error *err);
+
+/* vmie whoami: STS GetCallerIdentity and where everything came from. */
+typedef struct vmie_identity {
+	char *account;
+	char *arn;
+	char *user_id;
+	char *region;
+	char *region_source;
+	char *endpoint;
+	char *credential_source; /* "environment", "shared-credentials-file", ... */
+} vmie_identity;
+
+int vmie_whoami(const vmie_aws_opts *aws, vmie_identity *out, vmie_error *err);
+void vmie_identity_free(vmie_identity *id);
+
+/* The operations and their options (the reference tool's, same names). */
+typedef enum vmie_operation {
+	VMIE_OP_IMPORT,
+	VMIE_OP_EXPORT,
+	VMIE_OP_CONVERT,
+} vmie_operation;
+
+const char *vmie_operation_name(vmie_operation op); /* "import", ... */
+
+typedef struct vmie_options {
+	vmie_aws_opts aws;
+	const char *s3_bucket;        /* -b/--s3-bucket */
+	const char *source;           /* -s/--source (import, convert) */
+	const char *ami_id;           /* -a/--ami-id (export) */
+	bool install_sanbootable;     /* --install-sanbootable */
+	const char *instance_profile; /* --instance-profile (NULL: default) */
+	const char *s3_export_prefix; /* --s3-export-prefix (export, convert) */
+	const char *license_type;     /* --license-type AWS|BYOL */
+	const char *usage_operation;  /* --usage-operation */
+} vmie_options;
+
+#define VMIE_DEFAULT_INSTANCE_PROFILE "VMIEInstanceProfile"
+
+/* What kind of thing --source names. */
+typedef enum vmie_source_kind {
+	VMIE_SOURCE_NONE,
+	VMIE_SOURCE_HTTP,  /* http:// or https:// */
+	VMIE_SOURCE_S3,    /* s3://bucket/key */
+	VMIE_SOURCE_FILE,  /* a local image file */
+	VMIE_SOURCE_JSON,  /* a local .json file of disk containers */
+} vmie_source_kind;
+
+/* Check every option of an operation without touching AWS (region
+ * included).  On failure err->message names the option and err->hint the
+ * fix; the status is VMIE_ERR_INVALID_ARGUMENT, VMIE_ERR_INVALID_SOURCE,
+ * VMIE_ERR_JSON_LOAD_FAILED or VMIE_ERR_AWS_REGION_NOT_FOUND. */
+int vmie_validate(vmie_operation op, const vmie_options *opts,
+		  vmie_source_kind *kind_out, vmie_error *err);
+
+/* Run an operation: validates, then does the work. */
+int vmie_run(vmie_operation op, const vmie_options *opts, vmie_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

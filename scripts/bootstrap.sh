@@ -1,0 +1,46 @@
+#!/bin/sh
+# Install every Debian package vmie needs to build, test and run its demo.
+# Idempotent: packages already present are not touched and apt is not even
+# asked.  As root it installs; otherwise it prints the exact command.
+set -eu
+
+PACKAGES="
+build-essential
+pkg-config
+meson
+ninja-build
+clang
+libclang-rt-dev
+libcurl4-openssl-dev
+libssl-dev
+libxml2-dev
+libjansson-dev
+python3
+python3-pytest
+ca-certificates
+"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	echo "bootstrap: all packages present"
+	exit 0
+fi
+
+cmd="apt-get install -y --no-install-recommends$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bootstrap: missing packages:$missing" >&2
+	echo "bootstrap: run as root:  apt-get update && $cmd" >&2
+	exit 1
+fi
+
+echo "bootstrap: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

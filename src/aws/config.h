@@ -1,0 +1,64 @@
+/*
+ * The AWS CLI's configuration: the shared config file (~/.aws/config,
+ * AWS_CONFIG_FILE) and credentials file (~/.aws/credentials,
+ * AWS_SHARED_CREDENTIALS_FILE), the profile in effect (--profile, then
+ * AWS_DEFAULT_PROFILE, then AWS_PROFILE, then "default") and the settings
+ * read from the environment or that profile.
+ *
+ * Section rules (botocore configloader): in the config file a profile is
+ * "[default]" or "[profile NAME]"; "[services NAME]" sections hold
+ * per-service settings; in the credentials file a profile is "[NAME]".
+ */
+#ifndef VMIE_AWS_CONFIG_H
+#define VMIE_AWS_CONFIG_H
+
+#include <stdbool.h>
+
+#include "base/kv.h"
+#include "vmie.h"
+
+typedef struct vaws_config {
+	char *profile;            /* the profile in effect */
+	bool profile_explicit;    /* came from --profile (env creds skipped) */
+	char *config_path;        /* path read (may not exist) */
+	char *credentials_path;
+	bool profile_found;       /* the profile exists in either file */
+	vkv config;               /* keys of the profile in the config file */
+	vkv credentials;          /* keys of the profile in the credentials file */
+	/* The "[services NAME]" section the profile's `services` key names,
+	 * with nested keys flattened as "s3.endpoint_url". */
+	vkv services;
+} vaws_config;
+
+/* Read both files for the profile.  A missing file is not an error; an
+ * explicit --profile that exists in neither file is (the AWS CLI's
+ * "The config profile (x) could not be found"). */
+int vaws_config_load(vaws_config *cfg, const char *profile_flag,
+		     vmie_error *err);
+void vaws_config_free(vaws_config *cfg);
+
+/* A profile setting from the config file (e.g. "region"), NULL if unset. */
+const char *vaws_config_get(const vaws_config *cfg, const char *key);
+
+/* The region: flag, AWS_REGION, AWS_DEFAULT_REGION, profile region.
+ * *source_out is a static string ("--region", "AWS_REGION", ...).
+ * Returns VMIE_ERR_AWS_REGION_NOT_FOUND with a hint when none is set,
+ * VMIE_ERR_INVALID_ARGUMENT when the value is not a region name. */
+int vaws_config_region(const vaws_config *cfg, const char *flag,
+		       char **region_out, const char **source_out,
+		       vmie_error *err);
+
+/* A setting from the environment first, then the profile:
+ * vaws_config_setting(cfg, "AWS_MAX_ATTEMPTS", "max_attempts"). */
+const char *vaws_config_setting(const vaws_config *cfg, const char *env,
+				const char *key);
+
+/* Parse one INI file into sections; used by vaws_config_load and the
+ * fuzz target.  Calls fn for every key with its section header text
+ * ("profile dev", "default", "services s3-local") and the key, nested
+ * keys ("s3 =\n  endpoint_url = x") flattened to "s3.endpoint_url". */
+typedef void (*vaws_ini_fn)(void *ctx, const char *section, const char *key,
+			    const char *value);
+int vaws_ini_parse(const char *text, size_t len, vaws_ini_fn fn, void *ctx);
+
+#endif
