@@ -1,0 +1,35 @@
+# Thin wrapper over meson/ninja.  `make demo` and `make check` are the
+# README's two quick-start commands; both bootstrap first.
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+MESON      ?= meson
+
+.PHONY: all bootstrap build build-asan check demo clean
+
+all: build
+
+bootstrap:
+	@./scripts/bootstrap.sh
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD)
+
+$(BUILD_ASAN)/build.ninja:
+	$(MESON) setup $(BUILD_ASAN) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+build-asan: $(BUILD_ASAN)/build.ninja
+	ninja -C $(BUILD_ASAN)
+
+check: bootstrap
+	@$(MAKE) --no-print-directory build build-asan
+	@./scripts/check.sh $(BUILD) $(BUILD_ASAN)
+
+demo: bootstrap
+	@$(MAKE) --no-print-directory build
+	@./scripts/demo.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -1,0 +1,55 @@
+#!/bin/sh
+# Run every test: the C unit tests in the normal build and again built with
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the integration tests
+# (pytest driving the real binary) against both binaries.  Ends with one
+# "N passed, N failed" line for CI.
+set -u
+BUILD=${1:-build}
+BUILD_ASAN=${2:-build-asan}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PY=/usr/bin/python3
+passed=0
+failed=0
+status=0
+
+count_meson() { # build-dir label
+	log="$1/meson-logs/testlog.json"
+	[ -f "$log" ] || return
+	p=$($PY -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(sum(1 for t in r if t["result"] in ("OK","EXPECTEDFAIL")), sum(1 for t in r if t["result"] not in ("OK","EXPECTEDFAIL","SKIP")))' "$log")
+	set -- $p
+	passed=$((passed + $1))
+	failed=$((failed + $2))
+}
+
+run_meson() { # build-dir label
+	echo "== unit tests ($2)"
+	if ! meson test -C "$1" --print-errorlogs --num-processes 2; then
+		status=1
+	fi
+	count_meson "$1"
+}
+
+run_pytest() { # binary label
+	echo "== integration tests ($2)"
+	out=$(mktemp)
+	VMIE_BIN="$1" VMIE_ROOT="$ROOT" $PY -m pytest -q -rs -p no:cacheprovider \
+		"$ROOT/tests/integration" 2>&1 | tee "$out"
+	rc=$?
+	# pytest's summary: "== 12 passed, 1 failed, 2 skipped in 1.2s =="
+	p=$(grep -Eo '[0-9]+ passed' "$out" | tail -1 | cut -d' ' -f1)
+	f=$(grep -Eo '[0-9]+ (failed|error)' "$out" | awk '{s+=$1} END {print s+0}')
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+	[ "$rc" -eq 0 ] || { status=1; [ "${f:-0}" -gt 0 ] || failed=$((failed + 1)); }
+	rm -f "$out"
+}
+
+run_meson "$BUILD" "release build"
+run_meson "$BUILD_ASAN" "address+undefined sanitizers"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	run_pytest "$ROOT/$BUILD_ASAN/vmie" "sanitizer binary"
+run_pytest "$ROOT/$BUILD/vmie" "release binary"
+
+echo
+echo "check: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
