@@ -2,9 +2,10 @@
 # README's two quick-start commands; both bootstrap first.
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
 MESON      ?= meson
 
-.PHONY: all bootstrap build build-asan check demo clean
+.PHONY: all bootstrap build build-asan build-fuzz check demo clean
 
 all: build
 
@@ -17,19 +18,25 @@ $(BUILD)/build.ninja:
 $(BUILD_ASAN)/build.ninja:
 	$(MESON) setup $(BUILD_ASAN) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 
+$(BUILD_FUZZ)/build.ninja:
+	CC=clang $(MESON) setup $(BUILD_FUZZ) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+
 build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 build-asan: $(BUILD_ASAN)/build.ninja
 	ninja -C $(BUILD_ASAN)
 
+build-fuzz: $(BUILD_FUZZ)/build.ninja
+	ninja -C $(BUILD_FUZZ)
+
 check: bootstrap
-	@$(MAKE) --no-print-directory build build-asan
-	@./scripts/check.sh $(BUILD) $(BUILD_ASAN)
+	@$(MAKE) --no-print-directory build build-asan build-fuzz
+	@./scripts/check.sh $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
 
 demo: bootstrap
 	@$(MAKE) --no-print-directory build
 	@./scripts/demo.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

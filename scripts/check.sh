@@ -6,6 +6,8 @@
 set -u
 BUILD=${1:-build}
 BUILD_ASAN=${2:-build-asan}
+BUILD_FUZZ=${3:-build-fuzz}
+FUZZ_SECONDS=${VMIE_FUZZ_SECONDS:-10}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=/usr/bin/python3
 passed=0
@@ -44,11 +46,35 @@ run_pytest() { # binary label
 	rm -f "$out"
 }
 
+run_fuzz() { # build-dir
+	echo "== fuzz targets (${FUZZ_SECONDS}s each over tests/fuzz/corpus)"
+	for t in "$1"/tests/fuzz/fuzz_*; do
+		[ -x "$t" ] && [ -f "$t" ] || continue
+		name=${t##*/fuzz_}
+		scratch=$(mktemp -d)
+		# New inputs go to the scratch dir; the seed corpus stays untouched.
+		if "$t" "$scratch" "$ROOT/tests/fuzz/corpus/$name" \
+			-max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 >"$scratch.log" 2>&1; then
+			runs=$(grep -Eo 'Done [0-9]+ runs' "$scratch.log" | cut -d' ' -f2)
+			echo "fuzz $name: ok (${runs:-?} runs)"
+			passed=$((passed + 1))
+		else
+			echo "fuzz $name: FAILED"
+			tail -40 "$scratch.log"
+			failed=$((failed + 1))
+			status=1
+		fi
+		rm -rf "$scratch" "$scratch.log"
+	done
+}
+
 run_meson "$BUILD" "release build"
 run_meson "$BUILD_ASAN" "address+undefined sanitizers"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	run_pytest "$ROOT/$BUILD_ASAN/vmie" "sanitizer binary"
 run_pytest "$ROOT/$BUILD/vmie" "release binary"
+run_fuzz "$BUILD_FUZZ"
 
 echo
 echo "check: $passed passed, $failed failed"
