@@ -1,0 +1,16 @@
+"""One module per service.  Each module defines:
+
+  PROTOCOL    "ec2" | "iam" (IAM/STS query) | "s3" | "json"
+  STREAMING   True when the handler reads the request body itself (S3);
+              otherwise the server reads it (at most 16 MiB) into req.body
+  UNSIGNED    operation names that need no signature (STS web identity)
+  operation_name(req) -> str      (only for "s3"; the others are derived)
+  OPERATIONS  {name: handler(emu, req) -> protocol.Response}; a handler
+              raises protocol.ServiceError for an AWS error answer
+  dump(emu) -> dict               (optional) state for GET /_vmie/state
+"""
+from . import sts
+
+SERVICES = {
+    "sts": sts,
+}
