@@ -18,6 +18,7 @@ libjansson-dev
 python3
 python3-pytest
 ca-certificates
+awscli
 "
 
 missing=""

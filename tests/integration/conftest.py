@@ -81,3 +81,42 @@ def emu_env(clean_env, emulator):
 def run(vmie_bin, args, env, **kw):
     return subprocess.run([vmie_bin, *args], env=env, capture_output=True, text=True,
                           timeout=kw.pop("timeout", 60), **kw)
+
+
+AWS_CLI = "/usr/bin/aws"  # Debian's awscli: a client nobody here wrote
+
+
+@pytest.fixture
+def aws(emu_env, emulator):
+    """Run Debian's AWS CLI against the emulator; returns parsed JSON
+    (or raises AssertionError with stderr).  aws(..., check=False) returns
+    the CompletedProcess instead."""
+    import json as _json
+    import shutil
+    if not shutil.which(AWS_CLI):
+        pytest.fail(f"{AWS_CLI} not found: run scripts/bootstrap.sh (package awscli)")
+
+    def call(*args, check=True, input=None, env=None):
+        e = dict(emu_env, AWS_PAGER="", AWS_CLI_AUTO_PROMPT="off", **(env or {}))
+        r = subprocess.run([AWS_CLI, "--endpoint-url", emulator, "--output", "json", *args],
+                           env=e, capture_output=True, text=True, timeout=120, input=input)
+        if not check:
+            return r
+        assert r.returncode == 0, f"aws {' '.join(args)} failed:\n{r.stderr}"
+        return _json.loads(r.stdout) if r.stdout.strip() else {}
+    return call
+
+
+@pytest.fixture
+def control(emulator):
+    """The emulator's control API: control("GET", "state"), control("POST", "faults", {...})."""
+    import json as _json
+    import urllib.request
+
+    def call(method, route, body=None):
+        data = _json.dumps(body).encode() if body is not None else None
+        rq = urllib.request.Request(f"{emulator}/_vmie/{route}", data=data, method=method,
+                                    headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(rq, timeout=30) as r:
+            return _json.loads(r.read() or b"null")
+    return call
