@@ -29,6 +29,8 @@ run_meson() { # build-dir label
 		status=1
 	fi
 	count_meson "$1"
+	# The conformance figure the SigV4 test computes (cases run and passed).
+	grep -h '^sigv4 suite:' "$1/meson-logs/testlog.txt" 2>/dev/null | sed 's/^/   /'
 }
 
 run_pytest() { # binary label

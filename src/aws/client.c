@@ -1,1 +1,368 @@
-/* placeholder: being written */
+/*
+ * The client and its one send loop.  Every protocol (client_proto.c)
+ * lays out a request as a `vaws_call` and hands it to vaws_call_run,
+ * so signing, retries, logging and error reporting happen in one place.
+ */
+#include "aws/client.h"
+#include "aws/awserr.h"
+#include "aws/client_internal.h"
+#include "aws/sigv4.h"
+#include "base/buf.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const services[VAWS_NSERVICES] = {"ec2", "s3", "iam",
+						     "sts", "ssm"};
+
+static void real_sleep(void *ctx, long ms)
+{
+	(void)ctx;
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/* Jitter needs no cryptographic quality, only different values in
+ * concurrent vmie processes so their retries spread out. */
+static unsigned long long default_seed(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((unsigned long long)ts.tv_sec << 32) ^
+	       (unsigned long long)ts.tv_nsec ^
+	       ((unsigned long long)getpid() << 16);
+}
+
+int vaws_client_new(const vmie_aws_opts *opts, vaws_client **out,
+		    vmie_error *err)
+{
+	*out = NULL;
+	vaws_client *c = xcalloc(1, sizeof(*c));
+	int rc = vaws_config_load(&c->cfg, opts ? opts->profile : NULL, err);
+	if (rc != 0) {
+		free(c);
+		return rc;
+	}
+	c->cfg_loaded = true;
+	rc = vaws_config_region(&c->cfg, opts ? opts->region : NULL,
+				&c->region, &c->region_source, err);
+	if (rc != 0)
+		goto fail;
+	rc = vretry_policy_init(
+		&c->retry,
+		vaws_config_setting(&c->cfg, "AWS_RETRY_MODE", "retry_mode"),
+		vaws_config_setting(&c->cfg, "AWS_MAX_ATTEMPTS", "max_attempts"),
+		default_seed(), err);
+	if (rc != 0)
+		goto fail;
+	c->endpoint_flag =
+		xstrdup(opts && opts->endpoint_url && *opts->endpoint_url
+				? opts->endpoint_url
+				: NULL);
+
+	vhttp_opts ho = {0};
+	ho.ca_bundle = vaws_config_setting(&c->cfg, "AWS_CA_BUNDLE",
+					   "ca_bundle");
+	if (ho.ca_bundle && access(ho.ca_bundle, R_OK) != 0) {
+		rc = verr_set(err, VMIE_ERR_AWS_CONFIG_INVALID,
+			      "cannot read the CA bundle %s (AWS_CA_BUNDLE or "
+			      "ca_bundle)",
+			      ho.ca_bundle);
+		verr_hint(err, "point it at a readable PEM file, or unset it "
+			       "to use the system's certificates");
+		goto fail;
+	}
+	c->http = vhttp_new(&ho);
+	if (!c->http) {
+		rc = verr_set(err, VMIE_ERR_AWS_CLIENT_INIT_FAILED,
+			      "cannot initialise the HTTP client (libcurl)");
+		goto fail;
+	}
+	/* Web identity credentials are fetched from STS: resolve it now so
+	 * a bad endpoint setting is reported before anything is sent. */
+	const vaws_endpoint *sts;
+	rc = vaws_client_endpoint(c, "sts", &sts, err);
+	if (rc != 0)
+		goto fail;
+	c->creds = vaws_creds_chain_new(&c->cfg, c->http, sts->url);
+	c->sleep_fn = real_sleep;
+	*out = c;
+	return 0;
+fail:
+	vaws_client_free(c);
+	return rc;
+}
+
+void vaws_client_free(vaws_client *c)
+{
+	if (!c)
+		return;
+	vaws_creds_chain_free(c->creds);
+	vhttp_free(c->http);
+	for (int i = 0; i < VAWS_NSERVICES; i++)
+		vaws_endpoint_free(&c->eps[i]);
+	free(c->region);
+	free(c->endpoint_flag);
+	if (c->cfg_loaded)
+		vaws_config_free(&c->cfg);
+	free(c);
+}
+
+const char *vaws_client_region(const vaws_client *c)
+{
+	return c->region;
+}
+
+const char *vaws_client_region_source(const vaws_client *c)
+{
+	return c->region_source;
+}
+
+const vaws_config *vaws_client_config(const vaws_client *c)
+{
+	return &c->cfg;
+}
+
+const char *vaws_client_creds_source(const vaws_client *c)
+{
+	return c->creds_source;
+}
+
+void vaws_client_set_sleep(vaws_client *c, vaws_sleep_fn fn, void *ctx)
+{
+	c->sleep_fn = fn ? fn : real_sleep;
+	c->sleep_ctx = fn ? ctx : NULL;
+}
+
+void vaws_client_set_seed(vaws_client *c, unsigned long long seed)
+{
+	c->retry.rng = seed ? seed : 1;
+}
+
+int vaws_client_endpoint(vaws_client *c, const char *service,
+			 const vaws_endpoint **out, vmie_error *err)
+{
+	*out = NULL;
+	for (int i = 0; i < VAWS_NSERVICES; i++) {
+		if (!service || strcmp(services[i], service) != 0)
+			continue;
+		if (!c->have_ep[i]) {
+			int rc = vaws_endpoint_resolve(&c->cfg, service,
+						       c->region,
+						       c->endpoint_flag,
+						       &c->eps[i], err);
+			if (rc != 0)
+				return rc;
+			c->have_ep[i] = true;
+			vlog_debug("%s endpoint: %s (%s, signed for %s)",
+				   service, c->eps[i].url, c->eps[i].source,
+				   c->eps[i].signing_region);
+		}
+		*out = &c->eps[i];
+		return 0;
+	}
+	return verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
+			"unknown AWS service '%s'",
+			service ? service : "(null)");
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int sign(const vaws_call *k, const vaws_creds *cr, vkv *headers)
+{
+	vsigv4_params p = {0};
+	p.key.access_key_id = cr->access_key_id;
+	p.key.secret_access_key = cr->secret_access_key;
+	p.key.session_token = cr->session_token;
+	p.region = k->ep->signing_region;
+	p.service = k->ep->service;
+	p.when = time(NULL);
+	/* S3 keys are encoded exactly once by us; every other service gets
+	 * the normalised, double-encoded path the SigV4 suite specifies. */
+	p.normalize_path = !k->s3;
+	p.double_encode_path = !k->s3;
+	p.content_sha256_header = k->s3;
+	p.payload_hash = k->payload_hash;
+	vsigv4_request rq = {k->method, k->path, k->query, headers, k->body,
+			     k->body_len};
+	vsigv4_result res = {0};
+	int rc = vsigv4_sign_headers(&p, &rq, &res);
+	vsigv4_result_free(&res);
+	return rc;
+}
+
+static int transport_error(const vaws_call *k, const vhttp_response *rs,
+			   int attempts, vmie_error *err)
+{
+	vbuf svc = VBUF_INIT;
+	for (const char *p = k->service; *p; p++)
+		vbuf_addch(&svc, (char)toupper((unsigned char)*p));
+	vbuf tries = VBUF_INIT;
+	if (attempts > 1)
+		vbuf_addf(&tries, " (after %d attempts)", attempts);
+	verr_set(err, VMIE_ERR_AWS_CONNECTION_FAILED,
+		 "%s %s failed: could not reach %s: %s%s", vbuf_str(&svc),
+		 k->operation, k->url,
+		 rs->transport_error ? rs->transport_error : "failed",
+		 vbuf_str(&tries));
+	vbuf_free(&svc);
+	vbuf_free(&tries);
+	switch (rs->transport) {
+	case VHTTP_TLS:
+		verr_hint(err, "the TLS connection could not be verified: "
+			       "check the system CA certificates, AWS_CA_BUNDLE "
+			       "/ ca_bundle, or a proxy that intercepts TLS");
+		break;
+	case VHTTP_TIMEOUT:
+		verr_hint(err, "the endpoint did not answer in time: check "
+			       "the network, proxy settings and the endpoint "
+			       "URL");
+		break;
+	default:
+		verr_hint(err, "check the network, proxy settings "
+			       "(HTTPS_PROXY) and the endpoint URL "
+			       "(--endpoint-url, AWS_ENDPOINT_URL)");
+		break;
+	}
+	if (err) {
+		free(err->service);
+		err->service = xstrdup(k->service);
+		free(err->operation);
+		err->operation = xstrdup(k->operation);
+	}
+	return VMIE_ERR_AWS_CONNECTION_FAILED;
+}
+
+static void log_attempt(const vaws_call *k, int attempt, int max,
+			const vhttp_response *rs, const char *request_id,
+			long long ms)
+{
+	if (rs->transport != VHTTP_OK)
+		vlog_debug("%s %s: %s attempt %d/%d: %s (%lld ms)", k->service,
+			   k->operation, k->host, attempt, max,
+			   rs->transport_error ? rs->transport_error
+					       : "transport error",
+			   ms);
+	else
+		vlog_debug("%s %s: %s attempt %d/%d: HTTP %ld, request id %s "
+			   "(%lld ms)",
+			   k->service, k->operation, k->host, attempt, max,
+			   rs->status, request_id ? request_id : "-", ms);
+}
+
+static const char *response_request_id(const vhttp_response *rs)
+{
+	const char *id = vkv_get_ci(&rs->headers, "x-amzn-RequestId");
+	if (!id)
+		id = vkv_get_ci(&rs->headers, "x-amz-request-id");
+	return id;
+}
+
+/* Codes where a wrong clock is a likely cause: the Date header then
+ * tells how far off we are. */
+static bool clock_code(const char *code)
+{
+	static const char *const codes[] = {
+		"RequestTimeTooSkewed", "SignatureDoesNotMatch",
+		"InvalidSignatureException", "RequestExpired", "AuthFailure",
+	};
+	for (size_t i = 0; code && i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return true;
+	return false;
+}
+
+int vaws_call_run(vaws_client *c, const vaws_call *k, vhttp_response *rs,
+		  vmie_error *err)
+{
+	vretry_state st = VRETRY_STATE_INIT;
+	for (;;) {
+		const vaws_creds *cr = NULL;
+		int rc = vaws_creds_get(c->creds, &cr, err);
+		if (rc != 0)
+			return rc;
+		c->creds_source = cr->source;
+
+		vkv h = VKV_INIT;
+		vkv_add(&h, "Host", k->host);
+		if (k->headers)
+			vkv_copy(&h, k->headers);
+		if (sign(k, cr, &h) != 0) {
+			vkv_free_secret(&h);
+			return verr_set(err, VMIE_ERR_AWS_CLIENT_INIT_FAILED,
+					"%s %s: the request could not be "
+					"signed",
+					k->service, k->operation);
+		}
+		vhttp_request hr = {k->method, k->url, &h, k->body,
+				    k->body_len, k->timeout_ms};
+		long long t0 = now_ms();
+		vhttp_send(c->http, &hr, rs);
+		long long ms = now_ms() - t0;
+		/* The headers hold the session token and the signature. */
+		vkv_free_secret(&h);
+
+		vretry_outcome o = {rs->transport, rs->status, NULL};
+		vawserr_info info = {0};
+		bool ok = rs->transport == VHTTP_OK && rs->status >= 200 &&
+			  rs->status < 300;
+		if (rs->transport == VHTTP_OK && !ok) {
+			vawserr_parse(rs, &info);
+			o.aws_code = info.code;
+		}
+		log_attempt(k, st.attempt, c->retry.max_attempts, rs,
+			    ok ? response_request_id(rs) : info.request_id, ms);
+		if (ok) {
+			vretry_on_success(&c->retry, &st);
+			return 0;
+		}
+
+		/* A refused connection never delivered the request, so even
+		 * a non-idempotent call can be tried again. */
+		bool safe = k->safe_to_retry || rs->transport == VHTTP_CONNECT;
+		long delay = 0;
+		int attempt = st.attempt;
+		if (vretry_should_retry(&c->retry, &st, &o, safe, &delay)) {
+			vlog_debug("%s %s: %s; retrying in %ld ms", k->service,
+				   k->operation,
+				   o.aws_code ? o.aws_code
+				   : rs->transport != VHTTP_OK
+					   ? "transport error"
+					   : "server error",
+				   delay);
+			vawserr_info_free(&info);
+			if (delay > 0)
+				c->sleep_fn(c->sleep_ctx, delay);
+			continue;
+		}
+		if (rs->transport != VHTTP_OK) {
+			vawserr_info_free(&info);
+			return transport_error(k, rs, attempt, err);
+		}
+		rc = vawserr_fill(err, k->service, k->operation, rs->status,
+				  &info);
+		if (clock_code(info.code))
+			vawserr_clock_skew(err, rs, (long long)time(NULL));
+		if (attempt > 1 && err && err->message) {
+			vbuf m = VBUF_INIT;
+			vbuf_addf(&m, "%s (after %d attempts)", err->message,
+				  attempt);
+			free(err->message);
+			err->message = vbuf_detach(&m);
+		}
+		vawserr_info_free(&info);
+		return rc;
+	}
+}

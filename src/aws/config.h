@@ -20,6 +20,9 @@
 typedef struct vaws_config {
 	char *profile;            /* the profile in effect */
 	bool profile_explicit;    /* came from --profile (env creds skipped) */
+	const char *profile_source; /* static: "--profile",
+				       "AWS_DEFAULT_PROFILE", "AWS_PROFILE",
+				       "default" */
 	char *config_path;        /* path read (may not exist) */
 	char *credentials_path;
 	bool profile_found;       /* the profile exists in either file */
@@ -30,9 +33,11 @@ typedef struct vaws_config {
 	vkv services;
 } vaws_config;
 
-/* Read both files for the profile.  A missing file is not an error; an
- * explicit --profile that exists in neither file is (the AWS CLI's
- * "The config profile (x) could not be found"). */
+/* Read both files for the profile.  A missing file is not an error; a
+ * named profile (--profile, AWS_DEFAULT_PROFILE or AWS_PROFILE; not
+ * "default") that exists in neither file is, as in the AWS CLI:
+ * VMIE_ERR_AWS_CONFIG_INVALID "The config profile (x) could not be found".
+ * Environment values that are empty count as unset. */
 int vaws_config_load(vaws_config *cfg, const char *profile_flag,
 		     vmie_error *err);
 void vaws_config_free(vaws_config *cfg);
@@ -41,7 +46,8 @@ void vaws_config_free(vaws_config *cfg);
 const char *vaws_config_get(const vaws_config *cfg, const char *key);
 
 /* The region: flag, AWS_REGION, AWS_DEFAULT_REGION, profile region.
- * *source_out is a static string ("--region", "AWS_REGION", ...).
+ * *source_out is a static string ("--region", "AWS_REGION",
+ * "AWS_DEFAULT_REGION", "config-file"); region_out is malloc'd.
  * Returns VMIE_ERR_AWS_REGION_NOT_FOUND with a hint when none is set,
  * VMIE_ERR_INVALID_ARGUMENT when the value is not a region name. */
 int vaws_config_region(const vaws_config *cfg, const char *flag,
@@ -56,7 +62,12 @@ const char *vaws_config_setting(const vaws_config *cfg, const char *env,
 /* Parse one INI file into sections; used by vaws_config_load and the
  * fuzz target.  Calls fn for every key with its section header text
  * ("profile dev", "default", "services s3-local") and the key, nested
- * keys ("s3 =\n  endpoint_url = x") flattened to "s3.endpoint_url". */
+ * keys ("s3 =\n  endpoint_url = x") flattened to "s3.endpoint_url".
+ * Keys are lower-cased (as configparser does); values are trimmed.
+ * fn is also called once per section header with key and value NULL, so
+ * an empty section still counts as present.  Never fails: malformed
+ * lines are skipped, and the return value is the 1-based number of the
+ * first one (0: none). */
 typedef void (*vaws_ini_fn)(void *ctx, const char *section, const char *key,
 			    const char *value);
 int vaws_ini_parse(const char *text, size_t len, vaws_ini_fn fn, void *ctx);

@@ -42,7 +42,12 @@ void vaws_creds_chain_free(vaws_creds_chain *ch);
 /* Current credentials.  The first call walks the chain; later calls return
  * the cached set until it is within 5 minutes of expiry (then the provider
  * that answered is asked again).  When no provider has credentials the
- * error (VMIE_ERR_AWS_CREDENTIALS_NOT_FOUND) lists every place looked. */
+ * error (VMIE_ERR_AWS_CREDENTIALS_NOT_FOUND) lists every place looked;
+ * a provider that is configured but fails is an error at once (status
+ * VMIE_ERR_AWS_CONFIG_INVALID, _CREDENTIALS_NOT_FOUND, _REQUEST_FAILED or
+ * _CONNECTION_FAILED), as in the AWS CLI.  *out belongs to the chain and
+ * stays valid until the next call or vaws_creds_chain_free.  A chain is
+ * not thread-safe: serialize calls or keep one per thread. */
 int vaws_creds_get(vaws_creds_chain *ch, const vaws_creds **out,
 		   vmie_error *err);
 

@@ -37,18 +37,21 @@ typedef struct vsigv4_params {
 	bool normalize_path;
 	/* URI-encode the path (already-encoded octets get encoded again, as
 	 * the suite requires).  true for every service except S3, whose keys
-	 * are encoded exactly once by the caller. */
+	 * are encoded exactly once by the caller: when false, only bytes that
+	 * are neither unreserved, '/' nor part of a valid %XX escape are
+	 * encoded (a stray space or UTF-8 byte), escapes are kept as given. */
 	bool double_encode_path;
 	/* Add an x-amz-content-sha256 header carrying the payload hash (S3
-	 * always; elsewhere when asked). */
+	 * always; elsewhere when asked).  Header form only. */
 	bool content_sha256_header;
 	/* Session token sent but not signed (the suite's omit_session_token;
 	 * some services want it added after signing). */
 	bool omit_session_token;
 	/* Precomputed payload hash: hex SHA-256, "UNSIGNED-PAYLOAD" or a
-	 * STREAMING-* value.  NULL: hash body/body_len. */
+	 * STREAMING-* value.  NULL: hash body/body_len (except a presigned
+	 * S3 URL, which then signs "UNSIGNED-PAYLOAD"). */
 	const char *payload_hash;
-	long expires;                /* query form: X-Amz-Expires seconds */
+	long expires;                /* query form: X-Amz-Expires, 1..604800 */
 } vsigv4_params;
 
 typedef struct vsigv4_request {
@@ -60,6 +63,9 @@ typedef struct vsigv4_request {
 	size_t body_len;
 } vsigv4_request;
 
+/* Zero it before first use; vsigv4_result_free() between uses (the
+ * signers overwrite it).  The canonical request and the signed query may
+ * hold the session token, so vsigv4_result_free() wipes them. */
 typedef struct vsigv4_result {
 	vbuf canonical_request;
 	vbuf string_to_sign;
@@ -71,13 +77,23 @@ typedef struct vsigv4_result {
 	vbuf signed_query;
 } vsigv4_result;
 
-/* Header form: adds X-Amz-Date, X-Amz-Security-Token (when a token is
+/*
+ * Header form: adds X-Amz-Date, X-Amz-Security-Token (when a token is
  * given), x-amz-content-sha256 (when asked) and Authorization to
- * rq->headers.  Returns 0, or -1 on a malformed request (no Host). */
+ * rq->headers, replacing any earlier copy (so a retry can sign again).
+ * Every header is signed except those a transport may add or rewrite
+ * after signing: Authorization, Connection, Expect, Transfer-Encoding,
+ * User-Agent, X-Amzn-Trace-Id.  out may be NULL.
+ * Returns 0, or -1 on a malformed request (no Host, missing key, region
+ * or service, body_len without body).
+ */
 int vsigv4_sign_headers(const vsigv4_params *p, vsigv4_request *rq,
 			vsigv4_result *out);
 
-/* Query form (presigned URL): headers are signed but not changed. */
+/* Query form (presigned URL): headers are signed but not changed; any
+ * X-Amz-Signature, X-Amz-Date, ... already in rq->query is dropped.  The
+ * URL's query is out->signed_query (out required).  Same -1 cases, plus
+ * expires out of range. */
 int vsigv4_presign(const vsigv4_params *p, vsigv4_request *rq,
 		   vsigv4_result *out);
 

@@ -57,12 +57,18 @@ void vbuf_addch(vbuf *b, char c)
 
 void vbuf_vaddf(vbuf *b, const char *fmt, va_list ap)
 {
+	/* Most lines fit on the stack: one formatting pass instead of two. */
+	char small[256];
 	va_list cp;
 	va_copy(cp, ap);
-	int n = vsnprintf(NULL, 0, fmt, cp);
+	int n = vsnprintf(small, sizeof(small), fmt, cp);
 	va_end(cp);
 	if (n < 0)
 		return;
+	if ((size_t)n < sizeof(small)) {
+		vbuf_add(b, small, (size_t)n);
+		return;
+	}
 	vbuf_grow(b, (size_t)n);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	b->len += (size_t)n;

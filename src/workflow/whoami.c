@@ -1,1 +1,55 @@
-/* placeholder: being written */
+/*
+ * vmie whoami: one signed STS call, and a report of where every input
+ * came from (region, endpoint, credentials) so a user can see why vmie
+ * talks to the account it does.
+ */
+#include "aws/client.h"
+#include "aws/sts.h"
+#include "base/xalloc.h"
+#include "vmie.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void vmie_identity_free(vmie_identity *id)
+{
+	if (!id)
+		return;
+	free(id->account);
+	free(id->arn);
+	free(id->user_id);
+	free(id->region);
+	free(id->region_source);
+	free(id->endpoint);
+	free(id->credential_source);
+	memset(id, 0, sizeof(*id));
+}
+
+int vmie_whoami(const vmie_aws_opts *aws, vmie_identity *out, vmie_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	vaws_client *c = NULL;
+	int rc = vaws_client_new(aws, &c, err);
+	if (rc != 0)
+		return rc;
+	out->region = xstrdup(vaws_client_region(c));
+	out->region_source = xstrdup(vaws_client_region_source(c));
+	const vaws_endpoint *ep = NULL;
+	rc = vaws_client_endpoint(c, "sts", &ep, err);
+	if (rc != 0)
+		goto out;
+	out->endpoint = xstrdup(ep->url);
+	rc = vsts_get_caller_identity(c, &out->account, &out->arn,
+				      &out->user_id, err);
+	out->credential_source = xstrdup(vaws_client_creds_source(c));
+out:
+	vaws_client_free(c);
+	if (rc != 0) {
+		/* Keep what was resolved: the CLI shows it with the error. */
+		free(out->account);
+		free(out->arn);
+		free(out->user_id);
+		out->account = out->arn = out->user_id = NULL;
+	}
+	return rc;
+}

@@ -1,0 +1,55 @@
+/*
+ * Shared by client.c (the send loop) and client_proto.c (the three
+ * protocols); nothing outside src/aws/client*.c includes this.
+ */
+#ifndef VMIE_AWS_CLIENT_INTERNAL_H
+#define VMIE_AWS_CLIENT_INTERNAL_H
+
+#include "aws/client.h"
+#include "aws/config.h"
+#include "aws/creds.h"
+#include "aws/retry.h"
+
+#define VAWS_NSERVICES 5
+
+struct vaws_client {
+	vaws_config cfg;
+	bool cfg_loaded;
+	char *region;
+	const char *region_source;
+	char *endpoint_flag;
+	vhttp *http;
+	vaws_creds_chain *creds;
+	vretry_policy retry;
+	vaws_endpoint eps[VAWS_NSERVICES]; /* ec2, s3, iam, sts, ssm */
+	bool have_ep[VAWS_NSERVICES];
+	const char *creds_source;
+	vaws_sleep_fn sleep_fn;
+	void *sleep_ctx;
+};
+
+/* One request, laid out and ready to sign. */
+typedef struct vaws_call {
+	const char *service;      /* "sts" */
+	const char *operation;    /* "GetCallerIdentity" */
+	const vaws_endpoint *ep;
+	const char *method;
+	const char *url;          /* absolute, encoded, query included */
+	const char *host;         /* Host header */
+	const char *path;         /* path as on the wire */
+	const char *query;        /* raw query (no '?'), or NULL */
+	const vkv *headers;       /* extra headers, signed; may be NULL */
+	const void *body;
+	size_t body_len;
+	const char *payload_hash; /* NULL: hash the body */
+	bool s3;                  /* S3 signing rules */
+	bool safe_to_retry;
+	long timeout_ms;
+} vaws_call;
+
+/* Sign, send and retry; 0 on a 2xx answer (rs filled), else a status
+ * with err filled (rs holds the last response when one arrived). */
+int vaws_call_run(vaws_client *c, const vaws_call *k, vhttp_response *rs,
+		  vmie_error *err);
+
+#endif

@@ -1,0 +1,267 @@
+/*
+ * argv -> struct cli_args, with getopt_long.
+ *
+ * One option table covers every command, and options may come before or
+ * after the command (as in the AWS CLI: `vmie --profile p import ...` and
+ * `vmie import ... --profile p` are the same).  Knowing every option lets
+ * us say "--ami-id is not an option of 'vmie import'" instead of the less
+ * helpful "unknown option".  Parsing goes on after the first error so the
+ * message can name the command even when it comes later in argv.
+ */
+#include "cli/cli.h"
+
+#include "base/error.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct cli_option cli_options[OPT__COUNT] = {
+	[OPT_REGION] = {"region", 'r', "REGION",
+			"AWS region, e.g. us-west-2",
+			"AWS_REGION, AWS_DEFAULT_REGION, then the profile's "
+			"region"},
+	[OPT_S3_BUCKET] = {"s3-bucket", 'b', "BUCKET",
+			   "S3 bucket for images and exports (required)", NULL},
+	[OPT_SOURCE] = {"source", 's', "SOURCE",
+			"VM image: http(s):// URL, s3://BUCKET/KEY (same "
+			"bucket as --s3-bucket), local file, or .json file of "
+			"disk containers (required)", NULL},
+	[OPT_AMI_ID] = {"ami-id", 'a', "AMI_ID",
+			"AMI to export, e.g. ami-0123456789abcdef0 (required)",
+			NULL},
+	[OPT_INSTALL_SANBOOTABLE] = {"install-sanbootable", 0, NULL,
+				     "install iPXE sanbootable (Linux AMIs "
+				     "only)", "off"},
+	[OPT_INSTANCE_PROFILE] = {"instance-profile", 0, "NAME",
+				  "IAM instance profile for the sanbootable "
+				  "instance", VMIE_DEFAULT_INSTANCE_PROFILE},
+	[OPT_S3_EXPORT_PREFIX] = {"s3-export-prefix", 0, "PREFIX",
+				  "S3 prefix for the exported image",
+				  "exports/vmie-export-YYYYmmdd-HHMMSS/"},
+	[OPT_LICENSE_TYPE] = {"license-type", 0, "AWS|BYOL",
+			      "license type of the AMI; not with "
+			      "--usage-operation", "chosen by AWS"},
+	[OPT_USAGE_OPERATION] = {"usage-operation", 0, "OP",
+				 "usage operation of the AMI, e.g. "
+				 "RunInstances:0010; not with --license-type",
+				 "chosen by AWS"},
+	[OPT_PROFILE] = {"profile", 0, "NAME",
+			 "AWS profile from ~/.aws/config and credentials",
+			 "AWS_PROFILE, then \"default\""},
+	[OPT_ENDPOINT_URL] = {"endpoint-url", 0, "URL",
+			      "send AWS requests to URL instead",
+			      "AWS_ENDPOINT_URL, then the region's endpoints"},
+	[OPT_DEBUG] = {"debug", 0, NULL, "show DEBUG lines on the console",
+		       NULL},
+	[OPT_VERBOSE] = {"verbose", 'v', NULL, "same as --debug", NULL},
+	[OPT_QUIET] = {"quiet", 'q', NULL, "show only errors on the console",
+		       NULL},
+	[OPT_LOG_FILE] = {"log-file", 0, "PATH",
+			  "append the DEBUG log to PATH",
+			  "$XDG_STATE_HOME/vmie/logs/vmie-DATE-TIME-PID.log"},
+	[OPT_JSON] = {"json", 0, NULL,
+		      "print the result (or the error) as JSON on stdout",
+		      NULL},
+	[OPT_NO_PROGRESS] = {"no-progress", 0, NULL, "no progress bars", NULL},
+	[OPT_VERSION] = {"version", 0, NULL, "print the version and exit",
+			 NULL},
+	[OPT_HELP] = {"help", 'h', NULL, "print help and exit", NULL},
+};
+
+/* getopt_long returns LONG_BASE + id for every option, so long and short
+ * spellings land in one switch and optopt names the option on errors. */
+#define LONG_BASE 1000
+
+const char *cli_usage_name(const struct cli_args *a)
+{
+	return a->cmd ? a->cmd->usage_name : "vmie";
+}
+
+static int opt_from_short(int c)
+{
+	for (int i = 0; i < OPT__COUNT; i++)
+		if (cli_options[i].short_name && cli_options[i].short_name == c)
+			return i;
+	return -1;
+}
+
+static void build_tables(struct option *longs, char *shorts)
+{
+	/* '-': non-options come back in order as 1 (command, help topic);
+	 * ':': a missing value is ':' rather than '?'. */
+	size_t n = 0;
+	shorts[n++] = '-';
+	shorts[n++] = ':';
+	for (int i = 0; i < OPT__COUNT; i++) {
+		const struct cli_option *o = &cli_options[i];
+		longs[i] = (struct option){o->name,
+					   o->arg ? required_argument
+						  : no_argument,
+					   NULL, LONG_BASE + i};
+		if (o->short_name) {
+			shorts[n++] = o->short_name;
+			if (o->arg)
+				shorts[n++] = ':';
+		}
+	}
+	longs[OPT__COUNT] = (struct option){NULL, 0, NULL, 0};
+	shorts[n] = '\0';
+}
+
+/* "--s3" matches two options: say which, since getopt_long does not. */
+static void unknown_long(const char *text, vmie_error *err)
+{
+	size_t len = strcspn(text + 2, "=");
+	int matches = 0;
+	vmie_error tmp = {0};
+	for (int i = 0; i < OPT__COUNT; i++)
+		if (len && strncmp(cli_options[i].name, text + 2, len) == 0)
+			matches++;
+	if (matches > 1)
+		verr_set(&tmp, VMIE_ERR_INVALID_ARGUMENT,
+			 "ambiguous option '%.*s'", (int)len + 2, text);
+	else
+		verr_set(&tmp, VMIE_ERR_INVALID_ARGUMENT,
+			 "unknown option '%.*s'", (int)len + 2, text);
+	verr_move(err, &tmp);
+}
+
+static void store(struct cli_args *a, int id, const char *val)
+{
+	a->seen |= OPTBIT(id);
+	switch ((enum cli_opt)id) {
+	case OPT_REGION: a->opts.aws.region = val; break;
+	case OPT_S3_BUCKET: a->opts.s3_bucket = val; break;
+	case OPT_SOURCE: a->opts.source = val; break;
+	case OPT_AMI_ID: a->opts.ami_id = val; break;
+	case OPT_INSTALL_SANBOOTABLE: a->opts.install_sanbootable = true; break;
+	case OPT_INSTANCE_PROFILE: a->opts.instance_profile = val; break;
+	case OPT_S3_EXPORT_PREFIX: a->opts.s3_export_prefix = val; break;
+	case OPT_LICENSE_TYPE: a->opts.license_type = val; break;
+	case OPT_USAGE_OPERATION: a->opts.usage_operation = val; break;
+	case OPT_PROFILE: a->opts.aws.profile = val; break;
+	case OPT_ENDPOINT_URL: a->opts.aws.endpoint_url = val; break;
+	case OPT_DEBUG:
+	case OPT_VERBOSE: a->verbosity = 1; break;
+	case OPT_QUIET: a->verbosity = -1; break;
+	case OPT_LOG_FILE: a->log_file = val; break;
+	case OPT_JSON: a->json = true; break;
+	case OPT_NO_PROGRESS: a->no_progress = true; break;
+	case OPT_VERSION: a->version = true; break;
+	case OPT_HELP: a->help = true; break;
+	case OPT__COUNT: break;
+	}
+}
+
+/* The command name or help topic; anything after them is unexpected. */
+static void positional(struct cli_args *a, const char *arg, int *npos,
+		       vmie_error *err)
+{
+	int n = (*npos)++;
+	if (n == 0 && strcmp(arg, "help") == 0) {
+		a->help_cmd = true;
+		return;
+	}
+	if (n == 0) {
+		/* Even after an earlier error: its hint names the command. */
+		a->cmd = cli_command_find(arg);
+		if (!a->cmd && !err->message) {
+			verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
+				 "unknown command '%s'", arg);
+			verr_hint(err, "Run 'vmie --help' to see the commands");
+		}
+		return;
+	}
+	if (n == 1 && a->help_cmd) {
+		a->help_topic = arg;
+		return;
+	}
+	if (!err->message)
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
+			 "unexpected argument '%s'", arg);
+}
+
+static void option_error(int c, char **argv, vmie_error *err)
+{
+	if (c == ':') {
+		if (optopt >= LONG_BASE)
+			verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
+				 "option '--%s' needs a value",
+				 cli_options[optopt - LONG_BASE].name);
+		else
+			verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
+				 "option '-%c' needs a value", optopt);
+		return;
+	}
+	/* '?': an unknown short option, a flag given "=value", or an
+	 * unknown or ambiguous long option (optopt 0). */
+	if (optopt >= LONG_BASE)
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
+			 "option '--%s' takes no value",
+			 cli_options[optopt - LONG_BASE].name);
+	else if (optopt)
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
+			 "unknown option '-%c'", optopt);
+	else
+		unknown_long(argv[optind - 1], err);
+}
+
+static void check_allowed(struct cli_args *a, vmie_error *err)
+{
+	unsigned extra = a->seen & ~(a->cmd->allowed | OPT_GLOBALS);
+	for (int i = 0; i < OPT__COUNT; i++) {
+		if (extra & OPTBIT(i)) {
+			verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
+				 "--%s is not an option of '%s'",
+				 cli_options[i].name, cli_usage_name(a));
+			return;
+		}
+	}
+}
+
+int cli_parse(int argc, char **argv, struct cli_args *a, vmie_error *err)
+{
+	struct option longs[OPT__COUNT + 1];
+	char shorts[3 + 2 * OPT__COUNT];
+	int npos = 0, c;
+
+	memset(a, 0, sizeof(*a));
+	a->argc = argc;
+	a->argv = argv;
+	build_tables(longs, shorts);
+	opterr = 0;
+	optind = 0; /* glibc: full reinitialisation (tests parse twice) */
+	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		if (c == 1) {
+			positional(a, optarg, &npos, err);
+			continue;
+		}
+		if (c == '?' || c == ':') {
+			if (!err->message)
+				option_error(c, argv, err);
+			continue;
+		}
+		int id = c >= LONG_BASE ? c - LONG_BASE : opt_from_short(c);
+		if (id < 0 || id >= OPT__COUNT)
+			continue;
+		if (cli_options[id].arg && !*optarg && !err->message)
+			verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
+				 "option '--%s' needs a value, not an empty "
+				 "string", cli_options[id].name);
+		store(a, id, optarg);
+	}
+	/* After "--": still positionals. */
+	for (; optind < argc; optind++)
+		positional(a, argv[optind], &npos, err);
+
+	if (!err->message && a->cmd)
+		check_allowed(a, err);
+	if (!err->message)
+		return 0;
+	if (!err->hint)
+		verr_hint(err, "Run '%s --help' to see %s", cli_usage_name(a),
+			  a->cmd ? "its options" : "the commands and options");
+	err->status = VMIE_ERR_INVALID_ARGUMENT;
+	return VMIE_ERR_INVALID_ARGUMENT;
+}

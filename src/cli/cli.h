@@ -1,0 +1,175 @@
+/*
+ * The `vmie` command: argv -> vmie_options, then one call into libvmie.
+ * Everything here only sees vmie.h; the CLI never talks to AWS itself.
+ *
+ * Pieces (one idea per file):
+ *   args.c        the option table and getopt_long parsing
+ *   help.c        help texts, generated from the option table
+ *   log_render.c  the log handler: console (colour) and log file
+ *   logfile.c     where the log file lives and how it is opened
+ *   exit_status.c vmie_status -> process exit status; signals
+ *   json_out.c    --json output
+ *   report.c      the final "vmie: error:" lines
+ *   operation.c   the shared path of import / export / convert
+ *   cmd_*.c       one file per command
+ */
+#ifndef VMIE_CLI_H
+#define VMIE_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "vmie.h"
+
+/* Every option the command knows; a command accepts a subset. */
+enum cli_opt {
+	/* command options */
+	OPT_REGION,
+	OPT_S3_BUCKET,
+	OPT_SOURCE,
+	OPT_AMI_ID,
+	OPT_INSTALL_SANBOOTABLE,
+	OPT_INSTANCE_PROFILE,
+	OPT_S3_EXPORT_PREFIX,
+	OPT_LICENSE_TYPE,
+	OPT_USAGE_OPERATION,
+	/* global options (any command, before or after it) */
+	OPT_PROFILE,
+	OPT_ENDPOINT_URL,
+	OPT_DEBUG,
+	OPT_VERBOSE,
+	OPT_QUIET,
+	OPT_LOG_FILE,
+	OPT_JSON,
+	OPT_NO_PROGRESS,
+	OPT_VERSION,
+	OPT_HELP,
+	OPT__COUNT
+};
+
+#define OPTBIT(o) (1u << (o))
+#define OPT_GLOBALS                                                          \
+	(OPTBIT(OPT_PROFILE) | OPTBIT(OPT_ENDPOINT_URL) | OPTBIT(OPT_DEBUG) |  \
+	 OPTBIT(OPT_VERBOSE) | OPTBIT(OPT_QUIET) | OPTBIT(OPT_LOG_FILE) |      \
+	 OPTBIT(OPT_JSON) | OPTBIT(OPT_NO_PROGRESS) | OPTBIT(OPT_VERSION) |    \
+	 OPTBIT(OPT_HELP))
+
+struct cli_option {
+	const char *name;    /* long name without "--" */
+	char short_name;     /* 0: none */
+	const char *arg;     /* value placeholder; NULL: a flag */
+	const char *help;    /* one line */
+	const char *dflt;    /* shown as "(default: ...)"; NULL: none */
+};
+
+extern const struct cli_option cli_options[OPT__COUNT];
+
+struct cli_args;
+
+struct cli_command {
+	const char *name;
+	const char *usage_name;  /* "vmie import": for messages */
+	const char *summary;     /* one line for `vmie --help` */
+	const char *description; /* a paragraph for `vmie CMD --help` */
+	const char *example;     /* one or more example lines */
+	unsigned allowed;        /* OPTBITs besides OPT_GLOBALS */
+	unsigned required;       /* OPTBITs that must be given */
+	int (*run)(const struct cli_args *a); /* returns the exit status */
+};
+
+extern const struct cli_command cli_cmd_import;
+extern const struct cli_command cli_cmd_export;
+extern const struct cli_command cli_cmd_convert;
+extern const struct cli_command cli_cmd_whoami;
+
+/* NULL-terminated, in the order `vmie --help` lists them. */
+extern const struct cli_command *const cli_commands[];
+const struct cli_command *cli_command_find(const char *name);
+
+/* What argv said.  Strings point into argv. */
+struct cli_args {
+	int argc;
+	char **argv;
+	const struct cli_command *cmd; /* NULL: none given (or `help`) */
+	bool help_cmd;                 /* `vmie help [TOPIC]` */
+	const char *help_topic;
+	vmie_options opts;
+	const char *log_file;
+	int verbosity;   /* -1 quiet, 0 normal, 1 verbose / debug */
+	bool json;
+	bool no_progress;
+	bool help;
+	bool version;
+	unsigned seen;   /* OPTBITs given */
+};
+
+/* Parse argv.  On a usage error returns VMIE_ERR_INVALID_ARGUMENT with
+ * err->message naming the culprit and err->hint the help to run; *a is
+ * still filled as far as parsing got (a->json, a->cmd). */
+int cli_parse(int argc, char **argv, struct cli_args *a, vmie_error *err);
+/* "vmie import" or "vmie": for "Run '... --help'". */
+const char *cli_usage_name(const struct cli_args *a);
+
+void cli_help_main(FILE *out);
+void cli_help_command(FILE *out, const struct cli_command *cmd);
+
+/* Logging: console and, once a run reaches the library, a log file. */
+struct cli_log {
+	vmie_log_level console_min; /* lowest level shown on stderr */
+	bool color;
+	FILE *file;      /* NULL: no log file */
+	char *file_path; /* what to print after "vmie: full log:" */
+};
+
+void cli_log_init(struct cli_log *l, const struct cli_args *a);
+/* Install l as libvmie's log handler. */
+void cli_log_install(struct cli_log *l);
+/* Open the log file (default location or --log-file); on failure warn
+ * once on the console and carry on without one. */
+void cli_log_open_file(struct cli_log *l, const struct cli_args *a);
+void cli_log_free(struct cli_log *l);
+/* A line from the CLI itself, through the same handler. */
+void cli_log(struct cli_log *l, vmie_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Only into the log file (the caller prints its own console line). */
+void cli_log_file_only(struct cli_log *l, vmie_log_level level,
+		       const char *msg);
+
+/* logfile.c: the default path and the opening rules. */
+char *cli_logfile_default_path(vmie_error *err);
+FILE *cli_logfile_open(const char *path, bool exclusive, vmie_error *err);
+
+/* exit_status.c */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAILURE 1
+#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_AWS 3
+#define CLI_EXIT_SOURCE 4
+#define CLI_EXIT_SANBOOTABLE 5
+#define CLI_EXIT_NOT_IMPLEMENTED 6
+int cli_exit_status(int status);
+void cli_signals_install(void);
+int cli_interrupted(void); /* the signal number caught, 0: none */
+
+/* json_out.c: one object on stdout. */
+void cli_json_error(const vmie_error *err, int exit_status);
+void cli_json_ok(const char *operation);
+/* Print and release obj. */
+void cli_json_print(void *obj);
+
+/* report.c: "vmie: error: ...", "vmie: hint: ...", "vmie: full log: ...",
+ * or the --json error object; returns the exit status. */
+int cli_report_failure(const struct cli_args *a, struct cli_log *l,
+		       const vmie_error *err);
+/* A usage error: before any run, no log file. */
+int cli_usage_error(const struct cli_args *a, const vmie_error *err);
+
+/* operation.c */
+int cli_run_operation(const struct cli_args *a, vmie_operation op);
+/* Required options of a command, checked before anything runs. */
+int cli_check_required(const struct cli_args *a, vmie_error *err);
+/* Log the version and the command line at DEBUG. */
+void cli_log_command_line(struct cli_log *l, const struct cli_args *a);
+
+#endif

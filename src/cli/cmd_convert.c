@@ -1,0 +1,26 @@
+/* vmie convert: import, optionally sanbootable, then export, in one run. */
+#include "cli/cli.h"
+
+static int run_convert(const struct cli_args *a)
+{
+	return cli_run_operation(a, VMIE_OP_CONVERT);
+}
+
+const struct cli_command cli_cmd_convert = {
+	.name = "convert",
+	.usage_name = "vmie convert",
+	.summary = "import a VM image, then export it as RAW (one run)",
+	.description =
+		"Import a VM disk image into EC2 as an AMI (as vmie import), "
+		"optionally install iPXE's sanbootable, then export the AMI "
+		"to a RAW disk image in --s3-bucket (as vmie export).",
+	.example =
+		"  vmie convert --region us-west-2 --s3-bucket my-bucket "
+		"--source https://example.com/image.ova --install-sanbootable",
+	.allowed = OPTBIT(OPT_REGION) | OPTBIT(OPT_S3_BUCKET) |
+		   OPTBIT(OPT_SOURCE) | OPTBIT(OPT_INSTALL_SANBOOTABLE) |
+		   OPTBIT(OPT_INSTANCE_PROFILE) | OPTBIT(OPT_S3_EXPORT_PREFIX) |
+		   OPTBIT(OPT_LICENSE_TYPE) | OPTBIT(OPT_USAGE_OPERATION),
+	.required = OPTBIT(OPT_S3_BUCKET) | OPTBIT(OPT_SOURCE),
+	.run = run_convert,
+};

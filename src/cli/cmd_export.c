@@ -1,0 +1,28 @@
+/* vmie export: an AMI becomes a RAW disk image in S3. */
+#include "cli/cli.h"
+
+static int run_export(const struct cli_args *a)
+{
+	return cli_run_operation(a, VMIE_OP_EXPORT);
+}
+
+const struct cli_command cli_cmd_export = {
+	.name = "export",
+	.usage_name = "vmie export",
+	.summary = "export an AMI to a RAW disk image in S3",
+	.description =
+		"Export an AMI to a RAW disk image in --s3-bucket, through EC2 "
+		"ExportImage; with --install-sanbootable, first install iPXE's "
+		"sanbootable on a copy of the AMI (Linux only).",
+	.example =
+		"  vmie export --region us-west-2 --s3-bucket my-bucket "
+		"--ami-id ami-0123456789abcdef0\n"
+		"  vmie export -r us-west-2 -b my-bucket "
+		"-a ami-0123456789abcdef0 \\\n"
+		"      --install-sanbootable --s3-export-prefix exports/web/",
+	.allowed = OPTBIT(OPT_REGION) | OPTBIT(OPT_S3_BUCKET) |
+		   OPTBIT(OPT_AMI_ID) | OPTBIT(OPT_INSTALL_SANBOOTABLE) |
+		   OPTBIT(OPT_INSTANCE_PROFILE) | OPTBIT(OPT_S3_EXPORT_PREFIX),
+	.required = OPTBIT(OPT_S3_BUCKET) | OPTBIT(OPT_AMI_ID),
+	.run = run_export,
+};
