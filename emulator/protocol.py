@@ -80,7 +80,8 @@ def ec2_response(action, inner, rid=None):
     rid = rid or request_id()
     body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<{action}Response xmlns="{EC2_NS}">'
             f"<requestId>{rid}</requestId>{inner}</{action}Response>")
-    return Response(200, body, content_type="text/xml;charset=UTF-8")
+    return Response(200, body, [("x-amzn-RequestId", rid)],
+                    content_type="text/xml;charset=UTF-8")
 
 
 def iam_response(action, inner, ns=IAM_NS, rid=None):
@@ -88,7 +89,7 @@ def iam_response(action, inner, ns=IAM_NS, rid=None):
     result = f"<{action}Result>{inner}</{action}Result>" if inner is not None else ""
     body = (f'<{action}Response xmlns="{ns}">{result}<ResponseMetadata>'
             f"<RequestId>{rid}</RequestId></ResponseMetadata></{action}Response>")
-    return Response(200, body, content_type="text/xml")
+    return Response(200, body, [("x-amzn-RequestId", rid)], content_type="text/xml")
 
 
 def ec2_error(e):

@@ -94,23 +94,31 @@ bool vretry_is_throttling(const char *aws_code)
 	return IN(aws_code, codes);
 }
 
+/* A request that got no answer: connection and timeout failures may pass
+ * on the next try; TLS failures (a bad certificate) never will. */
+static bool transport_retryable(vhttp_transport t)
+{
+	switch (t) {
+	case VHTTP_CONNECT:
+	case VHTTP_TIMEOUT:
+	case VHTTP_IO:
+		return true;
+	case VHTTP_OK:
+	case VHTTP_TLS:
+	case VHTTP_OTHER:
+		break;
+	}
+	return false;
+}
+
 bool vretry_is_transient(const vretry_outcome *o)
 {
 	static const char *const codes[] = {
 		"RequestTimeout", "RequestTimeoutException",
 		"PriorRequestNotComplete",
 	};
-	switch (o->transport) {
-	case VHTTP_OK:
-		break;
-	case VHTTP_CONNECT:
-	case VHTTP_TIMEOUT:
-	case VHTTP_IO:
-		return true;
-	case VHTTP_TLS:
-	case VHTTP_OTHER:
-		return false;
-	}
+	if (o->transport != VHTTP_OK)
+		return transport_retryable(o->transport);
 	if (IN(o->aws_code, codes))
 		return true;
 	return o->http_status == 500 || o->http_status == 502 ||
@@ -127,17 +135,8 @@ static bool legacy_retryable(const vretry_outcome *o)
 		"RequestLimitExceeded", "EC2ThrottledException",
 		"RequestTimeout", "BadDigest", "IDPCommunicationError",
 	};
-	switch (o->transport) {
-	case VHTTP_OK:
-		break;
-	case VHTTP_CONNECT:
-	case VHTTP_TIMEOUT:
-	case VHTTP_IO:
-		return true;
-	case VHTTP_TLS:
-	case VHTTP_OTHER:
-		return false;
-	}
+	if (o->transport != VHTTP_OK)
+		return transport_retryable(o->transport);
 	if (IN(o->aws_code, codes))
 		return true;
 	switch (o->http_status) {
