@@ -24,7 +24,9 @@ MAX_SKEW = datetime.timedelta(minutes=15)
 MALFORMED = "malformed"        # missing/garbled Authorization or date
 UNKNOWN_KEY = "unknown_key"    # access key id not known
 BAD_TOKEN = "bad_token"        # session token missing or wrong
-EXPIRED = "expired"            # temporary credentials expired / presign expired
+EXPIRED = "expired"            # temporary credentials expired
+PRESIGN_EXPIRED = "presign_expired"  # a presigned URL past X-Amz-Expires
+ANONYMOUS = "anonymous"        # no signature at all
 SKEWED = "skewed"              # request time too far from ours
 BAD_SIGNATURE = "bad_signature"
 
@@ -129,7 +131,7 @@ def verify(method, raw_path, raw_query, headers, payload_hash, credentials, now=
         except ValueError:
             raise AuthError(MALFORMED, "X-Amz-Expires should be a number")
         if now > when + datetime.timedelta(seconds=expires):
-            raise AuthError(EXPIRED, "Request has expired")
+            raise AuthError(PRESIGN_EXPIRED, "Request has expired")
     else:
         m = _AUTH_RE.match(",".join(hmap.get("authorization", [])))
         if not m:

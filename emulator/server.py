@@ -300,7 +300,7 @@ class Handler(BaseHTTPRequestHandler):
                                                               "x-amz-security-token")}})
         if scope is None:
             if req.operation not in getattr(module, "UNSIGNED", ()):
-                raise auth.AuthError(auth.MALFORMED, "Request is missing Authentication Token")
+                raise auth.AuthError(auth.ANONYMOUS, "Request is missing Authentication Token")
         else:
             payload_hash = None if module.STREAMING else hashlib.sha256(req.body).hexdigest()
             info = auth.verify(req.method, req.raw_path, req.raw_query, self.headers.items(),

@@ -17,8 +17,10 @@ libxml2-dev
 libjansson-dev
 python3
 python3-pytest
+python3-pytest-xdist
 ca-certificates
 awscli
+libisal2
 "
 
 missing=""

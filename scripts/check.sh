@@ -33,11 +33,13 @@ run_meson() { # build-dir label
 	grep -h '^sigv4 suite:' "$1/meson-logs/testlog.txt" 2>/dev/null | sed 's/^/   /'
 }
 
-run_pytest() { # binary label
+run_pytest() { # binary label test-paths...
+	bin=$1
 	echo "== integration tests ($2)"
+	shift 2
 	out=$(mktemp)
-	VMIE_BIN="$1" VMIE_ROOT="$ROOT" $PY -m pytest -q -rs -p no:cacheprovider \
-		"$ROOT/tests/integration" 2>&1 | tee "$out"
+	VMIE_BIN="$bin" VMIE_ROOT="$ROOT" $PY -m pytest -q -rs -p no:cacheprovider \
+		-n 2 "$@" 2>&1 | tee "$out"
 	rc=$?
 	# pytest's summary: "== 12 passed, 1 failed, 2 skipped in 1.2s =="
 	p=$(grep -Eo '[0-9]+ passed' "$out" | tail -1 | cut -d' ' -f1)
@@ -73,9 +75,12 @@ run_fuzz() { # build-dir
 
 run_meson "$BUILD" "release build"
 run_meson "$BUILD_ASAN" "address+undefined sanitizers"
+# Tests that drive the vmie binary run against both builds; the emulator's
+# own interop tests (test_emu_*, the AWS CLI against the emulator) once.
+vmie_tests=$(ls "$ROOT"/tests/integration/test_*.py | grep -v '/test_emu_')
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	run_pytest "$ROOT/$BUILD_ASAN/vmie" "sanitizer binary"
-run_pytest "$ROOT/$BUILD/vmie" "release binary"
+	run_pytest "$ROOT/$BUILD_ASAN/vmie" "vmie, sanitizer binary" $vmie_tests
+run_pytest "$ROOT/$BUILD/vmie" "vmie and emulator, release binary" "$ROOT/tests/integration"
 run_fuzz "$BUILD_FUZZ"
 
 echo

@@ -9,8 +9,13 @@
               raises protocol.ServiceError for an AWS error answer
   dump(emu) -> dict               (optional) state for GET /_vmie/state
 """
-from . import sts
+from . import ec2, iam, ssm, sts
+from . import s3
 
 SERVICES = {
     "sts": sts,
+    "iam": iam,
+    "ec2": ec2,
+    "ssm": ssm,
+    "s3": s3,
 }

@@ -39,20 +39,33 @@ def clean_env(tmp_path):
 
 
 @pytest.fixture
-def emulator(tmp_path):
+def emulator_speed():
+    """The emulated clock's speed (--speed): VMIE_EMULATOR_SPEED, else 1.
+    A test module overrides it by defining its own `emulator_speed`
+    fixture, a test by @pytest.mark.parametrize("emulator_speed", [...])."""
+    return float(os.environ.get("VMIE_EMULATOR_SPEED", "1"))
+
+
+@pytest.fixture
+def emulator(tmp_path, emulator_speed):
     """A running emulator; yields its endpoint URL."""
     state = tmp_path / "emu-state"
     state.mkdir()
+    # A file, not a pipe: a chatty emulator must never block on a full pipe.
+    log = open(tmp_path / "emulator.log", "wb")
     proc = subprocess.Popen([sys.executable if sys.executable else "/usr/bin/python3",
-                             "-m", "emulator", "--port", "0", "--state-dir", str(state)],
-                            cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "-m", "emulator", "--port", "0", "--state-dir", str(state),
+                             "--speed", str(emulator_speed)],
+                            cwd=str(ROOT), stdout=log, stderr=subprocess.STDOUT)
     portfile = state / "port"
     deadline = time.time() + 15
     while not portfile.exists():
         if proc.poll() is not None or time.time() > deadline:
             proc.kill()
-            out, err = proc.communicate()
-            pytest.fail(f"emulator did not start: {err.decode()}")
+            proc.wait()
+            log.close()
+            text = (tmp_path / "emulator.log").read_text(errors="replace")
+            pytest.fail(f"emulator did not start:\n{text}")
         time.sleep(0.05)
     url = f"http://127.0.0.1:{portfile.read_text().strip()}"
     try:
@@ -64,6 +77,7 @@ def emulator(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 @pytest.fixture
@@ -97,7 +111,10 @@ def aws(emu_env, emulator):
         pytest.fail(f"{AWS_CLI} not found: run scripts/bootstrap.sh (package awscli)")
 
     def call(*args, check=True, input=None, env=None):
-        e = dict(emu_env, AWS_PAGER="", AWS_CLI_AUTO_PROMPT="off", **(env or {}))
+        # awscli 2.9 reads AWS_DEFAULT_REGION, not AWS_REGION
+        e = dict(emu_env, AWS_PAGER="", AWS_CLI_AUTO_PROMPT="off",
+                 AWS_DEFAULT_REGION=emu_env["AWS_REGION"])
+        e.update(env or {})
         r = subprocess.run([AWS_CLI, "--endpoint-url", emulator, "--output", "json", *args],
                            env=e, capture_output=True, text=True, timeout=120, input=input)
         if not check:
