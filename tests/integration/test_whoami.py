@@ -79,3 +79,40 @@ def test_secret_never_in_log_file(vmie_bin, emu_env, tmp_path):
     assert "GetCallerIdentity" in text
     assert EMU_SECRET_KEY not in text and EMU_SECRET_KEY not in r.stderr
     assert "Signature=" not in text
+
+
+def test_whoami_web_identity_end_to_end(vmie_bin, clean_env, emulator, tmp_path):
+    """vmie's chain calls the emulator's unsigned AssumeRoleWithWebIdentity,
+    then signs GetCallerIdentity with the session credentials it got."""
+    token = tmp_path / "token"
+    token.write_text("vmie-test-web-identity-token\n")
+    env = dict(clean_env, AWS_REGION="us-west-2", AWS_ENDPOINT_URL=emulator,
+               AWS_WEB_IDENTITY_TOKEN_FILE=str(token),
+               AWS_ROLE_ARN="arn:aws:iam::123456789012:role/ci-deployer",
+               AWS_ROLE_SESSION_NAME="vmie-ci")
+    r = run(vmie_bin, ["whoami", "--json"], env)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["Credentials"] == "web-identity"
+    assert doc["Arn"] == "arn:aws:sts::123456789012:assumed-role/ci-deployer/vmie-ci"
+
+
+def test_whoami_web_identity_rejected_token(vmie_bin, clean_env, emulator, tmp_path):
+    token = tmp_path / "token"
+    token.write_text("not-a-valid-token")
+    env = dict(clean_env, AWS_REGION="us-west-2", AWS_ENDPOINT_URL=emulator,
+               AWS_WEB_IDENTITY_TOKEN_FILE=str(token),
+               AWS_ROLE_ARN="arn:aws:iam::123456789012:role/ci-deployer")
+    r = run(vmie_bin, ["whoami"], env)
+    assert r.returncode == 3
+    assert "InvalidIdentityToken" in r.stderr
+    assert "not-a-valid-token" not in r.stderr
+
+
+def test_aws_cli_web_identity_interop(aws):
+    out = aws("sts", "assume-role-with-web-identity", "--no-sign-request",
+              "--role-arn", "arn:aws:iam::123456789012:role/ci-deployer",
+              "--role-session-name", "cli", "--web-identity-token",
+              "vmie-test-web-identity-token")
+    assert out["Credentials"]["AccessKeyId"].startswith("ASIA")
+    assert out["AssumedRoleUser"]["Arn"].endswith("assumed-role/ci-deployer/cli")
