@@ -15,6 +15,7 @@ libcurl4-openssl-dev
 libssl-dev
 libxml2-dev
 libjansson-dev
+zlib1g-dev
 python3
 python3-pytest
 python3-pytest-xdist

@@ -1,0 +1,114 @@
+/*
+ * The pieces of image.h every parser shares: the memory reader, names for
+ * the enums, and the list of findings.
+ */
+#include "image/image.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/xalloc.h"
+
+static long long mem_read_at(const vimg_reader *r, uint64_t off, void *buf,
+			     size_t len)
+{
+	if (off >= r->size)
+		return 0;
+	uint64_t n = r->size - off;
+	if (n > len)
+		n = len;
+	memcpy(buf, (const unsigned char *)r->mem + off, (size_t)n);
+	return (long long)n;
+}
+
+/* Nothing is allocated: a test or a fuzz input needs no close call. */
+void vimg_reader_mem(vimg_reader *r, const void *data, size_t len)
+{
+	r->read_at = mem_read_at;
+	r->ctx = NULL;
+	r->mem = data;
+	r->size = data ? len : 0;
+}
+
+long long vimg_read(const vimg_reader *r, uint64_t off, void *buf, size_t len)
+{
+	return r->read_at(r, off, buf, len);
+}
+
+bool vimg_read_exact(const vimg_reader *r, uint64_t off, void *buf, size_t len)
+{
+	if (off > r->size || len > r->size - off)
+		return false;
+	return vimg_read(r, off, buf, len) == (long long)len;
+}
+
+const char *vimg_format_name(vimg_format f)
+{
+	switch (f) {
+	case VIMG_RAW: return "RAW";
+	case VIMG_VMDK: return "VMDK";
+	case VIMG_VHD: return "VHD";
+	case VIMG_VHDX: return "VHDX";
+	case VIMG_OVA: return "OVA";
+	case VIMG_QCOW2: return "QCOW2";
+	case VIMG_VDI: return "VDI";
+	case VIMG_ISO: return "ISO";
+	case VIMG_TAR: return "TAR";
+	case VIMG_UNKNOWN: break;
+	}
+	return "UNKNOWN";
+}
+
+const char *vimg_os_name(vimg_os os)
+{
+	switch (os) {
+	case VIMG_OS_LINUX: return "linux";
+	case VIMG_OS_WINDOWS: return "windows";
+	case VIMG_OS_EFI: return "efi";
+	case VIMG_OS_NONE: break;
+	}
+	return "none";
+}
+
+void vimg_info_free(vimg_info *info)
+{
+	if (!info)
+		return;
+	for (size_t i = 0; i < info->nfindings; i++) {
+		free(info->findings[i].code);
+		free(info->findings[i].message);
+		free(info->findings[i].aws);
+	}
+	free(info->findings);
+	free(info->partitions);
+	memset(info, 0, sizeof(*info));
+}
+
+void vimg_add_finding(vimg_info *info, vimg_severity sev, const char *code,
+		      const char *aws, const char *fmt, ...)
+{
+	vbuf msg = VBUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	vbuf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	/* Growing by one keeps no capacity field in the public struct; the
+	 * list is a handful of entries at most. */
+	info->findings = xrealloc(info->findings,
+				  (info->nfindings + 1) * sizeof(*info->findings));
+	vimg_finding *f = &info->findings[info->nfindings++];
+	f->severity = sev;
+	f->code = xstrdup(code);
+	f->message = vbuf_detach(&msg);
+	f->aws = xstrdup(aws);
+}
+
+bool vimg_has_errors(const vimg_info *info)
+{
+	for (size_t i = 0; i < info->nfindings; i++)
+		if (info->findings[i].severity == VIMG_ERROR)
+			return true;
+	return false;
+}
