@@ -4,6 +4,7 @@
  * (NTFS), and FAT for EFI system partitions.
  */
 #include "image/fs_probe.h"
+#include "base/endian.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -16,12 +17,6 @@
 #define EXT_COMPAT_OFF (1024 + 0x5c)
 #define EXT_INCOMPAT_OFF (1024 + 0x60)
 #define BTRFS_MAGIC_OFF 0x10040
-
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
 
 static const char *ext_kind(const unsigned char *b)
 {

@@ -6,6 +6,7 @@
  * bytes: AWS does not import 4K-native disks.
  */
 #include "image/image.h"
+#include "base/endian.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,22 +29,6 @@ static const char aws_truncated[] =
 
 static const char esp_guid[] = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
 static const char bios_boot_guid[] = "21686148-6449-6E6F-744E-656564454649";
-
-static uint16_t le16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const unsigned char *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
 
 /* Record a partition and what lives in it; false once the cap is hit. */
 static bool add_partition(const vimg_reader *disk, vimg_info *info,

@@ -5,6 +5,7 @@
  * dynamic header ("cxsparse") and a block allocation table (BAT).
  */
 #include "image/image.h"
+#include "base/endian.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,17 +24,6 @@ enum { VHD_FIXED = 2, VHD_DYNAMIC = 3, VHD_DIFFERENCING = 4 };
 static const char aws_footer[] =
 	"ImportImage fails with ClientError: Footers not identical / "
 	"Disk validation failed";
-
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t be64(const unsigned char *p)
-{
-	return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
 
 /* Ones' complement of the byte sum, the checksum field (at csum_off)
  * counted as zero. */

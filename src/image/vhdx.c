@@ -6,6 +6,7 @@
  * differencing.
  */
 #include "image/image.h"
+#include "base/endian.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,22 +41,6 @@ static const unsigned char guid_sector_size[16] = GUID(0x8141BF1D, 0xA96F,
 
 static const char aws_invalid[] =
 	"ImportImage fails with ClientError: Disk validation failed";
-
-static uint16_t le16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const unsigned char *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
 
 /* CRC32C of a structure whose checksum field (at offset 4) counts as 0. */
 static bool crc_ok(const unsigned char *p, size_t len)

@@ -1,6 +1,7 @@
 /* RAW images, MBR/GPT partition tables, filesystem probes and format
  * detection, on disks built in memory. */
 #include "image/image.h"
+#include "base/endian.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -9,24 +10,6 @@
 #include "check.h"
 
 #define SEC 512u
-
-static void put16(unsigned char *p, uint16_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
 
 static unsigned char *new_disk(size_t sectors)
 {
@@ -45,8 +28,8 @@ static void mbr_entry(unsigned char *sector, int i, unsigned status,
 	unsigned char *e = sector + 446 + 16 * i;
 	e[0] = (unsigned char)status;
 	e[4] = (unsigned char)type;
-	put32(e + 8, lba);
-	put32(e + 12, count);
+	put_le32(e + 8, lba);
+	put_le32(e + 12, count);
 	mbr_sig(sector);
 }
 
@@ -54,8 +37,8 @@ static void fs_ext(unsigned char *part, uint32_t compat, uint32_t incompat)
 {
 	part[1080] = 0x53;
 	part[1081] = 0xef;
-	put32(part + 1024 + 0x5c, compat);
-	put32(part + 1024 + 0x60, incompat);
+	put_le32(part + 1024 + 0x5c, compat);
+	put_le32(part + 1024 + 0x60, incompat);
 }
 
 /* Inspect a disk image held in memory; the caller frees info. */
@@ -156,9 +139,9 @@ static void test_fs_kinds(void)
 static void guid_bytes(unsigned char *out, uint32_t a, uint16_t b, uint16_t c,
 		       const unsigned char rest[8])
 {
-	put32(out, a);
-	put16(out + 4, b);
-	put16(out + 6, c);
+	put_le32(out, a);
+	put_le16(out + 4, b);
+	put_le16(out + 6, c);
 	memcpy(out + 8, rest, 8);
 }
 
@@ -167,18 +150,18 @@ static void gpt_header(unsigned char *d, uint64_t lba, uint64_t alt,
 {
 	unsigned char *h = d + lba * SEC;
 	memcpy(h, "EFI PART", 8);
-	put32(h + 8, 0x00010000);
-	put32(h + 12, 92);
-	put64(h + 24, lba);
-	put64(h + 32, alt);
-	put64(h + 40, 34);
-	put64(h + 48, GPT_SECTORS - 34);
-	put64(h + 72, entries_lba);
-	put32(h + 80, GPT_ENTRIES);
-	put32(h + 84, 128);
-	put32(h + 88, entries_crc);
-	put32(h + 16, 0);
-	put32(h + 16, (uint32_t)crc32(0, h, 92));
+	put_le32(h + 8, 0x00010000);
+	put_le32(h + 12, 92);
+	put_le64(h + 24, lba);
+	put_le64(h + 32, alt);
+	put_le64(h + 40, 34);
+	put_le64(h + 48, GPT_SECTORS - 34);
+	put_le64(h + 72, entries_lba);
+	put_le32(h + 80, GPT_ENTRIES);
+	put_le32(h + 84, 128);
+	put_le32(h + 88, entries_crc);
+	put_le32(h + 16, 0);
+	put_le32(h + 16, (uint32_t)crc32(0, h, 92));
 }
 
 /* ESP at 34..97 (FAT32) and a Linux xfs at 100..199; primary and backup
@@ -195,15 +178,15 @@ static unsigned char *gpt_disk(bool bios_boot)
 	mbr_entry(d, 0, 0, 0xee, 1, GPT_SECTORS - 1);
 	unsigned char *e = d + 2 * SEC;
 	guid_bytes(e, 0xC12A7328, 0xF81F, 0x11D2, esp_rest);
-	put64(e + 32, 34);
-	put64(e + 40, 97);
+	put_le64(e + 32, 34);
+	put_le64(e + 40, 97);
 	guid_bytes(e + 128, 0x0FC63DAF, 0x8483, 0x4772, linux_rest);
-	put64(e + 128 + 32, 100);
-	put64(e + 128 + 40, 199);
+	put_le64(e + 128 + 32, 100);
+	put_le64(e + 128 + 40, 199);
 	if (bios_boot) {
 		guid_bytes(e + 256, 0x21686148, 0x6449, 0x6E6F, bios_rest);
-		put64(e + 256 + 32, 200);
-		put64(e + 256 + 40, 201);
+		put_le64(e + 256 + 32, 200);
+		put_le64(e + 256 + 40, 201);
 	}
 	memcpy(d + 34 * SEC + 82, "FAT32   ", 8);
 	memcpy(d + 100 * SEC, "XFSB", 4);
@@ -302,9 +285,9 @@ static void test_gpt_bounds(void)
 {
 	unsigned char *d = gpt_disk(false);
 	unsigned char *h = d + SEC;
-	put32(h + 80, 0xffffffff);
-	put32(h + 16, 0);
-	put32(h + 16, (uint32_t)crc32(0, h, 92));
+	put_le32(h + 80, 0xffffffff);
+	put_le32(h + 16, 0);
+	put_le32(h + 16, (uint32_t)crc32(0, h, 92));
 	vimg_info info;
 	inspect(d, GPT_SECTORS * SEC, &info);
 	CHECK(finding(&info, "gpt-header-invalid") != NULL);

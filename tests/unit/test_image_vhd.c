@@ -5,6 +5,7 @@
  * DIR/vhdx instead of testing.
  */
 #include "image/crc32c.h"
+#include "base/endian.h"
 #include "image/image.h"
 
 #include <stdint.h>
@@ -23,36 +24,6 @@ typedef struct img {
 	unsigned char *p;
 	size_t len;
 } img;
-
-static void put_be32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (24 - 8 * i));
-}
-
-static void put_be64(unsigned char *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
-
-static void put_le16(unsigned char *p, uint16_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-}
-
-static void put_le32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put_le64(unsigned char *p, uint64_t v)
-{
-	put_le32(p, (uint32_t)v);
-	put_le32(p + 4, (uint32_t)(v >> 32));
-}
 
 static uint32_t vhd_sum(const unsigned char *p, size_t len, size_t csum)
 {
