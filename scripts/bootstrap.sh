@@ -16,12 +16,19 @@ libssl-dev
 libxml2-dev
 libjansson-dev
 zlib1g-dev
+liblzma-dev
+libbz2-dev
+libzstd-dev
 python3
 python3-pytest
 python3-pytest-xdist
 ca-certificates
 awscli
 libisal2
+qemu-utils
+xz-utils
+bzip2
+zstd
 "
 
 missing=""

@@ -17,19 +17,68 @@
 
 #include "vmie.h"
 
+typedef enum vimg_compression {
+	VIMG_COMP_NONE,
+	VIMG_COMP_GZIP,
+	VIMG_COMP_XZ,
+	VIMG_COMP_BZIP2,
+	VIMG_COMP_ZSTD,
+} vimg_compression;
+
+/* "none", "gzip", "xz", "bzip2", "zstd" */
+const char *vimg_compression_name(vimg_compression c);
+
 typedef struct vimg_reader {
 	/* Read len bytes at off into buf; returns the bytes read (short only
 	 * at the end of the image) or -1 on an I/O error.  It gets the reader
-	 * itself, so a reader may be copied freely. */
+	 * itself, so a reader may be copied freely (unless it owns ctx). */
 	long long (*read_at)(const struct vimg_reader *r, uint64_t off,
 			     void *buf, size_t len);
-	void *ctx;        /* the source's state (a file, ...) */
+	/* Releases ctx; NULL when the reader owns nothing.  Called by
+	 * vimg_reader_close, never directly. */
+	void (*close)(struct vimg_reader *r);
+	void *ctx;        /* the source's state (a file, a decoder, ...) */
 	const void *mem;  /* vimg_reader_mem: the bytes */
+	const struct vimg_reader *parent; /* vimg_reader_window: the file */
+	uint64_t parent_off;              /* ... and where the window starts */
 	uint64_t size;    /* bytes in the image file */
 } vimg_reader;
 
 /* A reader over memory (tests, fuzz targets). */
 void vimg_reader_mem(vimg_reader *r, const void *data, size_t len);
+/* A reader over len bytes of parent starting at off (an OVA member, the
+ * data part of a fixed VHD).  Borrows parent, which must outlive it; off
+ * and len must lie within parent (returns -1 otherwise). */
+int vimg_reader_window(vimg_reader *r, const vimg_reader *parent,
+		       uint64_t off, uint64_t len);
+/* A reader over a local file (O_RDONLY, pread).  -1 with err set to
+ * VMIE_ERR_INVALID_SOURCE when it cannot be opened or is not a regular
+ * file. */
+int vimg_reader_file(vimg_reader *r, const char *path, vmie_error *err);
+/* A reader over the decompressed bytes of compressed (gzip, xz, bzip2,
+ * zstd), which must outlive it.  Random access on a stream: it keeps the
+ * first MiB and a small cache of recently read blocks, decodes forward to
+ * reach a later offset and starts again from the beginning for an earlier
+ * one that is not cached.  size is known when the format records it (xz
+ * index, zstd frame headers); otherwise the open decodes the whole stream
+ * once to count.  -1 with err set (VMIE_ERR_FILE_DECOMPRESS_FAILED: corrupt
+ * or truncated) on failure. */
+int vimg_reader_decompress(vimg_reader *out, const vimg_reader *compressed,
+			   vimg_compression c, vmie_error *err);
+/* Release whatever the reader owns; safe on a zeroed or memory reader. */
+void vimg_reader_close(vimg_reader *r);
+
+/* Opens the files an image refers to by name: a VMDK descriptor's extents,
+ * the members of an OVA.  name is as written in the referring file;
+ * the opener resolves it (the descriptor's directory, the tar's entries)
+ * and refuses names that escape that place ("../", absolute paths).
+ * Returns 0 and fills out (to be closed by the caller), or -1 when there
+ * is no such file. */
+typedef struct vimg_opener {
+	int (*open)(const struct vimg_opener *op, const char *name,
+		    vimg_reader *out);
+	void *ctx;
+} vimg_opener;
 
 /* r->read_at, and "all len bytes or false" for fixed-size structures. */
 long long vimg_read(const vimg_reader *r, uint64_t off, void *buf, size_t len);
@@ -74,14 +123,30 @@ typedef struct vimg_partition {
 	vimg_os os;
 } vimg_partition;
 
+struct vimg_info;
+
+/* One disk an OVA's OVF descriptor references. */
+typedef struct vimg_disk {
+	char *href;             /* ovf:href, the member's name in the tar */
+	uint64_t capacity;      /* ovf:capacity x capacityAllocationUnits */
+	uint64_t offset;        /* where the member's bytes start in the tar */
+	uint64_t size;          /* the member's size in the tar (0: missing) */
+	struct vimg_info *info; /* the member inspected; NULL when missing */
+} vimg_disk;
+
 typedef struct vimg_info {
 	vimg_format format;
+	vimg_compression compression; /* the wrapper around the image */
 	char subformat[32];      /* "fixed", "dynamic", "streamOptimized", ... */
 	uint64_t virtual_size;   /* bytes the guest sees */
-	uint64_t file_size;
+	uint64_t file_size;      /* bytes on disk (compressed, when it is) */
+	uint64_t image_size;     /* bytes of the image file once decompressed;
+				  * 0 when unknown without decoding it all */
 	char partition_table[8]; /* "mbr", "gpt", "" */
 	vimg_partition *partitions;
 	size_t npartitions;
+	vimg_disk *disks;        /* OVA only */
+	size_t ndisks;
 	vimg_finding *findings;
 	size_t nfindings;
 } vimg_info;
@@ -92,6 +157,7 @@ void vimg_info_free(vimg_info *info);
 void vimg_add_finding(vimg_info *info, vimg_severity sev, const char *code,
 		      const char *aws, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+/* Errors in info or in any of its disks. */
 bool vimg_has_errors(const vimg_info *info);
 
 /* Which format the first bytes (and, for VHD, the last 512) say. */
@@ -110,5 +176,45 @@ int vimg_inspect_partitions(const vimg_reader *disk, vimg_info *info);
 int vimg_raw_inspect(const vimg_reader *r, vimg_info *info);
 int vimg_vhd_inspect(const vimg_reader *r, vimg_info *info);
 int vimg_vhdx_inspect(const vimg_reader *r, vimg_info *info);
+/* VMDK: a sparse file ("KDMV": monolithicSparse, streamOptimized, one
+ * extent of twoGbMaxExtentSparse) or a text descriptor whose extents are
+ * opened through op (NULL: extents reported missing). */
+int vimg_vmdk_inspect(const vimg_reader *r, const vimg_opener *op,
+		      vimg_info *info);
+/* OVA: the tar stream, the OVF descriptor, the manifest, and each disk
+ * inspected with vimg_inspect into info->disks. */
+int vimg_ova_inspect(const vimg_reader *r, vimg_info *info);
+
+/* The guest-visible bytes of an image of format f (already inspected
+ * without errors): RAW is the file itself, a fixed VHD its data part, and
+ * sparse formats are read through their allocation tables (unallocated
+ * ranges read as zeros).  0 and out filled (close it), or -1 when the
+ * format has no guest view vimg can build (the partition check is then
+ * skipped, with a warning). */
+int vimg_guest_open(const vimg_reader *file, vimg_format f,
+		    const vimg_opener *op, vimg_reader *out);
+int vimg_vhd_guest_open(const vimg_reader *file, vimg_reader *out);
+int vimg_vhdx_guest_open(const vimg_reader *file, vimg_reader *out);
+int vimg_vmdk_guest_open(const vimg_reader *file, const vimg_opener *op,
+			 vimg_reader *out);
+
+/* Everything vimg knows about an image, the entry point for callers.
+ * Finds a compression wrapper by magic and looks through it, detects the
+ * format, runs its inspector, refuses what AWS does not import (qcow2,
+ * VDI, ISO, a tar without an OVF) with a finding, opens the guest view and
+ * inspects the partitions.  name (may be NULL) is the file name, used
+ * only to warn when its extension disagrees with the content.  op opens
+ * files the image refers to (NULL: none).  depth guards OVA-in-OVA: pass
+ * 0.  Returns 0 (info filled; findings say what is wrong), -1 on an I/O
+ * error (err set). */
+typedef struct vimg_inspect_opts {
+	const char *name;
+	const vimg_opener *opener;
+	int depth;
+} vimg_inspect_opts;
+int vimg_inspect(const vimg_reader *r, const vimg_inspect_opts *o,
+		 vimg_info *info, vmie_error *err);
+/* vimg_inspect on a local file, extents opened beside it. */
+int vimg_inspect_file(const char *path, vimg_info *info, vmie_error *err);
 
 #endif

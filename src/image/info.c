@@ -1,6 +1,6 @@
 /*
- * The pieces of image.h every parser shares: the memory reader, names for
- * the enums, and the list of findings.
+ * The pieces of image.h every parser shares: names for the enums and the
+ * list of findings.
  */
 #include "image/image.h"
 
@@ -10,39 +10,6 @@
 
 #include "base/buf.h"
 #include "base/xalloc.h"
-
-static long long mem_read_at(const vimg_reader *r, uint64_t off, void *buf,
-			     size_t len)
-{
-	if (off >= r->size)
-		return 0;
-	uint64_t n = r->size - off;
-	if (n > len)
-		n = len;
-	memcpy(buf, (const unsigned char *)r->mem + off, (size_t)n);
-	return (long long)n;
-}
-
-/* Nothing is allocated: a test or a fuzz input needs no close call. */
-void vimg_reader_mem(vimg_reader *r, const void *data, size_t len)
-{
-	r->read_at = mem_read_at;
-	r->ctx = NULL;
-	r->mem = data;
-	r->size = data ? len : 0;
-}
-
-long long vimg_read(const vimg_reader *r, uint64_t off, void *buf, size_t len)
-{
-	return r->read_at(r, off, buf, len);
-}
-
-bool vimg_read_exact(const vimg_reader *r, uint64_t off, void *buf, size_t len)
-{
-	if (off > r->size || len > r->size - off)
-		return false;
-	return vimg_read(r, off, buf, len) == (long long)len;
-}
 
 const char *vimg_format_name(vimg_format f)
 {
@@ -59,6 +26,18 @@ const char *vimg_format_name(vimg_format f)
 	case VIMG_UNKNOWN: break;
 	}
 	return "UNKNOWN";
+}
+
+const char *vimg_compression_name(vimg_compression c)
+{
+	switch (c) {
+	case VIMG_COMP_GZIP: return "gzip";
+	case VIMG_COMP_XZ: return "xz";
+	case VIMG_COMP_BZIP2: return "bzip2";
+	case VIMG_COMP_ZSTD: return "zstd";
+	case VIMG_COMP_NONE: break;
+	}
+	return "none";
 }
 
 const char *vimg_os_name(vimg_os os)
@@ -83,6 +62,12 @@ void vimg_info_free(vimg_info *info)
 	}
 	free(info->findings);
 	free(info->partitions);
+	for (size_t i = 0; i < info->ndisks; i++) {
+		free(info->disks[i].href);
+		vimg_info_free(info->disks[i].info);
+		free(info->disks[i].info);
+	}
+	free(info->disks);
 	memset(info, 0, sizeof(*info));
 }
 
@@ -109,6 +94,9 @@ bool vimg_has_errors(const vimg_info *info)
 {
 	for (size_t i = 0; i < info->nfindings; i++)
 		if (info->findings[i].severity == VIMG_ERROR)
+			return true;
+	for (size_t i = 0; i < info->ndisks; i++)
+		if (info->disks[i].info && vimg_has_errors(info->disks[i].info))
 			return true;
 	return false;
 }

@@ -1,0 +1,284 @@
+/*
+ * vimg_inspect: from a file's bytes to everything vimg can say about it.
+ * Compression first (by magic), then the format (by magic), its inspector,
+ * the refusals for what AWS does not import, and the partitions seen
+ * through the guest view.
+ */
+#include "image/image.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/buf.h"
+#include "base/error.h"
+#include "base/xalloc.h"
+#include "transfer/decode.h"
+
+static const char aws_formats[] =
+	"ImportImage accepts only RAW, VHD, VHDX, VMDK and OVA images; the "
+	"task would fail";
+
+static void refuse(vimg_info *info, vimg_format f)
+{
+	switch (f) {
+	case VIMG_QCOW2:
+		vimg_add_finding(info, VIMG_ERROR, "unsupported-qcow2", aws_formats,
+				 "this is a QCOW2 image, which VM Import does not "
+				 "accept; convert it first: qemu-img convert -f qcow2 "
+				 "-O raw IMAGE.qcow2 IMAGE.raw");
+		break;
+	case VIMG_VDI:
+		vimg_add_finding(info, VIMG_ERROR, "unsupported-vdi", aws_formats,
+				 "this is a VirtualBox VDI image, which VM Import "
+				 "does not accept; convert it first: VBoxManage "
+				 "clonemedium disk IMAGE.vdi IMAGE.vmdk --format VMDK "
+				 "(or qemu-img convert -f vdi -O raw IMAGE.vdi IMAGE.raw)");
+		break;
+	case VIMG_ISO:
+		vimg_add_finding(info, VIMG_ERROR, "unsupported-iso", aws_formats,
+				 "this is an ISO 9660 installation medium, not a disk "
+				 "image; install the system into a VM and import that "
+				 "VM's disk");
+		break;
+	case VIMG_TAR:
+		vimg_add_finding(info, VIMG_ERROR, "tar-without-ovf", aws_formats,
+				 "this is a tar archive whose first member is not an "
+				 ".ovf descriptor, so it is not an OVA; import the disk "
+				 "image inside it, or rebuild the OVA with the .ovf "
+				 "first (tar -cf VM.ova VM.ovf VM.mf VM-disk1.vmdk)");
+		break;
+	default:
+		break;
+	}
+}
+
+/* The format an extension promises, or VIMG_UNKNOWN for one that says
+ * nothing (a RAW image is often .img, .bin or nothing at all). */
+static vimg_format ext_format(const char *ext)
+{
+	static const struct { const char *ext; vimg_format f; } map[] = {
+		{"raw", VIMG_RAW}, {"img", VIMG_RAW},
+		{"vmdk", VIMG_VMDK}, {"vhd", VIMG_VHD}, {"vhdx", VIMG_VHDX},
+		{"ova", VIMG_OVA}, {"qcow2", VIMG_QCOW2}, {"qcow", VIMG_QCOW2},
+		{"vdi", VIMG_VDI}, {"iso", VIMG_ISO}, {"tar", VIMG_TAR},
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcasecmp(ext, map[i].ext) == 0)
+			return map[i].f;
+	return VIMG_UNKNOWN;
+}
+
+static vimg_compression ext_compression(const char *ext)
+{
+	if (!strcasecmp(ext, "gz") || !strcasecmp(ext, "tgz"))
+		return VIMG_COMP_GZIP;
+	if (!strcasecmp(ext, "xz"))
+		return VIMG_COMP_XZ;
+	if (!strcasecmp(ext, "bz2"))
+		return VIMG_COMP_BZIP2;
+	if (!strcasecmp(ext, "zst") || !strcasecmp(ext, "zstd"))
+		return VIMG_COMP_ZSTD;
+	return VIMG_COMP_NONE;
+}
+
+/* The name is only a hint: warn when it promises something else, because
+ * the user (or a script) may be about to pass the wrong Format. */
+static void check_extension(const char *name, vimg_info *info)
+{
+	const char *base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	char *copy = xstrdup(base);
+	char *dot = strrchr(copy, '.');
+	vimg_compression named_c = VIMG_COMP_NONE;
+
+	if (dot && dot != copy) {
+		named_c = ext_compression(dot + 1);
+		if (named_c != VIMG_COMP_NONE) {
+			*dot = '\0';
+			dot = strrchr(copy, '.');
+		}
+	}
+	if (named_c != info->compression && (named_c != VIMG_COMP_NONE ||
+					     info->compression != VIMG_COMP_NONE))
+		vimg_add_finding(info, VIMG_WARNING, "extension-mismatch",
+				 "no effect: vmie goes by the content",
+				 "%s is named as %s but its content is %s",
+				 base,
+				 named_c == VIMG_COMP_NONE
+					 ? "uncompressed"
+					 : vimg_compression_name(named_c),
+				 info->compression == VIMG_COMP_NONE
+					 ? "not compressed"
+					 : vimg_compression_name(info->compression));
+	vimg_format named = dot && dot != copy ? ext_format(dot + 1) : VIMG_UNKNOWN;
+	if (named != VIMG_UNKNOWN && named != info->format &&
+	    info->format != VIMG_UNKNOWN)
+		vimg_add_finding(info, VIMG_WARNING, "extension-mismatch",
+				 "no effect: vmie tells ImportImage the format "
+				 "it detected",
+				 "%s is named as %s but its content is %s",
+				 base, vimg_format_name(named),
+				 vimg_format_name(info->format));
+	free(copy);
+}
+
+static void inspect_partitions(const vimg_reader *img,
+			       const vimg_inspect_opts *o, vimg_info *info)
+{
+	vimg_reader guest;
+
+	if (vimg_guest_open(img, info->format, o ? o->opener : NULL, &guest) < 0) {
+		vimg_add_finding(info, VIMG_WARNING, "partitions-not-checked", NULL,
+				 "vmie could not read the guest's disk through "
+				 "this %s image, so its partitions were not checked",
+				 vimg_format_name(info->format));
+		return;
+	}
+	vimg_inspect_partitions(&guest, info);
+	vimg_reader_close(&guest);
+}
+
+static void inspect_image(const vimg_reader *img, const vimg_inspect_opts *o,
+			  vimg_info *info)
+{
+	vimg_format f = vimg_detect(img);
+	int depth = o ? o->depth : 0;
+
+	switch (f) {
+	case VIMG_RAW:
+		vimg_raw_inspect(img, info); /* includes the partitions */
+		return;
+	case VIMG_VHD:
+		vimg_vhd_inspect(img, info);
+		break;
+	case VIMG_VHDX:
+		vimg_vhdx_inspect(img, info);
+		break;
+	case VIMG_VMDK:
+		vimg_vmdk_inspect(img, o ? o->opener : NULL, info);
+		break;
+	case VIMG_OVA:
+		if (depth > 0) {
+			info->format = VIMG_OVA;
+			vimg_add_finding(info, VIMG_ERROR, "nested-ova", aws_formats,
+					 "an OVA inside an OVA: import the inner "
+					 "OVA on its own");
+			return;
+		}
+		vimg_ova_inspect(img, info);
+		return;
+	default:
+		info->format = f;
+		refuse(info, f);
+		return;
+	}
+	if (!vimg_has_errors(info))
+		inspect_partitions(img, o, info);
+}
+
+int vimg_inspect(const vimg_reader *r, const vimg_inspect_opts *o,
+		 vimg_info *info, vmie_error *err)
+{
+	unsigned char head[8];
+	long long got = r->size ? vimg_read(r, 0, head, sizeof(head)) : 0;
+	vimg_reader dec;
+	const vimg_reader *img = r;
+
+	memset(&dec, 0, sizeof(dec));
+	if (got < 0)
+		return verr_set(err, VMIE_ERR_FILE_PROCESS_FAILED,
+				"reading the image: %s", strerror(errno)),
+		       -1;
+	if (r->size == 0) {
+		info->format = VIMG_UNKNOWN;
+		vimg_add_finding(info, VIMG_ERROR, "empty-image",
+				 "ImportImage fails with ClientError: Disk "
+				 "validation failed.",
+				 "the image is empty (0 bytes)");
+		return 0;
+	}
+	/* An OVA member is never compressed on its own; a compressed file
+	 * there is refused as what it decodes to would be. */
+	vimg_compression c = (o && o->depth) ? VIMG_COMP_NONE
+					      : vdec_detect(head, (size_t)got);
+	if (c != VIMG_COMP_NONE) {
+		vmie_error derr = {0};
+		info->compression = c;
+		if (vimg_reader_decompress(&dec, r, c, &derr) < 0) {
+			vimg_add_finding(info, VIMG_ERROR, "decompress-failed",
+					 "the upload would fail (vmie decodes "
+					 "the stream as it uploads)",
+					 "cannot decompress this %s file: %s",
+					 vimg_compression_name(c),
+					 derr.message ? derr.message : "?");
+			vmie_error_clear(&derr);
+			info->file_size = r->size;
+			return 0;
+		}
+		img = &dec;
+	}
+	inspect_image(img, o, info);
+	info->compression = c;
+	info->file_size = r->size;
+	info->image_size = img->size;
+	if (o && o->name)
+		check_extension(o->name, info);
+	vimg_reader_close(&dec);
+	return 0;
+}
+
+/* A relative name that stays inside its directory: no leading '/', no
+ * ".." component, no backslash (a Windows-made descriptor's separator
+ * would otherwise be a file name character here). */
+static bool name_stays_inside(const char *name)
+{
+	if (!name[0] || name[0] == '/' || strchr(name, '\\'))
+		return false;
+	for (const char *p = name; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return false;
+		p += n;
+		p += *p == '/';
+	}
+	return true;
+}
+
+/* Extents and other referenced files live beside the descriptor; a name
+ * that climbs out of that directory is refused rather than followed. */
+static int dir_open(const vimg_opener *op, const char *name, vimg_reader *out)
+{
+	if (!name_stays_inside(name))
+		return -1;
+	vbuf path = VBUF_INIT;
+	vbuf_addf(&path, "%s/%s", (const char *)op->ctx, name);
+	int rc = vimg_reader_file(out, vbuf_str(&path), NULL);
+	vbuf_free(&path);
+	return rc;
+}
+
+int vimg_inspect_file(const char *path, vimg_info *info, vmie_error *err)
+{
+	vimg_reader r;
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+
+	if (vimg_reader_file(&r, path, err) < 0) {
+		free(dir);
+		return -1;
+	}
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	vimg_opener op = {dir_open, dir};
+	vimg_inspect_opts o = {path, &op, 0};
+	int rc = vimg_inspect(&r, &o, info, err);
+	vimg_reader_close(&r);
+	free(dir);
+	return rc;
+}

@@ -1,0 +1,7 @@
+/* VHD guest view: stub. */
+#include "image/image.h"
+
+int vimg_vhd_guest_open(const vimg_reader *file, vimg_reader *out)
+{
+	return -1;
+}
