@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "vmie_image.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -189,6 +191,7 @@ typedef struct vmie_options {
 	const char *s3_export_prefix; /* --s3-export-prefix (export, convert) */
 	const char *license_type;     /* --license-type AWS|BYOL */
 	const char *usage_operation;  /* --usage-operation */
+	bool force;                   /* --force: import despite preflight errors */
 } vmie_options;
 
 #define VMIE_DEFAULT_INSTANCE_PROFILE "VMIEInstanceProfile"
@@ -208,6 +211,19 @@ typedef enum vmie_source_kind {
  * VMIE_ERR_JSON_LOAD_FAILED or VMIE_ERR_AWS_REGION_NOT_FOUND. */
 int vmie_validate(vmie_operation op, const vmie_options *opts,
 		  vmie_source_kind *kind_out, vmie_error *err);
+
+/* vmie inspect: what a local image file is and what AWS would make of it
+ * (vmie_image.h).  0 with info filled (its findings say what is wrong;
+ * vimg_has_errors() when the image would not import), or a status with
+ * err set when the file cannot be read.  Free info with vimg_info_free. */
+int vmie_inspect(const char *path, vimg_info *info, vmie_error *err);
+
+/* The import preflight: vmie_inspect on a local source, each finding
+ * logged; an image with errors is refused with VMIE_ERR_FILE_UNSUPPORTED_FORMAT
+ * unless opts->force.  Sources that are not local files pass (their
+ * checks run on the stream, as it is uploaded). */
+int vmie_preflight(const vmie_options *opts, vmie_source_kind kind,
+		   vmie_error *err);
 
 /* Run an operation: validates, then does the work. */
 int vmie_run(vmie_operation op, const vmie_options *opts, vmie_error *err);

@@ -25,6 +25,7 @@ python3-pytest-xdist
 ca-certificates
 awscli
 libisal2
+libisal-dev
 qemu-utils
 xz-utils
 bzip2
