@@ -1,0 +1,65 @@
+/*
+ * Where the bytes of an import come from: a local file or an http(s) URL,
+ * read once, front to back.  vsource_open_decoded puts a decoder (found by
+ * magic) in front of either, so the pipeline always reads image bytes.
+ */
+#ifndef VMIE_TRANSFER_SOURCE_H
+#define VMIE_TRANSFER_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image/image.h" /* vimg_compression */
+#include "vmie.h"
+
+typedef struct vsource vsource;
+
+/* A local file (regular file or block device).  Errors: VMIE_ERR_INVALID_SOURCE. */
+int vsource_open_file(const char *path, vsource **out, vmie_error *err);
+
+typedef struct vsource_http_opts {
+	const char *ca_bundle;     /* NULL: the system's */
+	long connect_timeout_ms;   /* 0: 10 s */
+	int max_resumes;           /* dropped connections resumed with Range; 0: 5 */
+} vsource_http_opts;
+
+/* An http:// or https:// URL (no other scheme, on redirects either):
+ * GET with redirects followed; with or without Content-Length; a dropped
+ * connection resumed with a Range request from the byte it stopped at,
+ * when the server answers 206 for the same entity (ETag / Last-Modified).
+ * TLS is always verified.  The open sends the request and waits for the
+ * status line and headers: a 4xx/5xx fails here, with
+ * VMIE_ERR_FILE_DOWNLOAD_FAILED. */
+int vsource_open_http(const char *url, const vsource_http_opts *o,
+		      vsource **out, vmie_error *err);
+
+/* Reads up to len bytes; returns the count, 0 at the end, -1 with err set
+ * (VMIE_ERR_FILE_DOWNLOAD_FAILED, VMIE_ERR_FILE_PROCESS_FAILED,
+ * VMIE_ERR_FILE_DECOMPRESS_*). */
+long long vsource_read(vsource *s, void *buf, size_t len, vmie_error *err);
+
+/* Bytes the source will give (decoded bytes for a decoded source), 0 when
+ * unknown (no Content-Length, a compressed stream without a size record). */
+uint64_t vsource_size(const vsource *s);
+/* Bytes consumed from the underlying file or connection so far: the
+ * progress of a compressed source, whose decoded size is unknown. */
+uint64_t vsource_raw_offset(const vsource *s);
+uint64_t vsource_raw_size(const vsource *s); /* 0: unknown */
+/* The file name the source carries (last path segment of the file or of
+ * the URL's path after redirects, percent-decoded, never empty: "image"
+ * when there is none), minus the compression suffix for a decoded
+ * source ("disk.raw.xz" -> "disk.raw"). */
+const char *vsource_name(const vsource *s);
+vimg_compression vsource_compression(const vsource *s);
+
+/* Wraps raw (taking ownership, also on failure): peeks at its first bytes,
+ * and when they are gzip/xz/bzip2/zstd decodes through transfer/decode.h
+ * (xz with `threads` decoder threads); otherwise returns raw's bytes
+ * unchanged. */
+int vsource_open_decoded(vsource *raw, unsigned threads, vsource **out,
+			 vmie_error *err);
+
+void vsource_free(vsource *s);
+
+#endif
