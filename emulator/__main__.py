@@ -1,4 +1,4 @@
-"""python3 -m emulator --port 0 --state-dir DIR [--speed X]"""
+"""python3 -m emulator --port 0 --state-dir DIR [--speed X] [--s3-sink]"""
 import argparse
 import os
 import sys
@@ -11,8 +11,10 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--state-dir", required=True)
     ap.add_argument("--speed", type=float, default=1.0)
+    ap.add_argument("--s3-sink", action="store_true",
+                    help="benchmarks: keep object sizes and checksums, not bytes")
     a = ap.parse_args()
-    httpd = serve(a.state_dir, a.port, a.speed)
+    httpd = serve(a.state_dir, a.port, a.speed, a.s3_sink)
     port = httpd.server_address[1]
     tmp = os.path.join(a.state_dir, "port.tmp")
     with open(tmp, "w") as f:

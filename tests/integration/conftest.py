@@ -47,7 +47,13 @@ def emulator_speed():
 
 
 @pytest.fixture
-def emulator(tmp_path, emulator_speed):
+def emulator_args():
+    """Extra emulator options; a module overrides it (e.g. ["--s3-sink"])."""
+    return []
+
+
+@pytest.fixture
+def emulator(tmp_path, emulator_speed, emulator_args):
     """A running emulator; yields its endpoint URL."""
     state = tmp_path / "emu-state"
     state.mkdir()
@@ -55,7 +61,7 @@ def emulator(tmp_path, emulator_speed):
     log = open(tmp_path / "emulator.log", "wb")
     proc = subprocess.Popen([sys.executable if sys.executable else "/usr/bin/python3",
                              "-m", "emulator", "--port", "0", "--state-dir", str(state),
-                             "--speed", str(emulator_speed)],
+                             "--speed", str(emulator_speed), *emulator_args],
                             cwd=str(ROOT), stdout=log, stderr=subprocess.STDOUT)
     portfile = state / "port"
     deadline = time.time() + 15
