@@ -172,6 +172,34 @@ typedef struct vmie_identity {
 int vmie_whoami(const vmie_aws_opts *aws, vmie_identity *out, vmie_error *err);
 void vmie_identity_free(vmie_identity *id);
 
+/*
+ * Progress and milestones of a run, for a front-end to render (a bar on a
+ * TTY, periodic lines, JSON events).  Called on the thread that called
+ * vmie_run; the strings live for the call only.
+ */
+typedef enum vmie_event_kind {
+	VMIE_EVENT_PHASE_BEGIN, /* a phase starts */
+	VMIE_EVENT_PROGRESS,    /* bytes moved, or a task's percent */
+	VMIE_EVENT_STATUS,      /* a task's status or message changed */
+	VMIE_EVENT_PHASE_END,   /* the phase is done; seconds = its duration */
+	VMIE_EVENT_RESULT,      /* an id or URL became known: key, value */
+} vmie_event_kind;
+
+typedef struct vmie_event {
+	vmie_event_kind kind;
+	const char *phase;   /* "preflight", "bucket", "role", "upload", "import" */
+	uint64_t done;       /* transfers: bytes done ... */
+	uint64_t total;      /* ... of total (0: unknown) */
+	int percent;         /* tasks: 0..100; -1 when not a task */
+	const char *status;  /* tasks: "active", "completed", ... */
+	const char *message; /* tasks: AWS's status message, may be NULL */
+	const char *key;     /* RESULT: "s3_url", "import_task_id", "ami_id", "snapshot_id" */
+	const char *value;
+	double seconds;      /* since the phase began */
+} vmie_event;
+
+typedef void (*vmie_event_fn)(void *ctx, const vmie_event *ev);
+
 /* The operations and their options (the reference tool's, same names). */
 typedef enum vmie_operation {
 	VMIE_OP_IMPORT,
