@@ -5,7 +5,7 @@ BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 MESON      ?= meson
 
-.PHONY: all bootstrap build build-asan build-fuzz check demo clean
+.PHONY: all bootstrap build build-asan build-fuzz check demo bench clean
 
 all: build
 
@@ -37,6 +37,12 @@ check: bootstrap
 demo: bootstrap
 	@$(MAKE) --no-print-directory build
 	@./scripts/demo.sh $(BUILD)
+
+# Not part of check: figures side by side with the reference tools.
+bench:
+	@./scripts/bootstrap.sh --bench
+	@$(MAKE) --no-print-directory build
+	@/usr/bin/python3 bench/bench_import.py --vmie $(BUILD)/vmie
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -30,7 +30,19 @@ qemu-utils
 xz-utils
 bzip2
 zstd
+e2fsprogs
 "
+
+# `bootstrap.sh --bench`: also what bench/ compares vmie with (the AWS
+# SDK for Python as the reference tool uses it, the AWS CRT, Python zstd).
+if [ "${1:-}" = "--bench" ]; then
+	PACKAGES="$PACKAGES
+python3-boto3
+python3-awscrt
+python3-zstandard
+gzip
+"
+fi
 
 missing=""
 for p in $PACKAGES; do

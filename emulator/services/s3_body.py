@@ -257,6 +257,9 @@ def ingest(emu, req, tmp_dir, extra_algorithms=()):
     mode, length, sha = payload_mode(req)
     algs = requested_algorithms(req, extra_algorithms)
     md5_claim = _content_md5(req)
+    # Sink mode (benchmarks) spares the MD5 unless the client sent one to
+    # check: its ETags are then only unique, not MD5s.
+    real_md5 = not emu.sink or md5_claim is not None
     hashers = {a: ck.new(a) for a in algs}
     md5 = hashlib.md5()
     sha_h = hashlib.sha256() if _HEX64.match(sha) else None
@@ -268,7 +271,8 @@ def ingest(emu, req, tmp_dir, extra_algorithms=()):
             blocks, dec = _blocks(emu, req, mode, sha)
             for block in blocks:
                 size += len(block)
-                md5.update(block)
+                if real_md5:
+                    md5.update(block)
                 if sha_h:
                     sha_h.update(block)
                 for h in hashers.values():
@@ -280,7 +284,10 @@ def ingest(emu, req, tmp_dir, extra_algorithms=()):
         if dec is not None:
             if req.read():  # nothing may follow the aws-chunked body
                 raise incomplete("Data after the end of the aws-chunked body")
-        got = Ingested(path, size, md5.digest(), {a: h.digest() for a, h in hashers.items()})
+        sums = {a: h.digest() for a, h in hashers.items()}
+        if not real_md5:
+            md5 = hashlib.md5(repr((size, sorted(sums.items()))).encode())
+        got = Ingested(path, size, md5.digest(), sums)
         _verify(req, got, length, sha_h, md5_claim, dec)
         return got
     except BaseException:
