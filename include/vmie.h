@@ -11,7 +11,9 @@
 #define VMIE_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vmie_image.h"
 
@@ -220,7 +222,49 @@ typedef struct vmie_options {
 	const char *license_type;     /* --license-type AWS|BYOL */
 	const char *usage_operation;  /* --usage-operation */
 	bool force;                   /* --force: import despite preflight errors */
+	/* import */
+	const char *s3_key;           /* --s3-key (NULL: the image's file name) */
+	const char *storage_class;    /* --storage-class (NULL: STANDARD_IA) */
+	const char *description;      /* --description */
+	const char *architecture;     /* --architecture i386|x86_64|arm64 */
+	const char *platform;         /* --platform Linux|Windows */
+	const char *boot_mode;        /* --boot-mode legacy-bios|uefi|uefi-preferred */
+	bool encrypted;               /* --encrypted */
+	const char *kms_key_id;       /* --kms-key-id (implies --encrypted) */
+	const char *const *tags;      /* --tag KEY=VALUE, repeatable */
+	size_t ntags;
+	const char *role_name;        /* --role-name (NULL: vmimport) */
+	bool upload_only;             /* --upload-only: stop after the upload */
+	/* how the run reports and stops */
+	vmie_event_fn on_event;       /* NULL: no progress events */
+	void *event_ctx;
+	/* Set (by a signal handler) to stop the run: it cleans up what it
+	 * started and returns VMIE_ERR_INTERRUPTED. */
+	volatile sig_atomic_t *cancel;
 } vmie_options;
+
+/* What a run produced, for the summary (every field may be NULL/0). */
+typedef struct vmie_phase_time {
+	const char *phase; /* static: "preflight", "upload", "import", ... */
+	double seconds;
+} vmie_phase_time;
+
+typedef struct vmie_result {
+	char *source;
+	char *s3_url;              /* the uploaded (or given) image */
+	char *format;              /* the DiskContainer Format sent */
+	uint64_t uploaded_bytes;
+	char *import_task_id;
+	char *ami_id;
+	char **snapshot_ids;
+	size_t nsnapshot_ids;
+	char *status_message;      /* a failed task's message */
+	vmie_phase_time phases[12];
+	size_t nphases;
+	double seconds;            /* the whole run */
+} vmie_result;
+
+void vmie_result_free(vmie_result *res);
 
 #define VMIE_DEFAULT_INSTANCE_PROFILE "VMIEInstanceProfile"
 

@@ -45,6 +45,11 @@ typedef struct vupload_opts {
 	int (*check_head)(void *ctx, const void *head, size_t len,
 			  vmie_error *err);
 	void *check_ctx;
+	/* Sees every byte of the stream once, in order, as it is read (the
+	 * pipeline's sniffer); NULL: none.  Called from the thread that
+	 * reads the source, never concurrently with itself. */
+	void (*on_bytes)(void *ctx, const void *data, size_t len);
+	void *bytes_ctx;
 } vupload_opts;
 
 typedef struct vupload_result {

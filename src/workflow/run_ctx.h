@@ -1,0 +1,43 @@
+/*
+ * What every step of a workflow shares: the options, the AWS client, the
+ * result being filled, the run id, and the reporting of phases, progress
+ * and results through the options' event callback.
+ */
+#ifndef VMIE_WORKFLOW_RUN_CTX_H
+#define VMIE_WORKFLOW_RUN_CTX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "aws/client.h"
+#include "vmie.h"
+
+typedef struct vwf_run {
+	const vmie_options *opts;
+	vaws_client *client;
+	vmie_result *res;
+	char *run_id;
+	double t0;           /* the run's start (monotonic seconds) */
+	const char *phase;   /* the phase under way, NULL between phases */
+	double phase_t0;
+} vwf_run;
+
+double vwf_now(void); /* monotonic seconds */
+
+void vwf_phase_begin(vwf_run *r, const char *phase);
+/* Ends the phase under way: records its duration in the result and
+ * reports it (bytes: what it moved, 0 for none). */
+void vwf_phase_end(vwf_run *r, uint64_t bytes);
+void vwf_progress(vwf_run *r, uint64_t done, uint64_t total);
+void vwf_task_status(vwf_run *r, int percent, const char *status,
+		     const char *message);
+void vwf_report_result(vwf_run *r, const char *key, const char *value);
+
+bool vwf_cancelled(const vwf_run *r);
+/* Sleeps ms in small slices; VMIE_ERR_INTERRUPTED (err set) as soon as the
+ * run is cancelled, else 0. */
+int vwf_sleep(vwf_run *r, long ms, vmie_error *err);
+/* The error for a cancelled run, naming what was under way. */
+int vwf_interrupted(vwf_run *r, vmie_error *err);
+
+#endif
