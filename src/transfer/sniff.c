@@ -51,6 +51,17 @@ void vsniff_feed(vsniff *s, const void *data, size_t len)
 	}
 }
 
+void vsniff_from_ends(vsniff *s, const void *head, size_t head_len,
+		      const void *tail, size_t tail_len, uint64_t total)
+{
+	vsniff_init(s);
+	vsniff_feed(s, head, head_len);
+	/* The ring then holds the tail as its newest bytes; the count is the
+	 * object's, whatever was skipped between. */
+	vsniff_feed(s, tail, tail_len);
+	s->total = total < head_len + tail_len ? head_len + tail_len : total;
+}
+
 static long long kept_read_at(const vimg_reader *r, uint64_t off, void *buf,
 			      size_t len)
 {

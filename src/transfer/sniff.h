@@ -28,6 +28,11 @@ void vsniff_init(vsniff *s);
 void vsniff_free(vsniff *s);
 void vsniff_feed(vsniff *s, const void *data, size_t len);
 
+/* A sniffer as if it had seen a stream of `total` bytes starting with
+ * head and ending with tail (an S3 object read with two ranged GETs). */
+void vsniff_from_ends(vsniff *s, const void *head, size_t head_len,
+		      const void *tail, size_t tail_len, uint64_t total);
+
 /* A reader over what the sniffer kept: the stream's size, the head and the
  * tail readable, anything between them an I/O error.  Valid until the
  * next feed; nothing to close. */

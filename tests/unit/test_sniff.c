@@ -67,6 +67,27 @@ static void test_format_at_the_end(void)
 	free(p);
 }
 
+static void test_from_ends(void)
+{
+	size_t n = 5u << 20;
+	unsigned char *p = pattern(n);
+	unsigned char buf[512];
+	vsniff s;
+	vimg_reader r;
+
+	memcpy(p + n - 512, "conectix", 8);
+	vsniff_from_ends(&s, p, VSNIFF_HEAD, p + n - VSNIFF_TAIL, VSNIFF_TAIL, n);
+	vsniff_reader(&s, &r);
+	CHECK(r.size == n);
+	CHECK(vimg_read_exact(&r, 100, buf, 512) && memcmp(buf, p + 100, 512) == 0);
+	CHECK(vimg_read_exact(&r, n - 1000, buf, 512) &&
+	      memcmp(buf, p + n - 1000, 512) == 0);
+	CHECK(vimg_read(&r, 2u << 20, buf, 512) == -1);
+	CHECK(vsniff_format(&s) == VIMG_VHD);
+	vsniff_free(&s);
+	free(p);
+}
+
 static bool has_code(const vimg_info *info, const char *code)
 {
 	for (size_t i = 0; i < info->nfindings; i++)
@@ -117,6 +138,7 @@ int main(void)
 	test_keeps_head_and_tail((5u << 20) + 333, 3u << 20);
 	test_keeps_head_and_tail(VSNIFF_TAIL + 1, 1);
 	test_format_at_the_end();
+	test_from_ends();
 	test_head_checks();
 	return check_done("sniff");
 }
