@@ -140,6 +140,17 @@ static void inspect_partitions(const vimg_reader *img,
 	vimg_reader_close(&guest);
 }
 
+/* Errors that say the file is damaged, as opposed to well-formed but not
+ * what AWS imports (a sparse VMDK, whose disk can still be read). */
+static bool structurally_broken(const vimg_info *info)
+{
+	for (size_t i = 0; i < info->nfindings; i++)
+		if (info->findings[i].severity == VIMG_ERROR &&
+		    strcmp(info->findings[i].code, "vmdk-not-stream-optimized") != 0)
+			return true;
+	return false;
+}
+
 static void inspect_image(const vimg_reader *img, const vimg_inspect_opts *o,
 			  vimg_info *info)
 {
@@ -174,7 +185,7 @@ static void inspect_image(const vimg_reader *img, const vimg_inspect_opts *o,
 		refuse(info, f);
 		return;
 	}
-	if (!vimg_has_errors(info))
+	if (!structurally_broken(info))
 		inspect_partitions(img, o, info);
 }
 
