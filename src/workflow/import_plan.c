@@ -78,7 +78,9 @@ long vwf_poll_delay_ms(unsigned attempt)
 	return 30000;
 }
 
-/* Matched in order, case-insensitively, on a piece of AWS's message. */
+/* Matched in order, case-insensitively, on a piece of AWS's message (the
+ * wordings are those of the VM Import troubleshooting page and of real
+ * task outputs). */
 static const struct {
 	const char *needle;
 	const char *hint;
@@ -88,39 +90,46 @@ static const struct {
 	 "the image holds the boot disk with its partition table and an OS "
 	 "AWS VM Import supports (vmie inspect IMAGE lists the partitions and "
 	 "the OS family it sees)"},
-	{"Missing OS files",
-	 "AWS found no operating system it supports on the disk: check that "
-	 "the image holds the boot disk (vmie inspect IMAGE lists the "
-	 "partitions and the OS family it sees)"},
+	{"403 Forbidden",
+	 "VM Import could not read the object: check that the vmimport role "
+	 "may read the bucket (s3:GetObject, s3:ListBucket) and that a bucket "
+	 "policy or KMS key does not deny it"},
+	{"Unsupported VMDK",
+	 "AWS imports only stream-optimized VMDKs: convert with qemu-img "
+	 "convert -O vmdk -o subformat=streamOptimized IN.vmdk OUT.vmdk (or "
+	 "-O raw) and import that"},
+	{"Footers not identical",
+	 "the VHD's two footers differ (a damaged or truncated copy): "
+	 "re-export the disk, or convert it with qemu-img convert -O raw"},
 	{"Disk validation failed",
 	 "AWS could not read the image in the format it was given: run vmie "
 	 "inspect IMAGE; convert unsupported formats (qemu-img convert -O raw, "
-	 "or -O vmdk -o subformat=streamOptimized) and re-upload"},
-	{"ServiceRole",
-	 "the vmimport service role is missing or lacks permissions: vmie "
-	 "creates it when it can; check that the role's trust policy names "
-	 "vmie.amazonaws.com with ExternalId vmimport and that its policy "
-	 "allows reading the bucket (or pass --role-name)"},
-	{"sufficient permissions",
-	 "the vmimport service role lacks permissions: check its policy allows "
-	 "s3:GetObject and s3:ListBucket on the bucket, and the ec2 actions VM "
-	 "Import needs"},
-	{"kernel",
-	 "AWS does not support this kernel for import: check the VM Import "
-	 "requirements for Linux kernels and boot a supported kernel before "
-	 "exporting the VM"},
+	 "or -O vmdk -o subformat=streamOptimized) and import again"},
+	{"EFI partition detected",
+	 "the image boots with UEFI: import with --boot-mode uefi (and an "
+	 "instance type that supports it)"},
+	{"kernel version",
+	 "AWS does not support this kernel for import: boot the VM on a "
+	 "kernel the VM Import requirements list, then export it again"},
 	{"fstab",
 	 "AWS could not read /etc/fstab on the root filesystem: check that the "
-	 "root partition is in the image and not encrypted"},
+	 "root partition is in the image and is not encrypted"},
+	{"Logical volume",
+	 "AWS could not activate the LVM volume group: make sure every "
+	 "physical volume of the root volume group is in the import"},
 	{"grub",
-	 "AWS could not make sense of the boot loader configuration: check that "
-	 "the image has one GRUB configuration for the installed kernel"},
-	{"Windows",
-	 "AWS does not support this Windows version or edition for import: "
-	 "check the VM Import requirements for Windows"},
-	{"Access Denied",
-	 "AWS could not read the image from S3: check that the bucket is in "
-	 "this region and the vmimport role may read it"},
+	 "AWS could not make sense of the boot loader configuration: leave one "
+	 "GRUB configuration with a default entry for the installed kernel"},
+	{"initramfs",
+	 "AWS could not read the initramfs: regenerate it (dracut -f or "
+	 "update-initramfs -u) with the virtio/xen drivers, then export again"},
+	{"FirstBootFailure",
+	 "the converted instance did not boot or reach the network: check the "
+	 "network configuration uses DHCP and no fixed MAC address"},
+	{"service role",
+	 "the vmimport service role is missing or lacks permissions: check that "
+	 "its trust policy names vmie.amazonaws.com with ExternalId vmimport "
+	 "and that its policy allows reading the bucket (or pass --role-name)"},
 };
 
 const char *vwf_import_failure_hint(const char *status_message)

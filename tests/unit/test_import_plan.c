@@ -72,9 +72,14 @@ static void test_failure_hints(void)
 	CHECK(h && strstr(h, "vmie inspect"));
 	h = vwf_import_failure_hint("ClientError: Disk validation failed [Unsupported VMDK File Format]");
 	CHECK(h && strstr(h, "streamOptimized"));
-	h = vwf_import_failure_hint("ServiceRole vmimport does not exist or does not have "
-				    "sufficient permissions for the service to continue");
+	h = vwf_import_failure_hint("The service role vmimport provided does not exist or "
+				    "does not have sufficient permissions");
 	CHECK(h && strstr(h, "vmie.amazonaws.com"));
+	h = vwf_import_failure_hint("ClientError: Disk validation failed [We do not have "
+				    "access to the given resource. Reason 403 Forbidden]");
+	CHECK(h && strstr(h, "s3:GetObject"));
+	h = vwf_import_failure_hint("ClientError: Unsupported kernel version 5.8.0-59-generic");
+	CHECK(h && strstr(h, "kernel"));
 	CHECK(vwf_import_failure_hint("something new") == NULL);
 	CHECK(vwf_import_failure_hint(NULL) == NULL);
 }
