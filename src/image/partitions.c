@@ -171,6 +171,7 @@ typedef enum gpt_status {
 } gpt_status;
 
 typedef struct gpt {
+	uint64_t alternate_lba; /* where the other header says it is */
 	uint64_t entries_lba;
 	uint32_t count;
 	uint32_t entry_size;
@@ -189,6 +190,7 @@ static gpt_status gpt_check_header(const vimg_reader *disk,
 	memset(h + 16, 0, 4); /* the CRC covers the header with itself zeroed */
 	if (crc32(0, h, hsize) != want)
 		return GPT_BAD_CRC;
+	g->alternate_lba = le64(h + 32);
 	g->entries_lba = le64(h + 72);
 	g->count = le32(h + 80);
 	g->entry_size = le32(h + 84);
@@ -284,12 +286,60 @@ static void gpt_report(vimg_info *info, gpt_status primary, bool backup_ok)
 				 what);
 }
 
+static bool gpt_header_at(const vimg_reader *disk, uint64_t lba)
+{
+	gpt g;
+	bool ok = gpt_load(disk, lba, &g) == GPT_OK;
+	free(g.array);
+	return ok;
+}
+
+/* The backup header belongs in the disk's last sector.  Firmware and the
+ * kernel fall back on it when the primary is damaged, and partitioning
+ * tools complain (or refuse) when it is elsewhere. */
+static void gpt_check_backup(const vimg_reader *disk, vimg_info *info,
+			     const gpt *primary)
+{
+	uint64_t last = disk->size / SECTOR - 1; /* the disk has >= 2 */
+	uint64_t alt = primary->alternate_lba;
+	static const char fix[] =
+		"sgdisk -e on the disk (or gdisk: x, e, w) rewrites the "
+		"backup at the end";
+
+	if (gpt_header_at(disk, last))
+		return;
+	if (alt > last)
+		vimg_add_finding(info, VIMG_WARNING, "gpt-backup-missing", NULL,
+				 "the GPT says its backup header is at sector "
+				 "%llu, past the end of this %llu-sector disk: "
+				 "the image looks truncated (copy it again "
+				 "whole); if the disk was shrunk on purpose, %s",
+				 (unsigned long long)alt,
+				 (unsigned long long)(last + 1), fix);
+	else if (alt < last && alt > 1 && gpt_header_at(disk, alt))
+		vimg_add_finding(info, VIMG_WARNING, "gpt-backup-missing", NULL,
+				 "the backup GPT header is at sector %llu, not "
+				 "in the disk's last sector (%llu): the disk was "
+				 "grown without moving it; %s",
+				 (unsigned long long)alt,
+				 (unsigned long long)last, fix);
+	else
+		vimg_add_finding(info, VIMG_WARNING, "gpt-backup-missing", NULL,
+				 "the backup GPT header in the disk's last "
+				 "sector (%llu) is missing or corrupt, so "
+				 "nothing can recover the partition table if "
+				 "the primary is damaged; %s",
+				 (unsigned long long)last, fix);
+}
+
 static void gpt_parse(const vimg_reader *disk, vimg_info *info)
 {
 	gpt g;
 	snprintf(info->partition_table, sizeof(info->partition_table), "gpt");
 	gpt_status st = gpt_load(disk, 1, &g);
-	if (st != GPT_OK) {
+	if (st == GPT_OK) {
+		gpt_check_backup(disk, info, &g);
+	} else {
 		uint64_t last = disk->size / SECTOR;
 		bool ok = last >= 2 && gpt_load(disk, last - 1, &g) == GPT_OK;
 		gpt_report(info, st, ok);

@@ -206,7 +206,7 @@ static int vhd_check_dyn_geometry(vhd_ctx *c, const vhd_dyn *d)
 static void vhd_check_bat(vhd_ctx *c, const vhd_dyn *d)
 {
 	uint64_t sectors = d->block_size / 512;
-	uint64_t bitmap = (sectors / 8 + 511) / 512 * 512;
+	uint64_t bitmap = ((sectors + 7) / 8 + 511) / 512 * 512;
 	uint64_t span = bitmap + d->block_size;
 	unsigned char *buf = xmalloc(VHD_BAT_CHUNK * 4);
 	uint64_t bad = 0, first_bad = 0;

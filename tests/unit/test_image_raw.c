@@ -296,6 +296,61 @@ static void test_gpt_bounds(void)
 	free(d);
 }
 
+/* A GPT without its backup in the last sector: a warning that names the
+ * cause and the fix; the primary's partitions still count. */
+static void test_gpt_backup(void)
+{
+	unsigned char *d = gpt_disk(false);
+	unsigned char *h = d + (GPT_SECTORS - 1) * SEC;
+	vimg_info info;
+
+	/* corrupt where it should be */
+	h[16] ^= 0xff;
+	inspect(d, GPT_SECTORS * SEC, &info);
+	check_gpt_parts(&info);
+	const vimg_finding *f = finding(&info, "gpt-backup-missing");
+	CHECK(f != NULL);
+	if (f) {
+		CHECK_INT(f->severity, VIMG_WARNING);
+		CHECK_CONTAINS(f->message, "missing or corrupt");
+		CHECK_CONTAINS(f->message, "sgdisk -e");
+	}
+	CHECK(!vimg_has_errors(&info));
+	vimg_info_free(&info);
+	h[16] ^= 0xff;
+
+	/* truncated: the header's alternate LBA is past the end */
+	inspect(d, (GPT_SECTORS - 20) * SEC, &info);
+	check_gpt_parts(&info);
+	f = finding(&info, "gpt-backup-missing");
+	CHECK(f != NULL);
+	if (f)
+		CHECK_CONTAINS(f->message, "truncated");
+	CHECK(!vimg_has_errors(&info));
+	vimg_info_free(&info);
+
+	/* grown: the backup is intact, but short of the new end */
+	unsigned char *big = new_disk(GPT_SECTORS + 64);
+	memcpy(big, d, GPT_SECTORS * SEC);
+	inspect(big, (GPT_SECTORS + 64) * SEC, &info);
+	check_gpt_parts(&info);
+	f = finding(&info, "gpt-backup-missing");
+	CHECK(f != NULL);
+	if (f) {
+		CHECK_CONTAINS(f->message, "grown");
+		CHECK_CONTAINS(f->message, "gdisk: x, e, w");
+	}
+	CHECK_INT(info.nfindings, 2); /* and uefi-only */
+	vimg_info_free(&info);
+	free(big);
+
+	/* a sound pair gets no such warning */
+	inspect(d, GPT_SECTORS * SEC, &info);
+	CHECK(finding(&info, "gpt-backup-missing") == NULL);
+	vimg_info_free(&info);
+	free(d);
+}
+
 static void test_no_table(void)
 {
 	unsigned char *d = new_disk(16);
@@ -499,6 +554,7 @@ int main(void)
 	test_gpt();
 	test_gpt_bad_primary();
 	test_gpt_bounds();
+	test_gpt_backup();
 	test_no_table();
 	test_beyond_end();
 	test_size_checks();
