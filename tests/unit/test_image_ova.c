@@ -739,6 +739,10 @@ static void test_pax_gnu(void)
 	for (int mode = 0; mode < 2; mode++) {
 		size_t off;
 		vbuf t = long_name_ova(mode, disk, &off);
+		vimg_reader r;
+		vimg_reader_mem(&r, t.data, t.len);
+		/* A pax global header first: detection looks past it. */
+		CHECK(vimg_detect(&r) == VIMG_OVA);
 		CHECK_INT(inspect_ova(&t, &info), 0);
 		CHECK_INT(info.nfindings, 0);
 		dump_findings(&info);
@@ -752,6 +756,35 @@ static void test_pax_gnu(void)
 		}
 		vimg_info_free(&info);
 		vbuf_free(&t);
+	}
+
+	/* The .ovf's own name too long for ustar: a GNU 'L' entry, or a pax
+	 * path= record, carries it, and detection reads it there. */
+	for (int mode = 0; mode < 2; mode++) {
+		char ovfname[LONGNAME_LEN + 1];
+		hdr_opts gnu = { .base256 = true, .signed_sum = true,
+				 .magic = "ustar  " };
+		char *text = ovf_text(&(ovf_opts){ 0 });
+		vbuf lt = VBUF_INIT, pax = VBUF_INIT;
+		vimg_reader r;
+		memset(ovfname, 'v', LONGNAME_LEN - 4);
+		memcpy(ovfname + LONGNAME_LEN - 4, ".ovf", 5);
+		if (mode == 0) {
+			tar_header(&lt, "././@LongLink", LONGNAME_LEN + 1, 'L', &gnu);
+			tar_data(&lt, ovfname, LONGNAME_LEN + 1);
+		} else {
+			pax_record(&pax, "path", ovfname);
+			tar_header(&lt, "PaxHeaders/vm", pax.len, 'x', NULL);
+			tar_data(&lt, pax.data, pax.len);
+		}
+		tar_header(&lt, "vvvvvvvv", strlen(text), '0', &gnu);
+		tar_data(&lt, text, strlen(text));
+		tar_end(&lt);
+		vimg_reader_mem(&r, lt.data, lt.len);
+		CHECK(vimg_detect(&r) == VIMG_OVA);
+		vbuf_free(&lt);
+		vbuf_free(&pax);
+		free(text);
 	}
 
 	/* A malformed pax record. */
