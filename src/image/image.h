@@ -50,10 +50,11 @@ int vimg_reader_file(vimg_reader *r, const char *path, vmie_error *err);
  * reach a later offset and starts again from the beginning for an earlier
  * one that is not cached.  size is known when the format records it (xz
  * index, zstd frame headers); otherwise the open decodes the whole stream
- * once to count.  -1 with err set (VMIE_ERR_FILE_DECOMPRESS_FAILED: corrupt
- * or truncated) on failure. */
+ * once to count.  limit (0: none) refuses a stream that decodes to more
+ * bytes (a decompression bomb in a fuzz input).  -1 with err set
+ * (VMIE_ERR_FILE_DECOMPRESS_FAILED: corrupt or truncated) on failure. */
 int vimg_reader_decompress(vimg_reader *out, const vimg_reader *compressed,
-			   vimg_compression c, vmie_error *err);
+			   vimg_compression c, uint64_t limit, vmie_error *err);
 /* Release whatever the reader owns; safe on a zeroed or memory reader. */
 void vimg_reader_close(vimg_reader *r);
 
@@ -130,6 +131,7 @@ typedef struct vimg_inspect_opts {
 	const char *name;
 	const vimg_opener *opener;
 	int depth;
+	uint64_t max_image_size; /* of a compressed image, decoded; 0: none */
 } vimg_inspect_opts;
 int vimg_inspect(const vimg_reader *r, const vimg_inspect_opts *o,
 		 vimg_info *info, vmie_error *err);

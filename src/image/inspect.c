@@ -217,7 +217,8 @@ int vimg_inspect(const vimg_reader *r, const vimg_inspect_opts *o,
 	if (c != VIMG_COMP_NONE) {
 		vmie_error derr = {0};
 		info->compression = c;
-		if (vimg_reader_decompress(&dec, r, c, &derr) < 0) {
+		if (vimg_reader_decompress(&dec, r, c, o ? o->max_image_size : 0,
+					   &derr) < 0) {
 			vimg_add_finding(info, VIMG_ERROR, "decompress-failed",
 					 "the upload would fail (vmie decodes "
 					 "the stream as it uploads)",
@@ -287,7 +288,7 @@ int vimg_inspect_file(const char *path, vimg_info *info, vmie_error *err)
 	else
 		strcpy(dir, ".");
 	vimg_opener op = {dir_open, dir};
-	vimg_inspect_opts o = {path, &op, 0};
+	vimg_inspect_opts o = {path, &op, 0, 0};
 	int rc = vimg_inspect(&r, &o, info, err);
 	vimg_reader_close(&r);
 	free(dir);

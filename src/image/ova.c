@@ -124,7 +124,7 @@ static void inspect_member(ova_ctx *c, vimg_disk *d, const ovf_disk *k,
 			   const vtar_entry *e)
 {
 	vimg_opener op = { member_open, c };
-	vimg_inspect_opts o = { d->href, &op, 1 };
+	vimg_inspect_opts o = { d->href, &op, 1, 0 };
 	vmie_error err = { 0 };
 	vimg_reader w;
 

@@ -125,7 +125,7 @@ void vsniff_check_head(const void *head, size_t len, vimg_info *info)
 {
 	vimg_reader r;
 	vimg_info all = {0};
-	vimg_inspect_opts o = {NULL, NULL, 0};
+	vimg_inspect_opts o = {NULL, NULL, 0, 0};
 
 	vimg_reader_mem(&r, head, len);
 	vimg_inspect(&r, &o, &all, NULL);

@@ -342,7 +342,7 @@ static void test_basic(void)
 	vmie_error err = { 0 };
 	memset(&info, 0, sizeof(info));
 	vimg_reader_mem(&r, b.t.data, b.t.len);
-	CHECK_INT(vimg_inspect(&r, &(vimg_inspect_opts){ "vm.ova", NULL, 0 },
+	CHECK_INT(vimg_inspect(&r, &(vimg_inspect_opts){ "vm.ova", NULL, 0, 0 },
 			       &info, &err), 0);
 	CHECK_INT(info.format, VIMG_OVA);
 	check_good_disk(&info, b.disk_off);
