@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 
 #include "base/error.h"
+#include "base/xalloc.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -46,6 +47,9 @@ const struct cli_option cli_options[OPT__COUNT] = {
 				 "usage operation of the AMI, e.g. "
 				 "RunInstances:0010; not with --license-type",
 				 "chosen by AWS"},
+	[OPT_FORCE] = {"force", 0, NULL,
+		       "upload the image even when the preflight check finds "
+		       "errors AWS would refuse it for", "off"},
 	[OPT_PROFILE] = {"profile", 0, "NAME",
 			 "AWS profile from ~/.aws/config and credentials",
 			 "AWS_PROFILE, then \"default\""},
@@ -72,6 +76,13 @@ const struct cli_option cli_options[OPT__COUNT] = {
 /* getopt_long returns LONG_BASE + id for every option, so long and short
  * spellings land in one switch and optopt names the option on errors. */
 #define LONG_BASE 1000
+
+void cli_args_free(struct cli_args *a)
+{
+	free(a->operands);
+	a->operands = NULL;
+	a->noperands = 0;
+}
 
 const char *cli_usage_name(const struct cli_args *a)
 {
@@ -140,6 +151,7 @@ static void store(struct cli_args *a, int id, const char *val)
 	case OPT_S3_EXPORT_PREFIX: a->opts.s3_export_prefix = val; break;
 	case OPT_LICENSE_TYPE: a->opts.license_type = val; break;
 	case OPT_USAGE_OPERATION: a->opts.usage_operation = val; break;
+	case OPT_FORCE: a->opts.force = true; break;
 	case OPT_PROFILE: a->opts.aws.profile = val; break;
 	case OPT_ENDPOINT_URL: a->opts.aws.endpoint_url = val; break;
 	case OPT_DEBUG:
@@ -154,7 +166,8 @@ static void store(struct cli_args *a, int id, const char *val)
 	}
 }
 
-/* The command name or help topic; anything after them is unexpected. */
+/* The command name, a help topic, or an operand of a command that takes
+ * them (inspect's files); anything else is unexpected. */
 static void positional(struct cli_args *a, const char *arg, int *npos,
 		       vmie_error *err)
 {
@@ -175,6 +188,13 @@ static void positional(struct cli_args *a, const char *arg, int *npos,
 	}
 	if (n == 1 && a->help_cmd) {
 		a->help_topic = arg;
+		return;
+	}
+	if (a->cmd && a->cmd->operands) {
+		/* argc bounds the operands: one allocation, no growth. */
+		if (!a->operands)
+			a->operands = xcalloc((size_t)a->argc, sizeof(char *));
+		a->operands[a->noperands++] = arg;
 		return;
 	}
 	if (!err->message)

@@ -8,7 +8,7 @@
  *   log_render.c  the log handler: console (colour) and log file
  *   logfile.c     where the log file lives and how it is opened
  *   exit_status.c vmie_status -> process exit status; signals
- *   json_out.c    --json output
+ *   json_out.c    --json output (inspect's image objects too)
  *   report.c      the final "vmie: error:" lines
  *   operation.c   the shared path of import / export / convert
  *   cmd_*.c       one file per command
@@ -33,6 +33,7 @@ enum cli_opt {
 	OPT_S3_EXPORT_PREFIX,
 	OPT_LICENSE_TYPE,
 	OPT_USAGE_OPERATION,
+	OPT_FORCE,
 	/* global options (any command, before or after it) */
 	OPT_PROFILE,
 	OPT_ENDPOINT_URL,
@@ -72,6 +73,7 @@ struct cli_command {
 	const char *summary;     /* one line for `vmie --help` */
 	const char *description; /* a paragraph for `vmie CMD --help` */
 	const char *example;     /* one or more example lines */
+	const char *operands;    /* "SOURCE...": takes file operands; NULL: none */
 	unsigned allowed;        /* OPTBITs besides OPT_GLOBALS */
 	unsigned required;       /* OPTBITs that must be given */
 	int (*run)(const struct cli_args *a); /* returns the exit status */
@@ -81,6 +83,7 @@ extern const struct cli_command cli_cmd_import;
 extern const struct cli_command cli_cmd_export;
 extern const struct cli_command cli_cmd_convert;
 extern const struct cli_command cli_cmd_whoami;
+extern const struct cli_command cli_cmd_inspect;
 
 /* NULL-terminated, in the order `vmie --help` lists them. */
 extern const struct cli_command *const cli_commands[];
@@ -101,12 +104,16 @@ struct cli_args {
 	bool help;
 	bool version;
 	unsigned seen;   /* OPTBITs given */
+	const char **operands; /* a command's operands (cmd->operands) */
+	size_t noperands;
 };
 
 /* Parse argv.  On a usage error returns VMIE_ERR_INVALID_ARGUMENT with
  * err->message naming the culprit and err->hint the help to run; *a is
  * still filled as far as parsing got (a->json, a->cmd). */
 int cli_parse(int argc, char **argv, struct cli_args *a, vmie_error *err);
+/* Release what cli_parse allocated (the operand list). */
+void cli_args_free(struct cli_args *a);
 /* "vmie import" or "vmie": for "Run '... --help'". */
 const char *cli_usage_name(const struct cli_args *a);
 
@@ -157,6 +164,12 @@ void cli_json_error(const vmie_error *err, int exit_status);
 void cli_json_ok(const char *operation);
 /* Print and release obj. */
 void cli_json_print(void *obj);
+/* Print obj on one line (a stream of objects, one per line), release it. */
+void cli_json_print_line(void *obj);
+/* inspect's object for one source: info (may be NULL) or err (may be
+ * NULL).  Every key is always present, null when unknown. */
+void *cli_json_inspect(const char *source, const vimg_info *info,
+		       const vmie_error *err);
 
 /* report.c: "vmie: error: ...", "vmie: hint: ...", "vmie: full log: ...",
  * or the --json error object; returns the exit status. */
@@ -164,6 +177,9 @@ int cli_report_failure(const struct cli_args *a, struct cli_log *l,
 		       const vmie_error *err);
 /* A usage error: before any run, no log file. */
 int cli_usage_error(const struct cli_args *a, const vmie_error *err);
+/* The "vmie: error:" and "vmie: hint:" lines of one failure among several
+ * (inspect's sources): console and log file, no --json object. */
+void cli_report_lines(struct cli_log *l, const vmie_error *err);
 
 /* operation.c */
 int cli_run_operation(const struct cli_args *a, vmie_operation op);

@@ -13,14 +13,17 @@ const struct cli_command cli_cmd_convert = {
 	.description =
 		"Import a VM disk image into EC2 as an AMI (as vmie import), "
 		"optionally install iPXE's sanbootable, then export the AMI "
-		"to a RAW disk image in --s3-bucket (as vmie export).",
+		"to a RAW disk image in --s3-bucket (as vmie export).  A local "
+		"image is checked first and refused when AWS would refuse it; "
+		"--force uploads it anyway.",
 	.example =
 		"  vmie convert --region us-west-2 --s3-bucket my-bucket "
 		"--source https://example.com/image.ova --install-sanbootable",
 	.allowed = OPTBIT(OPT_REGION) | OPTBIT(OPT_S3_BUCKET) |
 		   OPTBIT(OPT_SOURCE) | OPTBIT(OPT_INSTALL_SANBOOTABLE) |
 		   OPTBIT(OPT_INSTANCE_PROFILE) | OPTBIT(OPT_S3_EXPORT_PREFIX) |
-		   OPTBIT(OPT_LICENSE_TYPE) | OPTBIT(OPT_USAGE_OPERATION),
+		   OPTBIT(OPT_LICENSE_TYPE) | OPTBIT(OPT_USAGE_OPERATION) |
+		   OPTBIT(OPT_FORCE),
 	.required = OPTBIT(OPT_S3_BUCKET) | OPTBIT(OPT_SOURCE),
 	.run = run_convert,
 };

@@ -14,7 +14,9 @@ const struct cli_command cli_cmd_import = {
 		"Import a VM disk image (OVA, VMDK, VHD, VHDX or RAW; from an "
 		"http(s) URL, an S3 object in --s3-bucket, a local file, or a "
 		"JSON file of disk containers already in --s3-bucket) into EC2 "
-		"as an AMI, through EC2 VM Import.",
+		"as an AMI, through EC2 VM Import.  A local image is checked "
+		"first, as 'vmie inspect' does, and refused when AWS would "
+		"refuse it; --force uploads it anyway.",
 	.example =
 		"  vmie import --region us-west-2 --s3-bucket my-bucket "
 		"--source ./disk.vmdk\n"
@@ -24,7 +26,7 @@ const struct cli_command cli_cmd_import = {
 	.allowed = OPTBIT(OPT_REGION) | OPTBIT(OPT_S3_BUCKET) |
 		   OPTBIT(OPT_SOURCE) | OPTBIT(OPT_INSTALL_SANBOOTABLE) |
 		   OPTBIT(OPT_INSTANCE_PROFILE) | OPTBIT(OPT_LICENSE_TYPE) |
-		   OPTBIT(OPT_USAGE_OPERATION),
+		   OPTBIT(OPT_USAGE_OPERATION) | OPTBIT(OPT_FORCE),
 	.required = OPTBIT(OPT_S3_BUCKET) | OPTBIT(OPT_SOURCE),
 	.run = run_import,
 };

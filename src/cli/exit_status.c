@@ -8,7 +8,8 @@
  *   2    usage error: unknown or misplaced option, missing or bad value,
  *        missing required option, no AWS region configured
  *   3    AWS error: credentials, configuration, AWS request failures
- *   4    source error: the --source image, URL or JSON file
+ *   4    source error: the --source image, URL or JSON file, including
+ *        an image the preflight (or `vmie inspect`) finds AWS would refuse
  *   5    sanbootable installation error
  *   6    not implemented yet in this version
  *   130  interrupted by SIGINT (128 + 2)

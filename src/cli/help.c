@@ -72,7 +72,8 @@ static const char exit_statuses[] =
 	"  1    general failure\n"
 	"  2    usage error: bad or missing option or value, no AWS region\n"
 	"  3    AWS error: credentials, configuration, an AWS request failed\n"
-	"  4    source error: the --source image, URL or JSON file\n"
+	"  4    source error: the --source image, URL or JSON file; the\n"
+	"       preflight or inspect found errors AWS would refuse the image for\n"
 	"  5    sanbootable installation error\n"
 	"  6    not implemented yet in this version\n"
 	"  130  interrupted (SIGINT)\n"
@@ -124,12 +125,16 @@ void cli_help_main(FILE *out)
 
 void cli_help_command(FILE *out, const struct cli_command *cmd)
 {
-	fprintf(out, "Usage: %s [OPTIONS]\n\n", cmd->usage_name);
+	fprintf(out, "Usage: %s [OPTIONS]%s%s\n\n", cmd->usage_name,
+		cmd->operands ? " " : "", cmd->operands ? cmd->operands : "");
 	wrap(out, cmd->description, 0);
-	fputs("\nOptions:\n", out);
-	for (int i = 0; i < OPT__COUNT; i++)
-		if (cmd->allowed & OPTBIT(i))
-			option_line(out, (enum cli_opt)i);
+	/* A command with only the global options gets no empty section. */
+	if (cmd->allowed) {
+		fputs("\nOptions:\n", out);
+		for (int i = 0; i < OPT__COUNT; i++)
+			if (cmd->allowed & OPTBIT(i))
+				option_line(out, (enum cli_opt)i);
+	}
 	fputc('\n', out);
 	global_options(out);
 	fprintf(out, "\nExample:\n%s\n", cmd->example);

@@ -10,8 +10,8 @@
 #include <string.h>
 
 const struct cli_command *const cli_commands[] = {
-	&cli_cmd_import, &cli_cmd_export, &cli_cmd_convert, &cli_cmd_whoami,
-	NULL,
+	&cli_cmd_import, &cli_cmd_export, &cli_cmd_convert, &cli_cmd_inspect,
+	&cli_cmd_whoami, NULL,
 };
 
 const struct cli_command *cli_command_find(const char *name)
@@ -74,5 +74,6 @@ int main(int argc, char **argv)
 	}
 out:
 	vmie_error_clear(&err);
+	cli_args_free(&a);
 	return exit_status;
 }

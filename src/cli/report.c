@@ -47,6 +47,19 @@ int cli_report_failure(const struct cli_args *a, struct cli_log *l,
 	return exit_status;
 }
 
+void cli_report_lines(struct cli_log *l, const vmie_error *err)
+{
+	cli_log_file_only(l, VMIE_LOG_ERROR, err->message ? err->message
+				: vmie_status_name(err->status));
+	if (err->hint) {
+		vbuf b = VBUF_INIT;
+		vbuf_addf(&b, "hint: %s", err->hint);
+		cli_log_file_only(l, VMIE_LOG_INFO, vbuf_str(&b));
+		vbuf_free(&b);
+	}
+	print_lines(l->color, err, NULL);
+}
+
 int cli_usage_error(const struct cli_args *a, const vmie_error *err)
 {
 	struct cli_log l;

@@ -32,9 +32,9 @@ static void refuse(vimg_info *info, vimg_format f)
 	case VIMG_VDI:
 		vimg_add_finding(info, VIMG_ERROR, "unsupported-vdi", aws_formats,
 				 "this is a VirtualBox VDI image, which VM Import "
-				 "does not accept; convert it first: VBoxManage "
-				 "clonemedium disk IMAGE.vdi IMAGE.vmdk --format VMDK "
-				 "(or qemu-img convert -f vdi -O raw IMAGE.vdi IMAGE.raw)");
+				 "does not accept; convert it first: qemu-img convert "
+				 "-f vdi -O raw IMAGE.vdi IMAGE.raw (or VBoxManage "
+				 "clonemedium disk IMAGE.vdi IMAGE.raw --format RAW)");
 		break;
 	case VIMG_ISO:
 		vimg_add_finding(info, VIMG_ERROR, "unsupported-iso", aws_formats,

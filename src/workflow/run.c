@@ -1,8 +1,9 @@
 /*
  * vmie_run: the one entry point of every operation.  Validation always
  * comes first, so a front-end cannot start a workflow with options no
- * check has seen.  The workflows themselves are not built yet: after
- * validation every operation answers VMIE_ERR_NOT_IMPLEMENTED.
+ * check has seen; then the preflight (import, convert) refuses an image
+ * AWS would refuse.  The workflows themselves are not built yet: after
+ * those checks every operation answers VMIE_ERR_NOT_IMPLEMENTED.
  */
 #include "base/error.h"
 #include "base/log.h"
@@ -29,6 +30,8 @@ int vmie_run(vmie_operation op, const vmie_options *opts, vmie_error *err)
 		return rc;
 	if (kind != VMIE_SOURCE_NONE)
 		vlog_debug("source %s: %s", opts->source, kind_name(kind));
+	if (op != VMIE_OP_EXPORT && (rc = vmie_preflight(opts, kind, err)))
+		return rc;
 	verr_set(err, VMIE_ERR_NOT_IMPLEMENTED,
 		 "vmie %s: the %s workflow is not implemented yet", name, name);
 	verr_hint(err, "this version checks the options only; the %s "

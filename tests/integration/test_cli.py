@@ -60,8 +60,15 @@ def env(clean_env):
 
 @pytest.fixture
 def image(tmp_path):
-    p = tmp_path / "disk.vmdk"
-    p.write_bytes(b"KDMV" + b"\0" * 508)
+    """A RAW disk the import preflight accepts: an MBR with one Linux
+    partition whose ext4 superblock magic the OS probe recognises."""
+    p = tmp_path / "disk.raw"
+    data = bytearray(4 << 20)
+    data[446:462] = bytes([0x80, 0, 0, 0, 0x83, 0, 0, 0]) + (2048).to_bytes(4, "little") + \
+        (len(data) // 512 - 2048).to_bytes(4, "little")
+    data[510:512] = b"\x55\xaa"
+    data[2048 * 512 + 1024 + 56:2048 * 512 + 1024 + 58] = b"\x53\xef"
+    p.write_bytes(bytes(data))
     return str(p)
 
 

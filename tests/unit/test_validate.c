@@ -370,6 +370,12 @@ static void test_region_and_run(void)
 	for (size_t i = 0; i < 3; i++) {
 		vmie_error err = {0};
 		vmie_options r = import_opts(path_in_tmp("disk.vmdk"));
+		/* disk.vmdk is no image: the preflight refuses it ... */
+		if (ops[i] != VMIE_OP_EXPORT)
+			CHECK_INT(vmie_run(ops[i], &r, NULL),
+				  VMIE_ERR_FILE_UNSUPPORTED_FORMAT);
+		/* ... unless forced, and then the run goes on. */
+		r.force = true;
 		if (ops[i] == VMIE_OP_EXPORT) {
 			r.source = NULL;
 			r.ami_id = "ami-0123456789abcdef0";
