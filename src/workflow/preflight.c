@@ -5,15 +5,19 @@
  * overrides the refusal (the checks may be wrong about an image AWS would
  * take, and the user gets the last word), never the logging.
  *
- * URL and S3 sources are not read here: their checks run on the stream as
- * it is uploaded.
+ * URL and S3 sources are not read here, nor compressed local files
+ * (inspecting one would decode it all, then the upload again): their
+ * checks run on the stream as it is uploaded.
  */
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "transfer/decode.h"
 #include "vmie.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 struct tally {
 	size_t errors, warnings;
@@ -81,6 +85,18 @@ static void log_summary(const char *path, const vimg_info *info)
 			  vimg_compression_name(info->compression));
 }
 
+static vimg_compression file_compression(const char *path)
+{
+	unsigned char head[8];
+	ssize_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, head, sizeof(head));
+		close(fd);
+	}
+	return n > 0 ? vdec_detect(head, (size_t)n) : VIMG_COMP_NONE;
+}
+
 int vmie_preflight(const vmie_options *opts, vmie_source_kind kind,
 		   vmie_error *err)
 {
@@ -91,6 +107,13 @@ int vmie_preflight(const vmie_options *opts, vmie_source_kind kind,
 	if (kind != VMIE_SOURCE_FILE) {
 		vlog_debug("preflight: the source is not a local file; its "
 			   "checks run on the stream as it is uploaded");
+		return 0;
+	}
+	vimg_compression c = file_compression(opts->source);
+	if (c != VIMG_COMP_NONE) {
+		vlog_info("preflight: %s is %s-compressed: it is checked as it "
+			  "is decompressed and uploaded", opts->source,
+			  vimg_compression_name(c));
 		return 0;
 	}
 	rc = vmie_inspect(opts->source, &info, err);
