@@ -1,0 +1,79 @@
+/*
+ * The source interface (source.h): dispatch and the facts every kind
+ * keeps.
+ */
+#include "transfer/source_internal.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+
+vsource *vsource_alloc(const vsource_ops *ops, void *impl)
+{
+	vsource *s = xcalloc(1, sizeof(*s));
+	s->ops = ops;
+	s->impl = impl;
+	return s;
+}
+
+long long vsource_read(vsource *s, void *buf, size_t len, vmie_error *err)
+{
+	return s->ops->read(s, buf, len, err);
+}
+
+uint64_t vsource_size(const vsource *s) { return s->size; }
+uint64_t vsource_raw_offset(const vsource *s) { return s->raw_offset; }
+uint64_t vsource_raw_size(const vsource *s) { return s->raw_size; }
+const char *vsource_name(const vsource *s) { return s->name; }
+vimg_compression vsource_compression(const vsource *s) { return s->compression; }
+
+void vsource_free(vsource *s)
+{
+	if (!s)
+		return;
+	if (s->ops->free)
+		s->ops->free(s);
+	free(s->name);
+	free(s);
+}
+
+static int hexval(int c)
+{
+	return isdigit(c) ? c - '0' : isxdigit(c) ? (tolower(c) - 'a' + 10) : -1;
+}
+
+char *vsource_name_from(const char *path, bool url)
+{
+	const char *end = path + strlen(path);
+	if (url) {
+		/* The path only: no query, no fragment. */
+		const char *q = strpbrk(path, "?#");
+		if (q)
+			end = q;
+	}
+	const char *start = end;
+	while (start > path && start[-1] != '/')
+		start--;
+	char *name = xmalloc((size_t)(end - start) + 1);
+	size_t n = 0;
+	for (const char *p = start; p < end; p++) {
+		int c = (unsigned char)*p;
+		if (url && c == '%' && p + 2 < end + 0 && hexval(p[1]) >= 0 &&
+		    hexval(p[2]) >= 0) {
+			c = hexval(p[1]) * 16 + hexval(p[2]);
+			p += 2;
+		}
+		/* A decoded '/' or a control character would make a strange
+		 * S3 key and a confusing message. */
+		name[n++] = (c == '/' || c == '\\' || c < 0x20 || c == 0x7f) ? '_'
+									     : (char)c;
+	}
+	name[n] = '\0';
+	if (!n || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		free(name);
+		return xstrdup("image");
+	}
+	return name;
+}

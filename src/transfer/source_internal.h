@@ -1,0 +1,31 @@
+/*
+ * What every kind of source shares (source.h): a small table of
+ * operations and the facts the pipeline asks about.  Shared by
+ * source*.c only.
+ */
+#ifndef VMIE_TRANSFER_SOURCE_INTERNAL_H
+#define VMIE_TRANSFER_SOURCE_INTERNAL_H
+
+#include "transfer/source.h"
+
+typedef struct vsource_ops {
+	long long (*read)(vsource *s, void *buf, size_t len, vmie_error *err);
+	void (*free)(vsource *s); /* the kind's own state (s->impl) */
+} vsource_ops;
+
+struct vsource {
+	const vsource_ops *ops;
+	void *impl;
+	uint64_t size;        /* bytes read() will give; 0: unknown */
+	uint64_t raw_offset;  /* bytes taken from the file or connection */
+	uint64_t raw_size;    /* 0: unknown */
+	char *name;
+	vimg_compression compression;
+};
+
+vsource *vsource_alloc(const vsource_ops *ops, void *impl);
+/* The last segment of a path, percent-decoded when `url`, with '/' and
+ * control characters made safe; "image" when nothing is left. */
+char *vsource_name_from(const char *path, bool url);
+
+#endif
