@@ -297,8 +297,11 @@ int vmie_inspect(const char *path, vimg_info *info, vmie_error *err);
 int vmie_preflight(const vmie_options *opts, vmie_source_kind kind,
 		   vmie_error *err);
 
-/* Run an operation: validates, then does the work. */
-int vmie_run(vmie_operation op, const vmie_options *opts, vmie_error *err);
+/* Run an operation: validates, runs the preflight, then does the work,
+ * filling res (may be NULL; free it with vmie_result_free, also after a
+ * failure: it says what was done). */
+int vmie_run(vmie_operation op, const vmie_options *opts, vmie_result *res,
+	     vmie_error *err);
 
 #ifdef __cplusplus
 }

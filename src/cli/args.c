@@ -50,6 +50,38 @@ const struct cli_option cli_options[OPT__COUNT] = {
 	[OPT_FORCE] = {"force", 0, NULL,
 		       "upload the image even when the preflight check finds "
 		       "errors AWS would refuse it for", "off"},
+	[OPT_S3_KEY] = {"s3-key", 0, "KEY",
+			"S3 key for the uploaded image",
+			"the image's file name, decompressed"},
+	[OPT_STORAGE_CLASS] = {"storage-class", 0, "CLASS",
+			       "S3 storage class of the uploaded image",
+			       "STANDARD_IA"},
+	[OPT_DESCRIPTION] = {"description", 0, "TEXT",
+			     "description of the import task and the AMI",
+			     "\"Imported by vmie\""},
+	[OPT_ARCHITECTURE] = {"architecture", 0, "i386|x86_64|arm64",
+			      "architecture of the VM", "detected by AWS"},
+	[OPT_PLATFORM] = {"platform", 0, "Linux|Windows",
+			  "operating system of the VM", "detected by AWS"},
+	[OPT_BOOT_MODE] = {"boot-mode", 0, "legacy-bios|uefi|uefi-preferred",
+			   "boot mode of the AMI", "detected by AWS"},
+	[OPT_ENCRYPTED] = {"encrypted", 0, NULL,
+			   "encrypt the AMI's snapshots (the account's EBS key "
+			   "unless --kms-key-id)", "off"},
+	[OPT_KMS_KEY_ID] = {"kms-key-id", 0, "KEY",
+			    "KMS key for the snapshots; implies --encrypted",
+			    NULL},
+	[OPT_TAG] = {"tag", 0, "KEY=VALUE",
+		     "tag the import task (repeatable)", NULL},
+	[OPT_ROLE_NAME] = {"role-name", 0, "NAME",
+			   "VM Import service role to use (created when "
+			   "missing)", "vmimport"},
+	[OPT_UPLOAD_ONLY] = {"upload-only", 0, NULL,
+			     "upload the image to S3 and stop (no import task)",
+			     "off"},
+	[OPT_JSON_EVENTS] = {"json-events", 0, NULL,
+			     "print a JSON object per progress event on stdout",
+			     "off"},
 	[OPT_PROFILE] = {"profile", 0, "NAME",
 			 "AWS profile from ~/.aws/config and credentials",
 			 "AWS_PROFILE, then \"default\""},
@@ -82,6 +114,10 @@ void cli_args_free(struct cli_args *a)
 	free(a->operands);
 	a->operands = NULL;
 	a->noperands = 0;
+	free(a->tags);
+	a->tags = NULL;
+	a->opts.tags = NULL;
+	a->opts.ntags = 0;
 }
 
 const char *cli_usage_name(const struct cli_args *a)
@@ -152,6 +188,22 @@ static void store(struct cli_args *a, int id, const char *val)
 	case OPT_LICENSE_TYPE: a->opts.license_type = val; break;
 	case OPT_USAGE_OPERATION: a->opts.usage_operation = val; break;
 	case OPT_FORCE: a->opts.force = true; break;
+	case OPT_S3_KEY: a->opts.s3_key = val; break;
+	case OPT_STORAGE_CLASS: a->opts.storage_class = val; break;
+	case OPT_DESCRIPTION: a->opts.description = val; break;
+	case OPT_ARCHITECTURE: a->opts.architecture = val; break;
+	case OPT_PLATFORM: a->opts.platform = val; break;
+	case OPT_BOOT_MODE: a->opts.boot_mode = val; break;
+	case OPT_ENCRYPTED: a->opts.encrypted = true; break;
+	case OPT_KMS_KEY_ID: a->opts.kms_key_id = val; break;
+	case OPT_TAG:
+		a->tags = xrealloc(a->tags, (a->opts.ntags + 1) * sizeof(*a->tags));
+		a->tags[a->opts.ntags++] = val;
+		a->opts.tags = a->tags;
+		break;
+	case OPT_ROLE_NAME: a->opts.role_name = val; break;
+	case OPT_UPLOAD_ONLY: a->opts.upload_only = true; break;
+	case OPT_JSON_EVENTS: a->json_events = true; break;
 	case OPT_PROFILE: a->opts.aws.profile = val; break;
 	case OPT_ENDPOINT_URL: a->opts.aws.endpoint_url = val; break;
 	case OPT_DEBUG:
@@ -229,7 +281,7 @@ static void option_error(int c, char **argv, vmie_error *err)
 
 static void check_allowed(struct cli_args *a, vmie_error *err)
 {
-	unsigned extra = a->seen & ~(a->cmd->allowed | OPT_GLOBALS);
+	unsigned long long extra = a->seen & ~(a->cmd->allowed | OPT_GLOBALS);
 	for (int i = 0; i < OPT__COUNT; i++) {
 		if (extra & OPTBIT(i)) {
 			verr_set(err, VMIE_ERR_INVALID_ARGUMENT,

@@ -17,6 +17,7 @@
 #define VMIE_CLI_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "vmie.h"
@@ -34,6 +35,18 @@ enum cli_opt {
 	OPT_LICENSE_TYPE,
 	OPT_USAGE_OPERATION,
 	OPT_FORCE,
+	OPT_S3_KEY,
+	OPT_STORAGE_CLASS,
+	OPT_DESCRIPTION,
+	OPT_ARCHITECTURE,
+	OPT_PLATFORM,
+	OPT_BOOT_MODE,
+	OPT_ENCRYPTED,
+	OPT_KMS_KEY_ID,
+	OPT_TAG,
+	OPT_ROLE_NAME,
+	OPT_UPLOAD_ONLY,
+	OPT_JSON_EVENTS,
 	/* global options (any command, before or after it) */
 	OPT_PROFILE,
 	OPT_ENDPOINT_URL,
@@ -48,12 +61,20 @@ enum cli_opt {
 	OPT__COUNT
 };
 
-#define OPTBIT(o) (1u << (o))
+#define OPTBIT(o) (1ull << (o))
 #define OPT_GLOBALS                                                          \
 	(OPTBIT(OPT_PROFILE) | OPTBIT(OPT_ENDPOINT_URL) | OPTBIT(OPT_DEBUG) |  \
 	 OPTBIT(OPT_VERBOSE) | OPTBIT(OPT_QUIET) | OPTBIT(OPT_LOG_FILE) |      \
 	 OPTBIT(OPT_JSON) | OPTBIT(OPT_NO_PROGRESS) | OPTBIT(OPT_VERSION) |    \
 	 OPTBIT(OPT_HELP))
+
+/* What import (and convert) accept beyond the reference tool's options. */
+#define CLI_IMPORT_OPTIONS                                                    \
+	(OPTBIT(OPT_S3_KEY) | OPTBIT(OPT_STORAGE_CLASS) |                     \
+	 OPTBIT(OPT_DESCRIPTION) | OPTBIT(OPT_ARCHITECTURE) |                 \
+	 OPTBIT(OPT_PLATFORM) | OPTBIT(OPT_BOOT_MODE) | OPTBIT(OPT_ENCRYPTED) | \
+	 OPTBIT(OPT_KMS_KEY_ID) | OPTBIT(OPT_TAG) | OPTBIT(OPT_ROLE_NAME) |   \
+	 OPTBIT(OPT_UPLOAD_ONLY) | OPTBIT(OPT_JSON_EVENTS))
 
 struct cli_option {
 	const char *name;    /* long name without "--" */
@@ -74,8 +95,8 @@ struct cli_command {
 	const char *description; /* a paragraph for `vmie CMD --help` */
 	const char *example;     /* one or more example lines */
 	const char *operands;    /* "SOURCE...": takes file operands; NULL: none */
-	unsigned allowed;        /* OPTBITs besides OPT_GLOBALS */
-	unsigned required;       /* OPTBITs that must be given */
+	unsigned long long allowed;  /* OPTBITs besides OPT_GLOBALS */
+	unsigned long long required; /* OPTBITs that must be given */
 	int (*run)(const struct cli_args *a); /* returns the exit status */
 };
 
@@ -100,12 +121,14 @@ struct cli_args {
 	const char *log_file;
 	int verbosity;   /* -1 quiet, 0 normal, 1 verbose / debug */
 	bool json;
+	bool json_events;
 	bool no_progress;
 	bool help;
 	bool version;
-	unsigned seen;   /* OPTBITs given */
+	unsigned long long seen; /* OPTBITs given */
 	const char **operands; /* a command's operands (cmd->operands) */
 	size_t noperands;
+	const char **tags;     /* --tag values, in order (opts.tags) */
 };
 
 /* Parse argv.  On a usage error returns VMIE_ERR_INVALID_ARGUMENT with
@@ -121,8 +144,11 @@ void cli_help_main(FILE *out);
 void cli_help_command(FILE *out, const struct cli_command *cmd);
 
 /* Logging: console and, once a run reaches the library, a log file. */
+struct cli_progress;
+
 struct cli_log {
 	vmie_log_level console_min; /* lowest level shown on stderr */
+	struct cli_progress *progress; /* a bar to erase before a line */
 	bool color;
 	FILE *file;      /* NULL: no log file */
 	char *file_path; /* what to print after "vmie: full log:" */
@@ -158,6 +184,8 @@ FILE *cli_logfile_open(const char *path, bool exclusive, vmie_error *err);
 int cli_exit_status(int status);
 void cli_signals_install(void);
 int cli_interrupted(void); /* the signal number caught, 0: none */
+/* The flag the signal handler sets, for vmie_options.cancel. */
+volatile sig_atomic_t *cli_cancel_flag(void);
 
 /* json_out.c: one object on stdout. */
 void cli_json_error(const vmie_error *err, int exit_status);
@@ -180,6 +208,11 @@ int cli_usage_error(const struct cli_args *a, const vmie_error *err);
 /* The "vmie: error:" and "vmie: hint:" lines of one failure among several
  * (inspect's sources): console and log file, no --json object. */
 void cli_report_lines(struct cli_log *l, const vmie_error *err);
+
+/* summary.c: a run's result, as text (stdout) or as one JSON object
+ * (returned for cli_json_print). */
+void cli_summary_print(FILE *f, vmie_operation op, const vmie_result *r);
+void *cli_summary_json(vmie_operation op, const vmie_result *r);
 
 /* operation.c */
 int cli_run_operation(const struct cli_args *a, vmie_operation op);

@@ -43,6 +43,11 @@ void cli_signals_install(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+volatile sig_atomic_t *cli_cancel_flag(void)
+{
+	return &caught_signal;
+}
+
 int cli_interrupted(void)
 {
 	return caught_signal;

@@ -7,6 +7,7 @@
  *     per line so a crash or a kill still leaves the full story.
  */
 #include "cli/cli.h"
+#include "cli/progress.h"
 
 #include "base/buf.h"
 #include "base/error.h"
@@ -60,15 +61,26 @@ static void to_file(struct cli_log *l, vmie_log_level level, const char *msg)
 	fflush(l->file);
 }
 
+/* A message may carry text from an image or a URL: control characters
+ * (an escape sequence, a carriage return) are shown as '?', never sent to
+ * the terminal. */
+static void put_safe(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+}
+
 static void handler(void *ctx, vmie_log_level level, const char *msg)
 {
 	struct cli_log *l = ctx;
 	to_file(l, level, msg);
 	if (level < l->console_min)
 		return;
+	cli_progress_clear(l->progress); /* the line goes above the bar */
 	const char *color = l->color ? level_color(level) : NULL;
-	fprintf(stderr, "%s%s%s%s\n", color ? color : "", level_prefix(level),
-		msg, color ? C_RESET : "");
+	fprintf(stderr, "%s%s", color ? color : "", level_prefix(level));
+	put_safe(stderr, msg);
+	fprintf(stderr, "%s\n", color ? C_RESET : "");
 }
 
 void cli_log_init(struct cli_log *l, const struct cli_args *a)

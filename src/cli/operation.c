@@ -4,15 +4,17 @@
  * options and help, so they share this one short driver.
  */
 #include "cli/cli.h"
+#include "cli/progress.h"
 
 #include "base/buf.h"
 #include "base/error.h"
 
 #include <string.h>
+#include <unistd.h>
 
 int cli_check_required(const struct cli_args *a, vmie_error *err)
 {
-	unsigned missing = a->cmd->required & ~a->seen;
+	unsigned long long missing = a->cmd->required & ~a->seen;
 	for (int i = 0; i < OPT__COUNT; i++) {
 		if (!(missing & OPTBIT(i)))
 			continue;
@@ -57,9 +59,22 @@ void cli_log_command_line(struct cli_log *l, const struct cli_args *a)
 	vbuf_free(&b);
 }
 
+/* Bars on a terminal, lines in a log, JSON events when asked, nothing
+ * with -q or --no-progress. */
+static cli_progress *progress_for(const struct cli_args *a)
+{
+	if (a->json_events)
+		return cli_progress_new(stdout, CLI_PROGRESS_EVENTS, 0);
+	if (a->no_progress || a->verbosity < 0)
+		return cli_progress_new(stderr, CLI_PROGRESS_NONE, 0);
+	return cli_progress_new(stderr, isatty(STDERR_FILENO) ? CLI_PROGRESS_BAR
+							       : CLI_PROGRESS_LINES, 0);
+}
+
 int cli_run_operation(const struct cli_args *a, vmie_operation op)
 {
 	vmie_error err = {0};
+	vmie_result res = {0};
 	struct cli_log l;
 	int exit_status;
 
@@ -72,9 +87,15 @@ int cli_run_operation(const struct cli_args *a, vmie_operation op)
 	cli_log_install(&l);
 	cli_log_open_file(&l, a);
 	cli_log_command_line(&l, a);
+	l.progress = progress_for(a);
 
+	vmie_options o = a->opts;
+	o.on_event = cli_progress_event;
+	o.event_ctx = l.progress;
+	o.cancel = cli_cancel_flag();
 	int rc = cli_interrupted() ? VMIE_ERR_INTERRUPTED
-				   : vmie_run(op, &a->opts, &err);
+				   : vmie_run(op, &o, &res, &err);
+	cli_progress_clear(l.progress);
 	if (rc == 0 && cli_interrupted())
 		rc = VMIE_ERR_INTERRUPTED;
 	if (rc == VMIE_ERR_INTERRUPTED && err.status != rc)
@@ -84,12 +105,16 @@ int cli_run_operation(const struct cli_args *a, vmie_operation op)
 		exit_status = cli_report_failure(a, &l, &err);
 		goto out;
 	}
-	cli_log(&l, VMIE_LOG_SUCCESS, "vmie %s: done", vmie_operation_name(op));
 	if (a->json)
-		cli_json_ok(vmie_operation_name(op));
+		cli_json_print(cli_summary_json(op, &res));
+	else if (!a->json_events && a->verbosity >= 0)
+		cli_summary_print(stdout, op, &res);
 	exit_status = CLI_EXIT_OK;
 out:
+	vmie_result_free(&res);
 	vmie_error_clear(&err);
+	cli_progress_free(l.progress);
+	l.progress = NULL;
 	cli_log_free(&l);
 	return exit_status;
 }

@@ -2,12 +2,13 @@
  * vmie_run: the one entry point of every operation.  Validation always
  * comes first, so a front-end cannot start a workflow with options no
  * check has seen; then the preflight (import, convert) refuses an image
- * AWS would refuse.  The workflows themselves are not built yet: after
- * those checks every operation answers VMIE_ERR_NOT_IMPLEMENTED.
+ * AWS would refuse; then the workflow.  Export and convert are not built
+ * yet: they answer VMIE_ERR_NOT_IMPLEMENTED after the checks.
  */
 #include "base/error.h"
 #include "base/log.h"
 #include "vmie.h"
+#include "workflow/workflows.h"
 
 static const char *kind_name(vmie_source_kind kind)
 {
@@ -21,20 +22,29 @@ static const char *kind_name(vmie_source_kind kind)
 	return "unknown";
 }
 
-int vmie_run(vmie_operation op, const vmie_options *opts, vmie_error *err)
+int vmie_run(vmie_operation op, const vmie_options *opts, vmie_result *res,
+	     vmie_error *err)
 {
 	vmie_source_kind kind = VMIE_SOURCE_NONE;
+	vmie_result local = {0};
 	const char *name = vmie_operation_name(op);
 	int rc = vmie_validate(op, opts, &kind, err);
+
+	if (!res)
+		res = &local;
 	if (rc != 0)
-		return rc;
+		goto out;
 	if (kind != VMIE_SOURCE_NONE)
 		vlog_debug("source %s: %s", opts->source, kind_name(kind));
 	if (op != VMIE_OP_EXPORT && (rc = vmie_preflight(opts, kind, err)))
-		return rc;
+		goto out;
+	(void)res; /* TEMP until the service modules land */
 	verr_set(err, VMIE_ERR_NOT_IMPLEMENTED,
 		 "vmie %s: the %s workflow is not implemented yet", name, name);
-	verr_hint(err, "this version checks the options only; the %s "
-		  "workflow comes in a later version", name);
-	return VMIE_ERR_NOT_IMPLEMENTED;
+	verr_hint(err, "this version imports; the %s workflow comes in a "
+		  "later version", name);
+	rc = VMIE_ERR_NOT_IMPLEMENTED;
+out:
+	vmie_result_free(&local);
+	return rc;
 }

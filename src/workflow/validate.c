@@ -304,11 +304,19 @@ int vmie_validate(vmie_operation op, const vmie_options *opts,
 		rc = verr_set(&e, VMIE_ERR_INVALID_ARGUMENT, "no options");
 		goto out;
 	}
-	if ((rc = check_strings(op, opts, &e)) != 0)
+	if ((rc = check_strings(op, opts, &e)) != 0 ||
+	    (rc = vmie_check_import_options(op, opts, &e)) != 0)
 		goto out;
 	if (op != VMIE_OP_EXPORT &&
 	    (rc = vmie_check_source(opts->source, opts->s3_bucket, &kind, &e)))
 		goto out;
+	if (opts->upload_only && kind != VMIE_SOURCE_FILE && kind != VMIE_SOURCE_HTTP) {
+		rc = verr_set(&e, VMIE_ERR_INVALID_ARGUMENT, "--upload-only "
+			      "needs a local file or an http(s) URL to upload");
+		verr_hint(&e, "the source is already in S3: there is nothing to "
+			  "upload");
+		goto out;
+	}
 	if ((rc = vmie_resolve_region(&opts->aws, &region, &region_src, &e)))
 		goto out;
 	vlog_debug("options valid: region %s (from %s)", region,

@@ -15,4 +15,9 @@
 int vmie_check_source(const char *src, const char *bucket,
 		      vmie_source_kind *kind, vmie_error *err);
 
+/* The import options (storage class, architecture, tags, ...): 0 or
+ * VMIE_ERR_INVALID_ARGUMENT with the accepted values in the hint. */
+int vmie_check_import_options(vmie_operation op, const vmie_options *o,
+			      vmie_error *err);
+
 #endif

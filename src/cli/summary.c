@@ -1,0 +1,75 @@
+/*
+ * What a run produced: the summary a user reads at the end (like the
+ * reference tool's), or the same facts as JSON (--json).
+ */
+#include "cli/cli.h"
+#include "cli/progress.h"
+
+#include <jansson.h>
+
+static void row(FILE *f, const char *label, const char *value)
+{
+	if (value)
+		fprintf(f, "  %-16s %s\n", label, value);
+}
+
+void cli_summary_print(FILE *f, vmie_operation op, const vmie_result *r)
+{
+	char size[32], d[32];
+
+	fprintf(f, "vmie %s: done\n", vmie_operation_name(op));
+	row(f, "Source:", r->source);
+	if (r->s3_url) {
+		char line[1200];
+		cli_fmt_bytes(size, sizeof(size), (double)r->uploaded_bytes);
+		if (r->uploaded_bytes)
+			snprintf(line, sizeof(line), "%s (%s, %s)", r->s3_url,
+				 r->format ? r->format : "?", size);
+		else
+			snprintf(line, sizeof(line), "%s (%s)", r->s3_url,
+				 r->format ? r->format : "?");
+		row(f, r->uploaded_bytes ? "Uploaded to:" : "Image:", line);
+	}
+	row(f, "Import task:", r->import_task_id);
+	row(f, "AMI:", r->ami_id);
+	for (size_t i = 0; i < r->nsnapshot_ids; i++)
+		row(f, i ? "" : "Snapshots:", r->snapshot_ids[i]);
+	if (r->nphases) {
+		fprintf(f, "  %-16s", "Time:");
+		for (size_t i = 0; i < r->nphases; i++) {
+			cli_fmt_duration(d, sizeof(d), r->phases[i].seconds);
+			fprintf(f, "%s%s %s", i ? ", " : " ", r->phases[i].phase, d);
+		}
+		cli_fmt_duration(d, sizeof(d), r->seconds);
+		fprintf(f, "; total %s\n", d);
+	}
+	fflush(f);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+void *cli_summary_json(vmie_operation op, const vmie_result *r)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "status", json_integer(0));
+	json_object_set_new(o, "operation", json_string(vmie_operation_name(op)));
+	json_object_set_new(o, "source", str_or_null(r->source));
+	json_object_set_new(o, "s3_url", str_or_null(r->s3_url));
+	json_object_set_new(o, "format", str_or_null(r->format));
+	json_object_set_new(o, "uploaded_bytes", json_integer((json_int_t)r->uploaded_bytes));
+	json_object_set_new(o, "import_task_id", str_or_null(r->import_task_id));
+	json_object_set_new(o, "ami_id", str_or_null(r->ami_id));
+	json_t *snaps = json_array();
+	for (size_t i = 0; i < r->nsnapshot_ids; i++)
+		json_array_append_new(snaps, json_string(r->snapshot_ids[i]));
+	json_object_set_new(o, "snapshot_ids", snaps);
+	json_t *ph = json_object();
+	for (size_t i = 0; i < r->nphases; i++)
+		json_object_set_new(ph, r->phases[i].phase, json_real(r->phases[i].seconds));
+	json_object_set_new(o, "phase_seconds", ph);
+	json_object_set_new(o, "seconds", json_real(r->seconds));
+	return o;
+}

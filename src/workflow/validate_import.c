@@ -1,0 +1,99 @@
+/*
+ * The import options beyond the reference tool's: where the object goes,
+ * what ImportImage is told, and what the run does.  Each value AWS would
+ * reject is rejected here first, with the accepted values in the hint.
+ */
+#include "base/error.h"
+#include "vmie.h"
+#include "workflow/validate_internal.h"
+
+#include <string.h>
+#include <strings.h>
+
+static int one_of(const char *opt, const char *v, const char *const *ok,
+		  size_t n, vmie_error *err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v, ok[i]) == 0)
+			return 0;
+	char list[256] = "";
+	for (size_t i = 0; i < n; i++) {
+		strncat(list, ok[i], sizeof(list) - strlen(list) - 1);
+		if (i + 1 < n)
+			strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+	}
+	verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "%s '%s' is not valid", opt, v);
+	return verr_hint(err, "use one of %s", list);
+}
+
+#define ONE_OF(opt, v, ...)                                                   \
+	one_of(opt, v, (const char *const[]){__VA_ARGS__},                    \
+	       sizeof((const char *const[]){__VA_ARGS__}) / sizeof(char *), err)
+
+static int check_tag(const char *t, vmie_error *err)
+{
+	const char *eq = strchr(t, '=');
+	size_t klen = eq ? (size_t)(eq - t) : 0;
+	if (!eq || !klen) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--tag '%s' is not "
+			 "KEY=VALUE", t);
+		return verr_hint(err, "write --tag Project=migration (repeat "
+				 "--tag for more tags)");
+	}
+	/* EC2's tag limits; the aws: prefix is reserved for AWS's own. */
+	if (klen > 128 || strlen(eq + 1) > 256) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--tag '%.40s...': a key "
+			 "is at most 128 characters and a value 256", t);
+		return verr_hint(err, "shorten the tag");
+	}
+	if (strncasecmp(t, "aws:", 4) == 0) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--tag '%s': keys "
+			 "starting with aws: are reserved for AWS", t);
+		return verr_hint(err, "choose another key");
+	}
+	return 0;
+}
+
+int vmie_check_import_options(vmie_operation op, const vmie_options *o,
+			      vmie_error *err)
+{
+	int rc = 0;
+
+	if (op == VMIE_OP_EXPORT)
+		return 0;
+	if (o->storage_class &&
+	    (rc = ONE_OF("--storage-class", o->storage_class, "STANDARD",
+			 "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
+			 "GLACIER_IR")))
+		return rc;
+	if (o->architecture &&
+	    (rc = ONE_OF("--architecture", o->architecture, "i386", "x86_64", "arm64")))
+		return rc;
+	if (o->platform && (rc = ONE_OF("--platform", o->platform, "Linux", "Windows")))
+		return rc;
+	if (o->boot_mode &&
+	    (rc = ONE_OF("--boot-mode", o->boot_mode, "legacy-bios", "uefi",
+			 "uefi-preferred")))
+		return rc;
+	if (o->s3_key && (!*o->s3_key || strlen(o->s3_key) > 1024 ||
+			  o->s3_key[0] == '/')) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--s3-key must be 1 to "
+			 "1024 characters and not start with '/'");
+		return verr_hint(err, "write --s3-key images/disk.raw");
+	}
+	if (o->description && strlen(o->description) > 255) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--description is "
+			 "longer than 255 characters");
+		return verr_hint(err, "shorten it");
+	}
+	for (size_t i = 0; i < o->ntags; i++)
+		if ((rc = check_tag(o->tags[i], err)) != 0)
+			return rc;
+	if (o->upload_only && o->install_sanbootable) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--upload-only and "
+			 "--install-sanbootable do not go together");
+		return verr_hint(err, "--upload-only stops before there is an "
+				 "AMI to change");
+	}
+	return 0;
+}
