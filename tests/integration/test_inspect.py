@@ -9,12 +9,12 @@ import hashlib
 import json
 import os
 import shutil
-import struct
 import subprocess
 
 import pytest
 
 from conftest import run as _run
+from images import make_raw
 
 MIB = 1 << 20
 DISK_SIZE = 64 * MIB          # the small disk most images are made from
@@ -47,25 +47,6 @@ def qemu_info(path, fmt=None):
     args = ["qemu-img", "info", "--output=json"] + (["-f", fmt] if fmt else []) + [str(path)]
     r = subprocess.run(args, check=True, capture_output=True, text=True, timeout=60)
     return json.loads(r.stdout)
-
-
-def make_raw(path, size):
-    """A sparse disk: an MBR with one bootable Linux partition from sector
-    2048 to the end, and an ext4 superblock's magic and INCOMPAT_EXTENTS
-    flag where the partition's filesystem starts, so the OS probe sees
-    Linux."""
-    sectors = size // 512 - 2048
-    with open(path, "wb") as f:
-        f.truncate(size)
-        f.seek(446)
-        f.write(struct.pack("<B3sB3sII", 0x80, b"\0\0\0", 0x83, b"\0\0\0", 2048, sectors))
-        f.seek(510)
-        f.write(b"\x55\xaa")
-        sb = PART_START + 1024
-        f.seek(sb + 56)
-        f.write(struct.pack("<H", 0xEF53))
-        f.seek(sb + 0x60)
-        f.write(struct.pack("<I", 0x40))
 
 
 def vmfs_descriptor(flat_name, sectors):
