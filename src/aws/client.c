@@ -284,28 +284,36 @@ static bool clock_code(const char *code)
 	return false;
 }
 
+int vaws_call_sign(vaws_client *c, const vaws_call *k, vkv *h,
+		   vmie_error *err)
+{
+	const vaws_creds *cr = NULL;
+	int rc = vaws_creds_get(c->creds, &cr, err);
+	if (rc != 0)
+		return rc;
+	c->creds_source = cr->source;
+
+	vkv_add(h, "Host", k->host);
+	if (k->headers)
+		vkv_copy(h, k->headers);
+	if (sign(k, cr, h) != 0) {
+		vkv_free_secret(h);
+		return verr_set(err, VMIE_ERR_AWS_CLIENT_INIT_FAILED,
+				"%s %s: the request could not be signed",
+				k->service, k->operation);
+	}
+	return 0;
+}
+
 int vaws_call_run(vaws_client *c, const vaws_call *k, vhttp_response *rs,
 		  vmie_error *err)
 {
 	vretry_state st = VRETRY_STATE_INIT;
 	for (;;) {
-		const vaws_creds *cr = NULL;
-		int rc = vaws_creds_get(c->creds, &cr, err);
+		vkv h = VKV_INIT;
+		int rc = vaws_call_sign(c, k, &h, err);
 		if (rc != 0)
 			return rc;
-		c->creds_source = cr->source;
-
-		vkv h = VKV_INIT;
-		vkv_add(&h, "Host", k->host);
-		if (k->headers)
-			vkv_copy(&h, k->headers);
-		if (sign(k, cr, &h) != 0) {
-			vkv_free_secret(&h);
-			return verr_set(err, VMIE_ERR_AWS_CLIENT_INIT_FAILED,
-					"%s %s: the request could not be "
-					"signed",
-					k->service, k->operation);
-		}
 		vhttp_request hr = {k->method, k->url, &h, k->body,
 				    k->body_len, k->timeout_ms};
 		long long t0 = now_ms();

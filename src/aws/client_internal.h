@@ -9,6 +9,7 @@
 #include "aws/config.h"
 #include "aws/creds.h"
 #include "aws/retry.h"
+#include "base/buf.h"
 
 #define VAWS_NSERVICES 5
 
@@ -51,5 +52,22 @@ typedef struct vaws_call {
  * with err filled (rs holds the last response when one arrived). */
 int vaws_call_run(vaws_client *c, const vaws_call *k, vhttp_response *rs,
 		  vmie_error *err);
+
+/* One attempt's headers: credentials (refreshed near expiry), then Host,
+ * k->headers and the SigV4 headers appended to *h.  On failure *h is
+ * wiped and freed.  The send loop and vaws_client_sign_rest share it. */
+int vaws_call_sign(vaws_client *c, const vaws_call *k, vkv *h,
+		   vmie_error *err);
+
+/* An S3 REST request laid out as a call (URL, host, path and query per
+ * vaws_rest's rules); call points into the buffers. */
+typedef struct vaws_rest_layout {
+	vbuf host, path, query, url;
+	vaws_call call;
+} vaws_rest_layout;
+
+int vaws_rest_layout_init(vaws_client *c, const vaws_rest_request *rq,
+			  vaws_rest_layout *l, vmie_error *err);
+void vaws_rest_layout_free(vaws_rest_layout *l);
 
 #endif

@@ -184,9 +184,10 @@ static bool method_idempotent(const char *m)
 	       strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0;
 }
 
-int vaws_rest(vaws_client *c, const vaws_rest_request *rq, vhttp_response *rs,
-	      vmie_error *err)
+int vaws_rest_layout_init(vaws_client *c, const vaws_rest_request *rq,
+			  vaws_rest_layout *l, vmie_error *err)
 {
+	memset(l, 0, sizeof(*l));
 	const vaws_endpoint *ep;
 	int rc = vaws_client_endpoint(c, "s3", &ep, err);
 	if (rc != 0)
@@ -197,58 +198,70 @@ int vaws_rest(vaws_client *c, const vaws_rest_request *rq, vhttp_response *rs,
 	bool path_style = has_bucket &&
 			  (ep->s3_path_style || !virtual_ok(rq->bucket, ep->scheme));
 
-	vbuf host = VBUF_INIT, path = VBUF_INIT, query = VBUF_INIT,
-	     url = VBUF_INIT;
 	if (has_bucket && !path_style)
-		vbuf_addf(&host, "%s.%s", rq->bucket, ep->host);
+		vbuf_addf(&l->host, "%s.%s", rq->bucket, ep->host);
 	else
-		vbuf_adds(&host, ep->host);
-	vbuf_adds(&path, ep->base_path);
+		vbuf_adds(&l->host, ep->host);
+	vbuf_adds(&l->path, ep->base_path);
 	if (path_style) {
-		vbuf_addch(&path, '/');
-		enc(&path, rq->bucket, 0);
+		vbuf_addch(&l->path, '/');
+		enc(&l->path, rq->bucket, 0);
 	}
 	if (rq->key && *rq->key) {
-		vbuf_addch(&path, '/');
-		enc(&path, rq->key, 1);
+		vbuf_addch(&l->path, '/');
+		enc(&l->path, rq->key, 1);
 	} else if (!path_style) {
-		vbuf_addch(&path, '/');
+		vbuf_addch(&l->path, '/');
 	}
 	for (size_t i = 0; rq->query && i < rq->query->n; i++) {
 		if (i)
-			vbuf_addch(&query, '&');
-		enc(&query, rq->query->items[i].key, 0);
+			vbuf_addch(&l->query, '&');
+		enc(&l->query, rq->query->items[i].key, 0);
 		if (rq->query->items[i].value) {
-			vbuf_addch(&query, '=');
-			enc(&query, rq->query->items[i].value, 0);
+			vbuf_addch(&l->query, '=');
+			enc(&l->query, rq->query->items[i].value, 0);
 		}
 	}
-	vbuf_addf(&url, "%s://%s%s", ep->scheme, vbuf_str(&host),
-		  vbuf_str(&path));
-	if (query.len)
-		vbuf_addf(&url, "?%s", vbuf_str(&query));
+	vbuf_addf(&l->url, "%s://%s%s", ep->scheme, vbuf_str(&l->host),
+		  vbuf_str(&l->path));
+	if (l->query.len)
+		vbuf_addf(&l->url, "?%s", vbuf_str(&l->query));
 
-	vaws_call k = {0};
-	k.service = "s3";
-	k.operation = op;
-	k.ep = ep;
-	k.method = method;
-	k.url = vbuf_str(&url);
-	k.host = vbuf_str(&host);
-	k.path = vbuf_str(&path);
-	k.query = query.len ? vbuf_str(&query) : NULL;
-	k.headers = rq->headers;
-	k.body = rq->body;
-	k.body_len = rq->body_len;
-	k.payload_hash = rq->payload_hash;
-	k.s3 = true;
-	k.safe_to_retry = method_idempotent(method) || rq->safe_to_retry;
-	k.timeout_ms = rq->timeout_ms;
+	vaws_call *k = &l->call;
+	k->service = "s3";
+	k->operation = op;
+	k->ep = ep;
+	k->method = method;
+	k->url = vbuf_str(&l->url);
+	k->host = vbuf_str(&l->host);
+	k->path = vbuf_str(&l->path);
+	k->query = l->query.len ? vbuf_str(&l->query) : NULL;
+	k->headers = rq->headers;
+	k->body = rq->body;
+	k->body_len = rq->body_len;
+	k->payload_hash = rq->payload_hash;
+	k->s3 = true;
+	k->safe_to_retry = method_idempotent(method) || rq->safe_to_retry;
+	k->timeout_ms = rq->timeout_ms;
+	return 0;
+}
 
-	rc = vaws_call_run(c, &k, rs, err);
-	vbuf_free(&host);
-	vbuf_free(&path);
-	vbuf_free(&query);
-	vbuf_free(&url);
+void vaws_rest_layout_free(vaws_rest_layout *l)
+{
+	vbuf_free(&l->host);
+	vbuf_free(&l->path);
+	vbuf_free(&l->query);
+	vbuf_free(&l->url);
+	memset(l, 0, sizeof(*l));
+}
+
+int vaws_rest(vaws_client *c, const vaws_rest_request *rq, vhttp_response *rs,
+	      vmie_error *err)
+{
+	vaws_rest_layout l;
+	int rc = vaws_rest_layout_init(c, rq, &l, err);
+	if (rc == 0)
+		rc = vaws_call_run(c, &l.call, rs, err);
+	vaws_rest_layout_free(&l);
 	return rc;
 }

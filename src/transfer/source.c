@@ -24,7 +24,7 @@ long long vsource_read(vsource *s, void *buf, size_t len, vmie_error *err)
 }
 
 uint64_t vsource_size(const vsource *s) { return s->size; }
-uint64_t vsource_raw_offset(const vsource *s) { return s->raw_offset; }
+uint64_t vsource_raw_offset(const vsource *s) { return atomic_load(&s->raw_offset); }
 uint64_t vsource_raw_size(const vsource *s) { return s->raw_size; }
 const char *vsource_name(const vsource *s) { return s->name; }
 vimg_compression vsource_compression(const vsource *s) { return s->compression; }

@@ -6,6 +6,8 @@
 #ifndef VMIE_TRANSFER_SOURCE_INTERNAL_H
 #define VMIE_TRANSFER_SOURCE_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "transfer/source.h"
 
 typedef struct vsource_ops {
@@ -17,7 +19,9 @@ struct vsource {
 	const vsource_ops *ops;
 	void *impl;
 	uint64_t size;        /* bytes read() will give; 0: unknown */
-	uint64_t raw_offset;  /* bytes taken from the file or connection */
+	/* Bytes taken from the file or connection; written by the thread
+	 * that reads, read by the one that reports progress. */
+	_Atomic uint64_t raw_offset;
 	uint64_t raw_size;    /* 0: unknown */
 	char *name;
 	vimg_compression compression;

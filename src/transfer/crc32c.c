@@ -1,0 +1,85 @@
+/*
+ * The fast CRC32C.  ISA-L's crc32_iscsi neither inverts the register on
+ * entry nor on exit (it continues a raw register), so the standard
+ * CRC32C, which does both, is ~crc32_iscsi(data, len, ~crc).
+ */
+#include "transfer/crc32c.h"
+#include "image/crc32c.h"
+
+
+#if defined(VMIE_HAVE_ISAL)
+#include <isa-l/crc.h>
+
+uint32_t vcrc32c(uint32_t crc, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint32_t r = ~crc;
+	while (len > 0) {
+		/* crc32_iscsi takes an int length. */
+		size_t n = len > (1u << 30) ? (1u << 30) : len;
+		r = crc32_iscsi((unsigned char *)p, (int)n, r);
+		p += n;
+		len -= n;
+	}
+	return ~r;
+}
+
+const char *vcrc32c_impl(void)
+{
+	return "isa-l";
+}
+
+#elif defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <nmmintrin.h>
+#include <string.h>
+
+__attribute__((target("sse4.2"))) static uint32_t
+crc_sse42(uint32_t crc, const unsigned char *p, size_t len)
+{
+	uint64_t r = ~crc;
+	while (len > 0 && ((uintptr_t)p & 7)) {
+		r = _mm_crc32_u8((uint32_t)r, *p++);
+		len--;
+	}
+	while (len >= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		r = _mm_crc32_u64(r, v);
+		p += 8;
+		len -= 8;
+	}
+	while (len-- > 0)
+		r = _mm_crc32_u8((uint32_t)r, *p++);
+	return ~(uint32_t)r;
+}
+
+static int have_sse42(void)
+{
+	return __builtin_cpu_supports("sse4.2");
+}
+
+uint32_t vcrc32c(uint32_t crc, const void *data, size_t len)
+{
+	if (have_sse42())
+		return crc_sse42(crc, data, len);
+	return vimg_crc32c(crc, data, len);
+}
+
+const char *vcrc32c_impl(void)
+{
+	return have_sse42() ? "sse4.2" : "table";
+}
+
+#else
+
+uint32_t vcrc32c(uint32_t crc, const void *data, size_t len)
+{
+	return vimg_crc32c(crc, data, len);
+}
+
+const char *vcrc32c_impl(void)
+{
+	return "table";
+}
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * The upload engine's pieces, shared by upload.c (the run: create,
+ * complete or abort), upload_pool.c (the producer thread: read + CRC into
+ * part buffers), upload_send.c (the parts in flight over libcurl multi)
+ * and upload_s3.c (the three control calls).  Nothing else includes it.
+ *
+ * Threads: the caller's thread runs everything but the producer, so the
+ * client, the progress callback and check_head only ever see that thread;
+ * the producer owns the source and on_bytes.  They meet in the pool,
+ * under its mutex.
+ */
+#ifndef VMIE_TRANSFER_UPLOAD_INTERNAL_H
+#define VMIE_TRANSFER_UPLOAD_INTERNAL_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "aws/retry.h"
+#include "transfer/upload.h"
+
+#define VUP_MIN_PART (5u << 20)     /* S3's minimum for all but the last */
+#define VUP_MAX_PART (5ull << 30)   /* S3's maximum part */
+#define VUP_MAX_OBJECT (5ull << 40) /* S3's maximum object */
+
+typedef enum vup_state {
+	VUP_FREE,     /* the producer may take it */
+	VUP_FILLING,  /* the producer reads into it (no lock held) */
+	VUP_READY,    /* a whole part, waiting to be sent (or re-sent) */
+	VUP_SENDING,  /* in a transfer */
+} vup_state;
+
+typedef struct vup_buf {
+	unsigned char *data;
+	size_t cap;
+	size_t len;
+	unsigned part;          /* 1-based part number */
+	uint32_t crc;           /* CRC32C of data[0..len) */
+	vup_state state;
+	/* The sender's, while READY/SENDING: retries of this part. */
+	vretry_state retry;
+	bool resigned;          /* retried once for expired credentials */
+	long long not_before;   /* monotonic ms: a retry waits for this */
+} vup_buf;
+
+/* Called by the producer (any thread) when a part becomes ready or it
+ * stops: wakes the sender's poll. */
+typedef void (*vup_wake_fn)(void *ctx);
+
+typedef struct vup_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;        /* the producer waits here */
+	vup_buf *bufs;
+	unsigned nbufs;
+
+	/* Settings (read only once started). */
+	vsource *src;
+	const vupload_opts *o;
+	uint64_t size;            /* announced by the source; 0: unknown */
+	vup_wake_fn wake;
+	void *wake_ctx;
+
+	/* Under mu. */
+	bool head_ok;             /* check_head passed (or there is none) */
+	bool eof;                 /* every part has been produced */
+	unsigned nparts;          /* parts produced (or being produced) */
+	int status;               /* the producer's failure, with err */
+	vmie_error err;
+
+	atomic_bool stop;         /* the sender asks the producer to stop */
+	uint64_t bytes_read;      /* producer-only */
+	pthread_t thread;
+	bool started;
+} vup_pool;
+
+/* Lays out nbufs empty buffers (memory comes as parts need it). */
+void vup_pool_init(vup_pool *p, unsigned nbufs, vsource *src,
+		   const vupload_opts *o, vup_wake_fn wake, void *wake_ctx);
+/* Starts the producer thread (VMIE_ERR_GENERAL_OPERATION_FAILED when
+ * it cannot). */
+int vup_pool_start(vup_pool *p, vmie_error *err);
+/* Stops the producer (when started) and waits for it; idempotent.  A
+ * read in progress finishes first. */
+void vup_pool_stop(vup_pool *p);
+void vup_pool_free(vup_pool *p);
+
+/* Part size for part n of a stream of `size` bytes under these options. */
+size_t vup_part_size(const vupload_opts *o, uint64_t size, unsigned n);
+
+typedef struct vup_part {
+	char *etag;
+	uint32_t crc;
+	uint64_t size;
+} vup_part;
+
+typedef struct vup_run {
+	const vupload_opts *o;
+	vsource *src;
+	uint64_t size;            /* announced; 0: unknown */
+	unsigned parallel;
+	char *upload_id;
+	vup_part *parts;          /* [part - 1], filled as parts complete */
+	size_t parts_cap;
+	unsigned parts_done;
+	uint64_t bytes_done;      /* in completed parts */
+	uint64_t progress_sent;   /* last bytes_done given to progress */
+	unsigned connects;        /* connections opened for parts */
+	vretry_policy retry;      /* one quota for every part of this run */
+} vup_run;
+
+/* One transfer slot of the sender: an easy handle kept for reuse. */
+typedef struct vup_slot {
+	CURL *easy;
+	vup_buf *buf;                /* the part it sends; NULL: idle */
+	struct curl_slist *hdrs;     /* non-NULL while a transfer runs */
+	vhttp_response rs;
+	char errbuf[CURL_ERROR_SIZE];
+} vup_slot;
+
+/* Signs part sl->buf and adds its transfer to multi (upload_part.c). */
+int vup_part_start(vup_run *r, vup_slot *sl, CURLM *multi,
+		   const char *ca_bundle, vmie_error *err);
+/* The transfer ended with cc (already removed from the multi handle):
+ * sl->rs gets the status or the transport failure.  Returns how many
+ * connections it had to open (0 when it reused one). */
+long vup_part_end(vup_slot *sl, CURLcode cc);
+/* Ends a running transfer, frees the handle. */
+void vup_slot_free(vup_slot *sl, CURLM *multi);
+
+/* Sends every part the pool produces, up to r->parallel at once, until
+ * the pool is drained (0), a part fails for good, the producer fails,
+ * check_head refuses, or *cancel is set (VMIE_ERR_INTERRUPTED).  Every
+ * transfer has ended when it returns. */
+int vup_send_all(vup_run *r, vmie_error *err);
+
+/* The control calls, through vaws_rest. */
+int vup_s3_create(vup_run *r, vmie_error *err);
+/* On success *etag and *checksum are S3's (checksum NULL when it gave
+ * none). */
+int vup_s3_complete(vup_run *r, char **etag, char **checksum,
+		    vmie_error *err);
+/* Best effort: a failure is logged (with the upload id, to clean up by
+ * hand), never returned. */
+void vup_s3_abort(vup_run *r);
+
+/* A CRC32C as S3 shows it: big-endian bytes, and their base64 (out[9]). */
+void vup_crc_be(uint32_t crc, unsigned char out[4]);
+void vup_crc_b64(uint32_t crc, char out[9]);
+
+long long vup_now_ms(void);
+
+/* VMIE_ERR_INTERRUPTED, with the words for it. */
+int vup_interrupted(vmie_error *err);
+
+#endif

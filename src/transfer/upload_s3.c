@@ -1,0 +1,251 @@
+/*
+ * The upload's three control calls, through vaws_rest: CreateMultipartUpload
+ * (CRC32C, storage class, metadata), CompleteMultipartUpload (every part's
+ * ETag and CRC32C) and AbortMultipartUpload.
+ */
+#include "transfer/upload_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aws/awserr.h"
+#include "aws/xml.h"
+#include "base/buf.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+
+/* Complete answers 200 and may still have failed (S3 reports errors met
+ * after it started answering in the body); such answers are retried. */
+#define COMPLETE_ATTEMPTS 3
+
+long long vup_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void vup_crc_be(uint32_t crc, unsigned char out[4])
+{
+	out[0] = (unsigned char)(crc >> 24);
+	out[1] = (unsigned char)(crc >> 16);
+	out[2] = (unsigned char)(crc >> 8);
+	out[3] = (unsigned char)crc;
+}
+
+void vup_crc_b64(uint32_t crc, char out[9])
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				"abcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char b[4];
+	vup_crc_be(crc, b);
+	out[0] = a[b[0] >> 2];
+	out[1] = a[((b[0] & 3) << 4) | (b[1] >> 4)];
+	out[2] = a[((b[1] & 15) << 2) | (b[2] >> 6)];
+	out[3] = a[b[2] & 63];
+	out[4] = a[b[3] >> 2];
+	out[5] = a[(b[3] & 3) << 4];
+	out[6] = '=';
+	out[7] = '=';
+	out[8] = '\0';
+}
+
+/* "?uploads": a query name with no value. */
+static void add_bare(vkv *q, const char *name)
+{
+	vkv_add(q, name, "");
+	free(q->items[q->n - 1].value);
+	q->items[q->n - 1].value = NULL;
+}
+
+static int unreadable(const char *op, const vhttp_response *rs,
+		      vmie_error *err)
+{
+	verr_set(err, VMIE_ERR_AWS_S3_UPLOAD_FAILED,
+		 "S3 %s: the answer (HTTP %ld) is not the XML S3 sends", op,
+		 rs->status);
+	verr_hint(err, "check that --endpoint-url / AWS_ENDPOINT_URL points "
+		       "at S3 or a compatible service");
+	if (err) {
+		err->service = xstrdup("s3");
+		err->operation = xstrdup(op);
+		err->http_status = rs->status;
+	}
+	return VMIE_ERR_AWS_S3_UPLOAD_FAILED;
+}
+
+int vup_s3_create(vup_run *r, vmie_error *err)
+{
+	const vupload_opts *o = r->o;
+	vkv q = VKV_INIT, h = VKV_INIT;
+	vbuf name = VBUF_INIT;
+	add_bare(&q, "uploads");
+	vkv_add(&h, "x-amz-checksum-algorithm", "CRC32C");
+	if (o->storage_class && *o->storage_class)
+		vkv_add(&h, "x-amz-storage-class", o->storage_class);
+	for (size_t i = 0; o->metadata && i < o->metadata->n; i++) {
+		vbuf_reset(&name);
+		vbuf_addf(&name, "x-amz-meta-%s", o->metadata->items[i].key);
+		vkv_add(&h, vbuf_str(&name), o->metadata->items[i].value);
+	}
+	/* Not idempotent, but a retry after a lost answer only leaves an
+	 * empty upload behind, while giving up fails the import. */
+	vaws_rest_request rq = {
+		.operation = "CreateMultipartUpload",
+		.method = "POST",
+		.bucket = o->bucket,
+		.key = o->key,
+		.query = &q,
+		.headers = &h,
+		.safe_to_retry = true,
+	};
+	vhttp_response rs = {0};
+	vxml *doc = NULL;
+	int rc = vaws_rest(o->client, &rq, &rs, err);
+	if (rc == 0) {
+		doc = vxml_parse(rs.body.data, rs.body.len);
+		r->upload_id = doc ? vxml_text(vxml_root(doc), "UploadId")
+				   : NULL;
+		if (!r->upload_id || !*r->upload_id)
+			rc = unreadable("CreateMultipartUpload", &rs, err);
+	}
+	vxml_free(doc);
+	vhttp_response_free(&rs);
+	vbuf_free(&name);
+	vkv_free(&q);
+	vkv_free(&h);
+	return rc;
+}
+
+static void add_escaped(vbuf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': vbuf_adds(b, "&amp;"); break;
+		case '<': vbuf_adds(b, "&lt;"); break;
+		case '>': vbuf_adds(b, "&gt;"); break;
+		default: vbuf_addch(b, *s); break;
+		}
+	}
+}
+
+static void complete_body(const vup_run *r, vbuf *b)
+{
+	vbuf_adds(b, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/"
+		     "doc/2006-03-01/\">");
+	for (unsigned i = 0; i < r->parts_done; i++) {
+		char crc[9];
+		vup_crc_b64(r->parts[i].crc, crc);
+		vbuf_addf(b, "<Part><ChecksumCRC32C>%s</ChecksumCRC32C><ETag>",
+			  crc);
+		add_escaped(b, r->parts[i].etag);
+		vbuf_addf(b, "</ETag><PartNumber>%u</PartNumber></Part>",
+			  i + 1);
+	}
+	vbuf_adds(b, "</CompleteMultipartUpload>");
+}
+
+/* A 200 whose body is an <Error>: fills err, returns whether a retry may
+ * help. */
+static bool error_in_200(const vhttp_response *rs, vmie_error *err)
+{
+	vawserr_info info = {0};
+	vawserr_parse(rs, &info);
+	vretry_outcome o = {VHTTP_OK, 500, info.code};
+	bool transient = vretry_is_transient(&o) ||
+			 vretry_is_throttling(info.code);
+	vawserr_fill(err, "s3", "CompleteMultipartUpload", rs->status, &info);
+	vawserr_info_free(&info);
+	return transient;
+}
+
+int vup_s3_complete(vup_run *r, char **etag, char **checksum,
+		    vmie_error *err)
+{
+	const vupload_opts *o = r->o;
+	*etag = *checksum = NULL;
+	vkv q = VKV_INIT;
+	vbuf body = VBUF_INIT;
+	vkv_add(&q, "uploadId", r->upload_id);
+	complete_body(r, &body);
+	vaws_rest_request rq = {
+		.operation = "CompleteMultipartUpload",
+		.method = "POST",
+		.bucket = o->bucket,
+		.key = o->key,
+		.query = &q,
+		.body = body.data,
+		.body_len = body.len,
+		/* S3 answers a repeated Complete as it did the first. */
+		.safe_to_retry = true,
+	};
+	vhttp_response rs = {0};
+	int rc = 0;
+	for (int attempt = 1;; attempt++) {
+		rc = vaws_rest(o->client, &rq, &rs, err);
+		if (rc != 0)
+			break;
+		vxml *doc = vxml_parse(rs.body.data, rs.body.len);
+		vxml_node *root = doc ? vxml_root(doc) : NULL;
+		if (root && strcmp(vxml_name(root), "Error") == 0) {
+			rc = VMIE_ERR_AWS_REQUEST_FAILED;
+			bool again = error_in_200(&rs, err);
+			vxml_free(doc);
+			if (again && attempt < COMPLETE_ATTEMPTS) {
+				struct timespec ts = {attempt, 0};
+				nanosleep(&ts, NULL);
+				continue;
+			}
+			break;
+		}
+		if (root && strcmp(vxml_name(root),
+				   "CompleteMultipartUploadResult") == 0) {
+			*etag = vxml_text(root, "ETag");
+			*checksum = vxml_text(root, "ChecksumCRC32C");
+		}
+		vxml_free(doc);
+		if (!*etag)
+			rc = unreadable("CompleteMultipartUpload", &rs, err);
+		break;
+	}
+	vhttp_response_free(&rs);
+	vbuf_free(&body);
+	vkv_free(&q);
+	return rc;
+}
+
+void vup_s3_abort(vup_run *r)
+{
+	const vupload_opts *o = r->o;
+	if (!r->upload_id)
+		return;
+	vkv q = VKV_INIT;
+	vkv_add(&q, "uploadId", r->upload_id);
+	vaws_rest_request rq = {
+		.operation = "AbortMultipartUpload",
+		.method = "DELETE",
+		.bucket = o->bucket,
+		.key = o->key,
+		.query = &q,
+	};
+	vhttp_response rs = {0};
+	vmie_error err = {0};
+	int rc = vaws_rest(o->client, &rq, &rs, &err);
+	if (rc == 0 || rs.status == 404) {
+		vlog_debug("aborted the multipart upload of s3://%s/%s",
+			   o->bucket, o->key);
+	} else {
+		vlog_warn("could not abort the multipart upload of s3://%s/%s "
+			  "(%s); its parts are billed until it is aborted: aws "
+			  "s3api abort-multipart-upload --bucket %s --key %s "
+			  "--upload-id %s",
+			  o->bucket, o->key,
+			  err.message ? err.message : "unknown error",
+			  o->bucket, o->key, r->upload_id);
+	}
+	vmie_error_clear(&err);
+	vhttp_response_free(&rs);
+	vkv_free(&q);
+}
