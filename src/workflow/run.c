@@ -38,7 +38,10 @@ int vmie_run(vmie_operation op, const vmie_options *opts, vmie_result *res,
 		vlog_debug("source %s: %s", opts->source, kind_name(kind));
 	if (op != VMIE_OP_EXPORT && (rc = vmie_preflight(opts, kind, err)))
 		goto out;
-	(void)res; /* TEMP until the service modules land */
+	if (op == VMIE_OP_IMPORT) {
+		rc = vwf_import(opts, kind, res, err);
+		goto out;
+	}
 	verr_set(err, VMIE_ERR_NOT_IMPLEMENTED,
 		 "vmie %s: the %s workflow is not implemented yet", name, name);
 	verr_hint(err, "this version imports; the %s workflow comes in a "

@@ -1,0 +1,109 @@
+/*
+ * The AWS side an import (and an export) needs before its first byte:
+ * a bucket of ours in the region, and the VM Import service role.  Both
+ * are idempotent: an existing bucket is used as it is, an existing role
+ * is brought up to date.
+ */
+#include "workflow/import_steps.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws/iam.h"
+#include "aws/s3.h"
+#include "base/error.h"
+#include "base/log.h"
+
+static int create_bucket(vwf_run *r, const char *bucket, const char *region,
+			 vmie_error *err)
+{
+	int rc = vs3_create_bucket(r->client, bucket, region, err);
+	if (rc != 0) {
+		verr_prefix(err, "creating bucket %s", bucket);
+		return VMIE_ERR_AWS_S3_BUCKET_CREATE_FAILED;
+	}
+	/* A new bucket gets what a careful user would set by hand: no public
+	 * access, and default encryption that export can also use (SSE-S3:
+	 * VM Import/Export cannot write to an SSE-KMS default bucket). */
+	rc = vs3_put_public_access_block(r->client, bucket, err);
+	if (rc == 0)
+		rc = vs3_put_bucket_encryption_sse_s3(r->client, bucket, err);
+	if (rc != 0) {
+		verr_prefix(err, "setting up the new bucket %s", bucket);
+		return VMIE_ERR_AWS_S3_BUCKET_CREATE_FAILED;
+	}
+	vlog_success("created bucket %s in %s (public access blocked, SSE-S3)",
+		     bucket, region);
+	return 0;
+}
+
+int vwf_ensure_bucket(vwf_run *r, const char *bucket, vmie_error *err)
+{
+	const char *region = vaws_client_region(r->client);
+	vs3_bucket_state state;
+	char *where = NULL;
+	int rc = vs3_head_bucket(r->client, bucket, &state, err);
+
+	if (rc != 0)
+		return rc;
+	switch (state) {
+	case VS3_BUCKET_MISSING:
+		return create_bucket(r, bucket, region, err);
+	case VS3_BUCKET_FORBIDDEN:
+		verr_set(err, VMIE_ERR_AWS_S3_BUCKET_CREATE_FAILED,
+			 "bucket %s exists but this account may not use it",
+			 bucket);
+		verr_hint(err, "bucket names are global: choose another name "
+			  "with --s3-bucket, or check the bucket's policy if it "
+			  "is yours");
+		return VMIE_ERR_AWS_S3_BUCKET_CREATE_FAILED;
+	case VS3_BUCKET_EXISTS:
+		break;
+	}
+	rc = vs3_bucket_region(r->client, bucket, &where, err);
+	if (rc != 0)
+		return rc;
+	/* VM Import reads the image from a bucket in the region it imports
+	 * into; a bucket elsewhere fails the task much later. */
+	if (strcmp(where, region) != 0) {
+		verr_set(err, VMIE_ERR_AWS_S3_BUCKET_CREATE_FAILED,
+			 "bucket %s is in %s, not in %s where the image is "
+			 "imported", bucket, where, region);
+		verr_hint(err, "use a bucket in %s (--s3-bucket), or import in "
+			  "%s (--region %s)", region, where, where);
+		free(where);
+		return VMIE_ERR_AWS_S3_BUCKET_CREATE_FAILED;
+	}
+	free(where);
+	vlog_info("using bucket %s (%s)", bucket, region);
+	return 0;
+}
+
+int vwf_ensure_vmimport_role(vwf_run *r, const char *const *buckets,
+			     unsigned nbuckets, bool *created, vmie_error *err)
+{
+	const char *role = r->opts->role_name ? r->opts->role_name : "vmimport";
+	viam_role_result res = {0};
+	int rc = viam_ensure_vmimport_role(r->client, role, buckets, nbuckets,
+					   &res, err);
+	if (rc != 0) {
+		viam_role_result_free(&res);
+		verr_prefix(err, "setting up the %s role", role);
+		if (!err || !err->hint)
+			verr_hint(err, "the identity in use needs iam:GetRole, "
+				  "iam:CreateRole, iam:UpdateAssumeRolePolicy and "
+				  "iam:PutRolePolicy, or an administrator can create "
+				  "the role (see the README) and you pass "
+				  "--role-name");
+		return VMIE_ERR_AWS_VMIMPORT_ROLE_SETUP_FAILED;
+	}
+	*created = res.created || res.updated;
+	if (res.created)
+		vlog_success("created the %s service role", role);
+	else if (res.updated)
+		vlog_info("updated the %s service role", role);
+	else
+		vlog_info("the %s service role is in place", role);
+	viam_role_result_free(&res);
+	return 0;
+}

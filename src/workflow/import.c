@@ -1,0 +1,103 @@
+/*
+ * vmie import: the steps in order (import_steps.h).  The role is ensured
+ * before the upload so that IAM propagates it while the bytes go up.
+ */
+#include "workflow/import_steps.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "workflow/import_plan.h"
+#include "workflow/workflows.h"
+
+void vwf_disk_free(vwf_disk *d)
+{
+	if (!d)
+		return;
+	free(d->bucket);
+	free(d->key);
+	free(d->url);
+	free(d->format);
+	free(d->description);
+	memset(d, 0, sizeof(*d));
+}
+
+static char *s3_url(const vwf_disk *d)
+{
+	vbuf u = VBUF_INIT;
+	if (d->url)
+		return xstrdup(d->url);
+	vbuf_addf(&u, "s3://%s/%s", d->bucket, d->key);
+	return vbuf_detach(&u);
+}
+
+static int setup(vwf_run *r, vmie_source_kind kind, bool *role_created,
+		 vmie_error *err)
+{
+	const vmie_options *o = r->opts;
+	int rc = 0;
+
+	if (kind == VMIE_SOURCE_FILE || kind == VMIE_SOURCE_HTTP) {
+		vwf_phase_begin(r, "bucket");
+		rc = vwf_ensure_bucket(r, o->s3_bucket, err);
+		if (rc != 0)
+			return rc;
+		vwf_phase_end(r, 0);
+	}
+	if (o->upload_only)
+		return 0;
+	vwf_phase_begin(r, "role");
+	const char *buckets[] = {o->s3_bucket};
+	rc = vwf_ensure_vmimport_role(r, buckets, 1, role_created, err);
+	if (rc != 0)
+		return rc;
+	vwf_phase_end(r, 0);
+	return 0;
+}
+
+int vwf_import(const vmie_options *o, vmie_source_kind kind, vmie_result *res,
+	       vmie_error *err)
+{
+	vwf_run r = {.opts = o, .res = res, .t0 = vwf_now()};
+	vwf_disk *disks = NULL;
+	unsigned ndisks = 0;
+	bool role_created = false;
+	int rc;
+
+	r.run_id = vwf_new_run_id();
+	res->source = xstrdup(o->source);
+	rc = vaws_client_new(&o->aws, &r.client, err);
+	if (rc != 0)
+		goto out;
+	rc = setup(&r, kind, &role_created, err);
+	if (rc != 0)
+		goto out;
+	if (kind == VMIE_SOURCE_FILE || kind == VMIE_SOURCE_HTTP) {
+		disks = xcalloc(1, sizeof(*disks));
+		ndisks = 1;
+		rc = vwf_import_upload(&r, kind, o->s3_bucket, disks, err);
+	} else {
+		rc = vwf_import_s3_objects(&r, kind, &disks, &ndisks, err);
+	}
+	if (rc != 0)
+		goto out;
+	res->s3_url = s3_url(&disks[0]);
+	res->format = xstrdup(disks[0].format);
+	vwf_report_result(&r, "s3_url", res->s3_url);
+	if (o->upload_only) {
+		vlog_success("uploaded %s", res->s3_url);
+		goto out;
+	}
+	rc = vwf_import_task(&r, disks, ndisks, role_created, err);
+out:
+	res->seconds = vwf_now() - r.t0;
+	for (unsigned i = 0; i < ndisks; i++)
+		vwf_disk_free(&disks[i]);
+	free(disks);
+	vaws_client_free(r.client);
+	free(r.run_id);
+	return rc;
+}

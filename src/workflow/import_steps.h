@@ -1,0 +1,51 @@
+/*
+ * The steps of vmie import, each in its own file, run in order by
+ * import.c:  the AWS side (bucket, role: aws_setup.c), the upload
+ * (import_upload.c) or the S3 object as it is (import_s3.c), then the
+ * ImportImage task and its wait (import_task.c).
+ */
+#ifndef VMIE_WORKFLOW_IMPORT_STEPS_H
+#define VMIE_WORKFLOW_IMPORT_STEPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "workflow/run_ctx.h"
+
+/* One disk for ImportImage's DiskContainers. */
+typedef struct vwf_disk {
+	char *bucket;
+	char *key;
+	char *url;         /* instead of bucket/key: a JSON container's Url */
+	char *format;      /* "RAW", "VHD", "VHDX", "VMDK", "OVA" */
+	char *description; /* may be NULL */
+	uint64_t size;
+} vwf_disk;
+
+void vwf_disk_free(vwf_disk *d);
+
+/* The bucket exists (created with public access blocked and SSE-S3 when
+ * missing), is ours, and is in the client's region. */
+int vwf_ensure_bucket(vwf_run *r, const char *bucket, vmie_error *err);
+
+/* The VM Import service role exists with the trust policy and the
+ * permissions for the buckets; *created says it was just made or changed
+ * (ImportImage may then not see it for a while). */
+int vwf_ensure_vmimport_role(vwf_run *r, const char *const *buckets,
+			     unsigned nbuckets, bool *created, vmie_error *err);
+
+/* Upload a local file or URL source; fills disk. */
+int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
+		      vwf_disk *disk, vmie_error *err);
+
+/* An s3:// source or a JSON file's disk containers: check each object
+ * (HeadObject) and name its format from its first and last bytes. */
+int vwf_import_s3_objects(vwf_run *r, vmie_source_kind kind,
+			  vwf_disk **disks, unsigned *ndisks, vmie_error *err);
+
+/* ImportImage with the disks, then wait for the task; fills the result.
+ * role_created: retry the "role not found" answer while IAM propagates. */
+int vwf_import_task(vwf_run *r, const vwf_disk *disks, unsigned ndisks,
+		    bool role_created, vmie_error *err);
+
+#endif

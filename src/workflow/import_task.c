@@ -1,0 +1,213 @@
+/*
+ * The VM Import task: ImportImage with every disk, then the wait.  The
+ * ClientToken is the run's, so a retried request (by the request core, or
+ * here while a new role propagates) never starts a second task.  A run
+ * interrupted during the wait cancels the task it started: nothing is
+ * left converting for a user who asked to stop.
+ */
+#include "workflow/import_steps.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws/ec2_import.h"
+#include "base/buf.h"
+#include "base/error.h"
+#include "base/kv.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "workflow/import_plan.h"
+
+/* How long a just-created role may stay invisible to ImportImage. */
+#define ROLE_PROPAGATION_MS (120 * 1000)
+
+static char *token_for(vwf_run *r, const vwf_disk *disks, unsigned n)
+{
+	const char **urls = xcalloc(n ? n : 1, sizeof(*urls));
+	char *tok;
+	vbuf *bufs = xcalloc(n ? n : 1, sizeof(*bufs));
+
+	for (unsigned i = 0; i < n; i++) {
+		vbuf_addf(&bufs[i], "s3://%s/%s", disks[i].bucket, disks[i].key);
+		urls[i] = vbuf_str(&bufs[i]);
+	}
+	tok = vwf_client_token(r->run_id, urls, n);
+	for (unsigned i = 0; i < n; i++)
+		vbuf_free(&bufs[i]);
+	free(bufs);
+	free(urls);
+	return tok;
+}
+
+/* "The service role vmimport provided does not exist or does not have
+ * sufficient permissions" (InvalidParameter, at once) while IAM
+ * propagates a role just created. */
+static bool role_not_visible_yet(const vmie_error *e)
+{
+	return e->aws_code && strcmp(e->aws_code, "InvalidParameter") == 0 &&
+	       e->message && strcasestr(e->message, "service role");
+}
+
+static int start_task(vwf_run *r, const vwf_disk *disks, unsigned n,
+		      bool role_created, char **task_id, vmie_error *err)
+{
+	const vmie_options *o = r->opts;
+	vec2_disk_container *dc = xcalloc(n, sizeof(*dc));
+	vkv tags = VKV_INIT;
+	char *token = token_for(r, disks, n);
+	double waited_ms = 0;
+	int rc;
+
+	for (unsigned i = 0; i < n; i++) {
+		dc[i].format = disks[i].format;
+		dc[i].bucket = disks[i].bucket;
+		dc[i].key = disks[i].key;
+		dc[i].description = disks[i].description;
+	}
+	for (size_t i = 0; i < o->ntags; i++) {
+		const char *eq = strchr(o->tags[i], '=');
+		char *k = xstrndup(o->tags[i], (size_t)(eq - o->tags[i]));
+		vkv_add(&tags, k, eq + 1);
+		free(k);
+	}
+	vec2_import_params p = {
+		.description = o->description ? o->description : "Imported by vmie",
+		.disks = dc,
+		.ndisks = n,
+		.license_type = o->license_type,
+		.usage_operation = o->usage_operation,
+		.architecture = o->architecture,
+		.platform = o->platform,
+		.boot_mode = o->boot_mode,
+		.encrypted = o->encrypted || o->kms_key_id,
+		.kms_key_id = o->kms_key_id,
+		.role_name = o->role_name,
+		.client_token = token,
+		.tags = &tags,
+	};
+	for (unsigned attempt = 0;; attempt++) {
+		vmie_error e = {0};
+		rc = vec2_import_image(r->client, &p, task_id, &e);
+		if (rc == 0 || !role_created || !role_not_visible_yet(&e) ||
+		    waited_ms >= ROLE_PROPAGATION_MS) {
+			verr_move(err, &e);
+			break;
+		}
+		vmie_error_clear(&e);
+		long delay = vwf_poll_delay_ms(attempt);
+		if (attempt == 0)
+			vlog_info("waiting for IAM to make the new role visible to "
+				  "VM Import");
+		rc = vwf_sleep(r, delay, err);
+		if (rc != 0)
+			break;
+		waited_ms += (double)delay;
+	}
+	vkv_free(&tags);
+	free(token);
+	free(dc);
+	return rc;
+}
+
+static void keep_result(vwf_run *r, const vec2_import_task *t)
+{
+	vmie_result *res = r->res;
+	if (t->image_id && !res->ami_id) {
+		res->ami_id = xstrdup(t->image_id);
+		vwf_report_result(r, "ami_id", res->ami_id);
+	}
+	if (t->nsnapshot_ids && !res->nsnapshot_ids) {
+		res->snapshot_ids = xcalloc(t->nsnapshot_ids, sizeof(char *));
+		for (size_t i = 0; i < t->nsnapshot_ids; i++) {
+			res->snapshot_ids[i] = xstrdup(t->snapshot_ids[i]);
+			vwf_report_result(r, "snapshot_id", res->snapshot_ids[i]);
+		}
+		res->nsnapshot_ids = t->nsnapshot_ids;
+	}
+}
+
+static int task_failed(vwf_run *r, const vec2_import_task *t, vmie_error *err)
+{
+	const char *msg = t->status_message ? t->status_message : "(no message)";
+	const char *hint = vwf_import_failure_hint(t->status_message);
+
+	r->res->status_message = xstrdup(msg);
+	verr_set(err, VMIE_ERR_AWS_IMPORT_TASK_FAILED, "import task %s %s: %s",
+		 r->res->import_task_id, t->status, msg);
+	if (hint)
+		verr_hint(err, "%s", hint);
+	return VMIE_ERR_AWS_IMPORT_TASK_FAILED;
+}
+
+static void cancel_task(vwf_run *r)
+{
+	vmie_error e = {0};
+	const char *id = r->res->import_task_id;
+	if (vec2_cancel_import_task(r->client, id, "cancelled by the user (vmie)", &e) == 0)
+		vlog_warn("cancelled import task %s", id);
+	else
+		vlog_error("could not cancel import task %s: %s; cancel it with: "
+			   "aws ec2 cancel-import-task --import-task-id %s", id,
+			   e.message ? e.message : "?", id);
+	vmie_error_clear(&e);
+}
+
+static int wait_task(vwf_run *r, vmie_error *err)
+{
+	const char *id = r->res->import_task_id;
+	int rc = 0;
+
+	for (unsigned attempt = 0;; attempt++) {
+		vec2_import_task t = {0};
+		rc = vec2_describe_import_image_task(r->client, id, &t, err);
+		if (rc != 0) {
+			vec2_import_task_free(&t);
+			return rc;
+		}
+		vwf_task_status(r, t.progress, t.status, t.status_message);
+		keep_result(r, &t);
+		if (strcmp(t.status, "completed") == 0) {
+			vec2_import_task_free(&t);
+			if (!r->res->ami_id)
+				return verr_set(err, VMIE_ERR_AWS_TASK_RESULT_FAILED,
+						"import task %s completed without an "
+						"AMI id", id);
+			return 0;
+		}
+		if (strcmp(t.status, "deleted") == 0 || strcmp(t.status, "deleting") == 0) {
+			rc = task_failed(r, &t, err);
+			vec2_import_task_free(&t);
+			return rc;
+		}
+		vec2_import_task_free(&t);
+		rc = vwf_sleep(r, vwf_poll_delay_ms(attempt), err);
+		if (rc != 0) {
+			cancel_task(r);
+			return rc;
+		}
+	}
+}
+
+int vwf_import_task(vwf_run *r, const vwf_disk *disks, unsigned ndisks,
+		    bool role_created, vmie_error *err)
+{
+	char *task_id = NULL;
+	int rc;
+
+	vwf_phase_begin(r, "import");
+	rc = start_task(r, disks, ndisks, role_created, &task_id, err);
+	if (rc != 0) {
+		if (err && err->status != VMIE_ERR_INTERRUPTED)
+			verr_prefix(err, "starting the import");
+		return rc;
+	}
+	r->res->import_task_id = task_id;
+	vwf_report_result(r, "import_task_id", task_id);
+	vlog_info("import task %s started", task_id);
+	rc = wait_task(r, err);
+	if (rc == 0) {
+		vwf_phase_end(r, 0);
+		vlog_success("imported %s as %s", r->res->s3_url, r->res->ami_id);
+	}
+	return rc;
+}
