@@ -164,9 +164,11 @@ static int wait_task(vwf_run *r, vmie_error *err)
 			vec2_import_task_free(&t);
 			return rc;
 		}
-		vwf_task_status(r, t.progress, t.status, t.status_message);
+		/* A completed task reports no Progress: it is 100 %. */
+		bool done = strcmp(t.status, "completed") == 0;
+		vwf_task_status(r, done ? 100 : t.progress, t.status, t.status_message);
 		keep_result(r, &t);
-		if (strcmp(t.status, "completed") == 0) {
+		if (done) {
 			vec2_import_task_free(&t);
 			if (!r->res->ami_id)
 				return verr_set(err, VMIE_ERR_AWS_TASK_RESULT_FAILED,
