@@ -213,11 +213,15 @@ def test_usage_error_json(vmie_bin, env):
 
 # --- validation errors ---------------------------------------------------------
 
-def imp(*extra, bucket="my-bucket", source=None):
-    args = ["import", "-b", bucket]
+def imp(*extra, bucket="my-bucket", source=None, cmd="import"):
+    args = [cmd, "-b", bucket]
     if source is not None:
         args += ["-s", source]
     return args + list(extra)
+
+
+def conv(*extra, **kw):
+    return imp(*extra, cmd="convert", **kw)
 
 
 @pytest.mark.parametrize("bucket,why", [
@@ -378,6 +382,8 @@ def test_no_region_anywhere(vmie_bin, clean_env, image):
 
 
 # --- valid inputs: exit 6 and a log file -----------------------------------
+# (convert: it still stops after the checks; import now goes on to AWS and
+# has its own tests against the emulator in test_import.py)
 
 def assert_not_implemented(r, op):
     assert r.returncode == 6, (r.returncode, r.stderr)
@@ -388,12 +394,12 @@ def assert_not_implemented(r, op):
 
 
 @pytest.mark.parametrize("args,op", [
-    (["import", "-b", "my-bucket", "-s", "IMAGE"], "import"),
-    (["import", "-b", "my-bucket", "-s", "https://example.com/image.ova",
-      "--license-type", "BYOL", "--install-sanbootable"], "import"),
-    (["import", "-b", "my-bucket", "-s", "s3://my-bucket/images/disk.vmdk",
-      "--usage-operation", "RunInstances:0010", "--instance-profile", "MyProfile"], "import"),
-    (["import", "-b", "my-bucket", "-s", "JSON"], "import"),
+    (["convert", "-b", "my-bucket", "-s", "IMAGE"], "convert"),
+    (["convert", "-b", "my-bucket", "-s", "https://example.com/image.ova",
+      "--license-type", "BYOL", "--install-sanbootable"], "convert"),
+    (["convert", "-b", "my-bucket", "-s", "s3://my-bucket/images/disk.vmdk",
+      "--usage-operation", "RunInstances:0010", "--instance-profile", "MyProfile"], "convert"),
+    (["convert", "-b", "my-bucket", "-s", "JSON"], "convert"),
     (["export", "-b", "my-bucket", "-a", AMI, "--s3-export-prefix", "exports/x/"], "export"),
     (["export", "-b", "my-bucket", "-a", "ami-12345678", "--install-sanbootable"], "export"),
     (["convert", "-b", "my-bucket", "-s", "IMAGE", "--s3-export-prefix", "exports/y/",
@@ -417,13 +423,13 @@ def test_valid_inputs_not_implemented(vmie_bin, env, image, tmp_path, args, op):
 
 def test_log_file_option(vmie_bin, env, image, tmp_path):
     log = tmp_path / "my.log"
-    args = imp(source=image) + ["--log-file", str(log)]
+    args = conv(source=image) + ["--log-file", str(log)]
     r = run(vmie_bin, args, env)
-    assert assert_not_implemented(r, "import") == log
+    assert assert_not_implemented(r, "convert") == log
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
     first = log.read_text()
-    r = run(vmie_bin, ["--log-file=" + str(log)] + imp(source=image), env)
-    assert assert_not_implemented(r, "import") == log
+    r = run(vmie_bin, ["--log-file=" + str(log)] + conv(source=image), env)
+    assert assert_not_implemented(r, "convert") == log
     assert log.read_text().startswith(first)  # appended, not replaced
     assert log.read_text().count("command line:") == 2
     assert logs(env) == []  # the default location is not used
@@ -431,7 +437,7 @@ def test_log_file_option(vmie_bin, env, image, tmp_path):
 
 def test_log_file_unwritable_warns_and_continues(vmie_bin, env, image, tmp_path):
     bad = tmp_path / "no-such-dir" / "x.log"
-    r = run(vmie_bin, imp(source=image) + ["--log-file", str(bad)], env)
+    r = run(vmie_bin, conv(source=image) + ["--log-file", str(bad)], env)
     assert r.returncode == 6
     warnings = [l for l in r.stderr.splitlines() if "warning" in l]
     assert len(warnings) == 1 and str(bad) in warnings[0], r.stderr
@@ -442,38 +448,38 @@ def test_log_file_unwritable_warns_and_continues(vmie_bin, env, image, tmp_path)
 def test_default_log_dir_uses_home_without_xdg(vmie_bin, env, image):
     env = dict(env)
     del env["XDG_STATE_HOME"]
-    r = run(vmie_bin, imp(source=image), env)
-    path = assert_not_implemented(r, "import")
+    r = run(vmie_bin, conv(source=image), env)
+    path = assert_not_implemented(r, "convert")
     assert path.parent == pathlib.Path(env["HOME"]) / ".local" / "state" / "vmie" / "logs"
 
 
 def test_options_and_globals_anywhere(vmie_bin, env, image, tmp_path):
     log = tmp_path / "g.log"
-    for args in (["--region", "eu-west-1", "--log-file", str(log), "import", "-b", "my-bucket",
+    for args in (["--region", "eu-west-1", "--log-file", str(log), "convert", "-b", "my-bucket",
                   "-s", image],
-                 ["import", "--s3-bucket=my-bucket", f"--source={image}", "--region=eu-west-1",
+                 ["convert", "--s3-bucket=my-bucket", f"--source={image}", "--region=eu-west-1",
                   f"--log-file={log}", "--no-progress"],
-                 ["-v", "import", "-reu-west-1", "-bmy-bucket", "-s", image,
+                 ["-v", "convert", "-reu-west-1", "-bmy-bucket", "-s", image,
                   "--log-file", str(log)]):
         r = run(vmie_bin, args, env)
-        assert assert_not_implemented(r, "import") == log
+        assert assert_not_implemented(r, "convert") == log
     assert log.read_text().count("region eu-west-1 (from --region)") == 3
 
 
 def test_quiet_and_debug(vmie_bin, env, image):
-    r = run(vmie_bin, imp(source=image) + ["--debug"], env)
+    r = run(vmie_bin, conv(source=image) + ["--debug"], env)
     assert "debug: command line:" in r.stderr
     assert "options valid: region us-west-2 (from AWS_REGION)" in r.stderr
-    r = run(vmie_bin, imp(source=image), env)
+    r = run(vmie_bin, conv(source=image), env)
     assert "debug:" not in r.stderr
-    r = run(vmie_bin, imp(source=image) + ["-q", "--log-file", "/nonexistent/x.log"], env)
+    r = run(vmie_bin, conv(source=image) + ["-q", "--log-file", "/nonexistent/x.log"], env)
     assert "warning" not in r.stderr  # -q: errors only
     assert error_lines(r)
     assert r.returncode == 6
 
 
 def test_json_error_object(vmie_bin, env, image):
-    r = run(vmie_bin, imp(source=image) + ["--json"], env)
+    r = run(vmie_bin, conv(source=image) + ["--json"], env)
     assert r.returncode == 6
     doc = json.loads(r.stdout)
     assert set(doc) == {"status", "error", "exit_status"}
@@ -481,7 +487,7 @@ def test_json_error_object(vmie_bin, env, image):
     assert doc["exit_status"] == 6
     e = doc["error"]
     assert e["code"] == "ERR_NOT_IMPLEMENTED"
-    assert e["message"] == "vmie import: the import workflow is not implemented yet"
+    assert e["message"] == "vmie convert: the convert workflow is not implemented yet"
     assert e["hint"]
     for key in ("aws_code", "request_id", "service", "operation", "http_status"):
         assert key in e and e[key] is None
@@ -521,7 +527,7 @@ def test_no_escape_codes_without_tty(vmie_bin, env, image):
     env = dict(env)
     env.pop("NO_COLOR", None)
     env["TERM"] = "xterm-256color"
-    r = run(vmie_bin, imp(source=image) + ["--debug"], env)
+    r = run(vmie_bin, conv(source=image) + ["--debug"], env)
     assert r.returncode == 6
     assert ESC not in r.stderr and ESC not in r.stdout
 
@@ -529,12 +535,12 @@ def test_no_escape_codes_without_tty(vmie_bin, env, image):
 def test_colour_on_tty_unless_no_color_or_dumb(vmie_bin, env, image):
     env = dict(env, TERM="xterm-256color")
     env.pop("NO_COLOR", None)
-    rc, err = run_tty(vmie_bin, imp(source=image) + ["--debug"], env)
+    rc, err = run_tty(vmie_bin, conv(source=image) + ["--debug"], env)
     assert rc == 6
     assert "\x1b[31m" in err  # error in red
     assert "\x1b[2m" in err  # debug dim
     for extra in ({"NO_COLOR": ""}, {"NO_COLOR": "1"}, {"TERM": "dumb"}):
-        rc, err = run_tty(vmie_bin, imp(source=image) + ["--debug"], dict(env, **extra))
+        rc, err = run_tty(vmie_bin, conv(source=image) + ["--debug"], dict(env, **extra))
         assert rc == 6
         assert ESC not in err, extra
 
@@ -549,7 +555,7 @@ def region_line(r):
 
 def test_region_from_environment_and_config(vmie_bin, clean_env, image):
     env = dict(clean_env)
-    args = imp(source=image) + ["--debug"]
+    args = conv(source=image) + ["--debug"]
     r = run(vmie_bin, args, dict(env, AWS_DEFAULT_REGION="eu-central-1"))
     assert r.returncode == 6 and region_line(r) == ("eu-central-1", "AWS_DEFAULT_REGION")
     r = run(vmie_bin, args, dict(env, AWS_DEFAULT_REGION="eu-central-1", AWS_REGION="ap-south-1"))
@@ -567,12 +573,12 @@ def test_region_from_environment_and_config(vmie_bin, clean_env, image):
 
 
 def test_bad_region_value(vmie_bin, env, image):
-    r = run(vmie_bin, imp(source=image) + ["--region", "moon-base-1x"], env)
+    r = run(vmie_bin, conv(source=image) + ["--region", "moon-base-1x"], env)
     assert_fails(r, 2, "invalid region 'moon-base-1x'", "us-east-1")
 
 
 def test_unknown_profile_is_a_config_error(vmie_bin, env, image):
-    r = run(vmie_bin, ["--profile", "ghost"] + imp(source=image), env)
+    r = run(vmie_bin, ["--profile", "ghost"] + conv(source=image), env)
     assert r.returncode == 3, r.stderr
     assert "ghost" in error_lines(r)[0]
 
@@ -585,7 +591,7 @@ def test_interrupted_run_exit_status(vmie_bin, env, image, tmp_path, sig, status
     # reliably in progress when the signal arrives.
     fifo = tmp_path / "log.fifo"
     os.mkfifo(fifo)
-    p = subprocess.Popen([vmie_bin, *imp(source=image), "--log-file", str(fifo)], env=env,
+    p = subprocess.Popen([vmie_bin, *conv(source=image), "--log-file", str(fifo)], env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
     p.send_signal(sig)
