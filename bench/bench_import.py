@@ -192,9 +192,10 @@ def aws_env(endpoint):
 
 def vmie_argv(vmie, source, key):
     # --upload-only: stop when the upload is complete (no ImportImage), the
-    # point the other tools stop at.
+    # point the other tools stop at.  --force: the inputs are bytes, not
+    # bootable disks, and the preflight would rightly refuse them.
     return [vmie, "import", "--source", source, "--s3-bucket", BUCKET, "--s3-key", key,
-            "--upload-only", "--no-progress", "-q"]
+            "--upload-only", "--force", "--no-progress", "-q"]
 
 
 BOTO3 = """
