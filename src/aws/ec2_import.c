@@ -144,7 +144,9 @@ int vec2_cancel_import_task(vaws_client *c, const char *task_id,
 	vkv q = VKV_INIT;
 	vkv_add(&q, "ImportTaskId", task_id);
 	add(&q, "CancelReason", reason);
-	int rc = vaws_query(c, "ec2", "CancelImportTask", VEC2_VERSION, &q, true, NULL, err);
+	vxml *doc = NULL;
+	int rc = vaws_query(c, "ec2", "CancelImportTask", VEC2_VERSION, &q, true, &doc, err);
+	vxml_free(doc);
 	vkv_free(&q);
 	return rc;
 }

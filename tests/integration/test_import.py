@@ -361,3 +361,25 @@ def test_progress_bar_on_a_terminal(vmie_bin, emu_env, disk):
     assert "\r\x1b[K" in text  # redrawn in place
     assert "upload   [" in text and "%" in text
     assert "upload   done:" in text
+
+
+def test_interrupted_wait_cancels_the_task(vmie_bin, emu_env, control, disk):
+    """Ctrl-C while the task runs: the task is cancelled, nothing keeps
+    converting for a user who asked to stop."""
+    control("POST", "force", {"kind": "import", "outcome": "stall"})
+    p = subprocess.Popen([vmie_bin, "import", "--s3-bucket", BUCKET, "--source", str(disk)],
+                         env=emu_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def active():
+        return control("GET", "state")["ec2"]["import_tasks"].get("active", [])
+    deadline = time.time() + 60
+    while time.time() < deadline and not active():
+        time.sleep(0.2)
+    assert active(), "the import task never started"
+    time.sleep(1)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "cancelled import task import-ami-" in err
+    tasks = control("GET", "state")["ec2"]["import_tasks"]
+    assert not tasks.get("active"), tasks
