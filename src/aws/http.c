@@ -75,7 +75,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 	return len;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+size_t vhttp_header_cb(char *p, size_t size, size_t n, void *ctx)
 {
 	vhttp_response *rs = ctx;
 	size_t len = size * n;
@@ -100,8 +100,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 	return len;
 }
 
-static vhttp_transport classify(CURLcode rc)
+vhttp_transport vhttp_classify(int code)
 {
+	CURLcode rc = (CURLcode)code;
 	switch (rc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
@@ -181,7 +182,7 @@ int vhttp_send(vhttp *h, const vhttp_request *rq, vhttp_response *rs)
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, rs);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, vhttp_header_cb);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, rs);
 
 	const char *m = rq->method ? rq->method : "GET";
@@ -205,7 +206,7 @@ int vhttp_send(vhttp *h, const vhttp_request *rq, vhttp_response *rs)
 	/* Keep the handle from pointing at stack memory after we return. */
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 	if (rc != CURLE_OK) {
-		rs->transport = rc == CURLE_WRITE_ERROR ? VHTTP_IO : classify(rc);
+		rs->transport = rc == CURLE_WRITE_ERROR ? VHTTP_IO : vhttp_classify(rc);
 		rs->transport_error = xstrdup(
 			rc == CURLE_WRITE_ERROR ? "response body too large"
 			: errbuf[0]		? errbuf

@@ -54,6 +54,12 @@ void vhttp_free(vhttp *h);
 int vhttp_send(vhttp *h, const vhttp_request *rq, vhttp_response *rs);
 void vhttp_response_free(vhttp_response *rs);
 
+/* For code that drives libcurl itself (the upload engine's multi handle):
+ * the header callback that fills rs->headers (ctx = the vhttp_response),
+ * and a CURLcode in vhttp's terms, for the retry policy. */
+size_t vhttp_header_cb(char *p, size_t size, size_t n, void *ctx);
+vhttp_transport vhttp_classify(int curl_code);
+
 /* RFC 3986 percent-encoding of everything but unreserved characters
  * (A-Z a-z 0-9 - _ . ~); keep_slash leaves '/' as is (URI paths). */
 void vhttp_uri_encode(vbuf *out, const char *s, size_t n, int keep_slash);

@@ -27,55 +27,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 	return len;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *ctx)
-{
-	vhttp_response *rs = ctx;
-	size_t len = size * n;
-	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
-		vkv_free(&rs->headers); /* after a 100 Continue */
-		return len;
-	}
-	const char *colon = memchr(p, ':', len);
-	if (!colon || colon == p)
-		return len;
-	const char *v = colon + 1, *end = p + len;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
-			   end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	vkv_addn(&rs->headers, p, (size_t)(colon - p), v, (size_t)(end - v));
-	return len;
-}
 
 /* curl's failures in vhttp's terms, for the retry policy. */
-static vhttp_transport classify(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
-		return VHTTP_CONNECT;
-	case CURLE_OPERATION_TIMEDOUT:
-		return VHTTP_TIMEOUT;
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_INVALIDCERTSTATUS:
-		return VHTTP_TLS;
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-		return VHTTP_IO;
-	default:
-		return VHTTP_OTHER;
-	}
-}
 
 /* The list holds the signature and maybe a session token. */
 static void free_headers(struct curl_slist *l)
@@ -128,7 +81,7 @@ static void setup_easy(vup_slot *sl, const char *ca_bundle,
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, sl->errbuf);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &sl->rs);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, vhttp_header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, &sl->rs);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, sl);
 	/* Fewer, larger writes to the socket. */
@@ -197,7 +150,7 @@ long vup_part_end(vup_slot *sl, CURLcode cc)
 		rs->transport = VHTTP_OK;
 	} else {
 		rs->status = 0;
-		rs->transport = classify(cc);
+		rs->transport = vhttp_classify(cc);
 		rs->transport_error = xstrdup(sl->errbuf[0]
 						      ? sl->errbuf
 						      : curl_easy_strerror(cc));
