@@ -292,8 +292,9 @@ int vmie_inspect(const char *path, vimg_info *info, vmie_error *err);
 
 /* The import preflight: vmie_inspect on a local source, each finding
  * logged; an image with errors is refused with VMIE_ERR_FILE_UNSUPPORTED_FORMAT
- * unless opts->force.  Sources that are not local files pass (their
- * checks run on the stream, as it is uploaded). */
+ * unless opts->force.  URL and S3 sources and compressed local files
+ * pass here: their checks run on the stream as it is uploaded (or on the
+ * S3 object's two ends). */
 int vmie_preflight(const vmie_options *opts, vmie_source_kind kind,
 		   vmie_error *err);
 
