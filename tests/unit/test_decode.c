@@ -290,7 +290,7 @@ static void test_detect_near_misses(void)
 /* Garbage after each magic: an error, quickly, never a hang. */
 static void test_garbage(void)
 {
-	static const char *const magic[] = {"\x1f\x8b", "\xfd" "7zXZ\0", "BZh9",
+	static const char *const magic[] = {"\x1f\x8b", ("\xfd" "7zXZ\0"), "BZh9",
 					    "\x28\xb5\x2f\xfd"};
 	static const size_t mlen[] = {2, 6, 4, 4};
 	static const vimg_compression kinds[] = {VIMG_COMP_GZIP, VIMG_COMP_XZ,
