@@ -15,6 +15,7 @@ vsource *vsource_alloc(const vsource_ops *ops, void *impl)
 	vsource *s = xcalloc(1, sizeof(*s));
 	s->ops = ops;
 	s->impl = impl;
+	s->fd = -1;
 	return s;
 }
 

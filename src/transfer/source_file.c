@@ -71,6 +71,7 @@ int vsource_open_file(const char *path, vsource **out, vmie_error *err)
 	f->path = xstrdup(path);
 	vsource *s = vsource_alloc(&file_ops, f);
 	s->size = s->raw_size = size;
+	s->fd = fd;
 	s->name = vsource_name_from(path, false);
 	*out = s;
 	return 0;

@@ -36,9 +36,12 @@ typedef struct http_src {
 	uint64_t total;       /* Content-Length of the entity; 0: unknown */
 	char *etag, *last_modified;
 	bool accept_ranges;
+	bool encoded;         /* Content-Encoding: the length is not the image's */
 	bool headers_done;
 	long status;
 	uint64_t range_start; /* Content-Range of a 206 */
+	uint64_t range_total; /* its complete length; 0: unknown ("*") */
+	uint64_t resume_from; /* the Range this attempt asked for; 0: none */
 	int resumes;
 	char errbuf[CURL_ERROR_SIZE];
 } http_src;
@@ -66,6 +69,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 	http_src *h = ctx;
 	size_t n = size * nmemb;
 
+	/* A resumed answer that is not the rest of the same entity must not
+	 * reach the ring: abort it (check_answer says why). */
+	if (h->resume_from && (h->status != 206 || h->range_start != h->resume_from ||
+			       (h->total && h->range_total && h->range_total != h->total)))
+		return 0;
 	if (RING - h->len < n) {
 		h->paused = true;
 		return CURL_WRITEFUNC_PAUSE; /* curl keeps it and calls again */
@@ -99,7 +107,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
 		h->status = sp ? strtol(sp + 1, NULL, 10) : 0;
 		h->headers_done = false;
 		h->accept_ranges = false;
-		h->range_start = 0;
+		h->encoded = false;
+		h->range_start = h->range_total = 0;
 		return n;
 	}
 	if (n <= 2) { /* the blank line: a final (non-1xx, non-redirect) answer? */
@@ -121,9 +130,15 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
 		set_str(&h->last_modified, v, vlen);
 	else if (klen == 13 && strncasecmp(data, "Accept-Ranges", 13) == 0)
 		h->accept_ranges = vlen >= 5 && strncasecmp(v, "bytes", 5) == 0;
+	else if (klen == 16 && strncasecmp(data, "Content-Encoding", 16) == 0)
+		h->encoded = !(vlen >= 8 && strncasecmp(v, "identity", 8) == 0);
 	else if (klen == 13 && strncasecmp(data, "Content-Range", 13) == 0 &&
-		 vlen > 6 && strncasecmp(v, "bytes ", 6) == 0)
+		 vlen > 6 && strncasecmp(v, "bytes ", 6) == 0) {
+		/* "bytes START-END/TOTAL" (TOTAL may be "*") */
 		h->range_start = strtoull(v + 6, NULL, 10);
+		const char *slash = memchr(v, '/', vlen);
+		h->range_total = slash ? strtoull(slash + 1, NULL, 10) : 0;
+	}
 	return n;
 }
 
@@ -161,6 +176,7 @@ static int start(http_src *h, vmie_error *err)
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
+	h->resume_from = h->got;
 	if (h->got) {
 		vbuf r = VBUF_INIT;
 		vbuf_addf(&r, "Range: bytes=%llu-", (unsigned long long)h->got);
@@ -238,7 +254,9 @@ static int check_answer(http_src *h, vsource *s, bool resumed, vmie_error *err)
 		curl_off_t cl = -1;
 		curl_easy_getinfo(h->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 		h->total = cl > 0 ? (uint64_t)cl : 0;
-		s->size = s->raw_size = h->total;
+		/* An encoded body's length is the encoding's, not the image's. */
+		s->size = h->encoded ? 0 : h->total;
+		s->raw_size = h->total;
 		char *eff = NULL;
 		curl_easy_getinfo(h->easy, CURLINFO_EFFECTIVE_URL, &eff);
 		free(s->name);
@@ -247,12 +265,19 @@ static int check_answer(http_src *h, vsource *s, bool resumed, vmie_error *err)
 		s->name = vsource_name_from(path ? path : "", true);
 		return 0;
 	}
-	if (h->status != 206 || h->range_start != h->got)
+	if (h->status != 206 || h->range_start != h->resume_from)
 		return verr_set(err, VMIE_ERR_FILE_DOWNLOAD_FAILED,
 				"%s: the connection dropped after %llu bytes and the "
 				"server cannot resume it (it answered HTTP %ld to a "
-				"range request)", h->shown, (unsigned long long)h->got,
-				h->status);
+				"range request%s)", h->shown,
+				(unsigned long long)h->resume_from, h->status,
+				h->status == 206 ? " with another start" : "");
+	if (h->total && h->range_total && h->range_total != h->total)
+		return verr_set(err, VMIE_ERR_FILE_DOWNLOAD_FAILED,
+				"%s: the file changed size while it was read "
+				"(%llu bytes, now %llu)", h->shown,
+				(unsigned long long)h->total,
+				(unsigned long long)h->range_total);
 	return 0;
 }
 
@@ -286,7 +311,8 @@ static int resume(http_src *h, vsource *s, vmie_error *err)
 		  h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->result));
 	if (start(h, err) < 0)
 		return -1;
-	return await_headers(h, s, true, err);
+	/* Nothing received yet: a plain new request, not a resume. */
+	return await_headers(h, s, h->resume_from > 0, err);
 }
 
 static long long http_read(vsource *s, void *buf, size_t len, vmie_error *err)

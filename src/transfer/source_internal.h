@@ -25,6 +25,9 @@ struct vsource {
 	uint64_t raw_size;    /* 0: unknown */
 	char *name;
 	vimg_compression compression;
+	/* A local file's descriptor, which the decoded source may read at
+	 * random for a size record (the xz index); -1 for a stream. */
+	int fd;
 };
 
 vsource *vsource_alloc(const vsource_ops *ops, void *impl);

@@ -14,13 +14,21 @@
 #include "base/error.h"
 #include "base/log.h"
 
+/* A failed AWS call becomes the step's status (the AWS details stay). */
+static int as_step(vmie_error *err, int status)
+{
+	if (err)
+		err->status = status;
+	return status;
+}
+
 static int create_bucket(vwf_run *r, const char *bucket, const char *region,
 			 vmie_error *err)
 {
 	int rc = vs3_create_bucket(r->client, bucket, region, err);
 	if (rc != 0) {
 		verr_prefix(err, "creating bucket %s", bucket);
-		return VMIE_ERR_AWS_S3_BUCKET_CREATE_FAILED;
+		return as_step(err, VMIE_ERR_AWS_S3_BUCKET_CREATE_FAILED);
 	}
 	/* A new bucket gets what a careful user would set by hand: no public
 	 * access, and default encryption that export can also use (SSE-S3:
@@ -30,7 +38,7 @@ static int create_bucket(vwf_run *r, const char *bucket, const char *region,
 		rc = vs3_put_bucket_encryption_sse_s3(r->client, bucket, err);
 	if (rc != 0) {
 		verr_prefix(err, "setting up the new bucket %s", bucket);
-		return VMIE_ERR_AWS_S3_BUCKET_CREATE_FAILED;
+		return as_step(err, VMIE_ERR_AWS_S3_BUCKET_CREATE_FAILED);
 	}
 	vlog_success("created bucket %s in %s (public access blocked, SSE-S3)",
 		     bucket, region);
@@ -95,7 +103,7 @@ int vwf_ensure_vmimport_role(vwf_run *r, const char *const *buckets,
 				  "iam:PutRolePolicy, or an administrator can create "
 				  "the role (see the README) and you pass "
 				  "--role-name");
-		return VMIE_ERR_AWS_VMIMPORT_ROLE_SETUP_FAILED;
+		return as_step(err, VMIE_ERR_AWS_VMIMPORT_ROLE_SETUP_FAILED);
 	}
 	*created = res.created || res.updated;
 	if (res.created)
