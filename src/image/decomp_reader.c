@@ -138,6 +138,10 @@ static cached *get_block(dr *d, uint64_t index)
 	cached *b = lookup(d, index);
 	if (b)
 		return b;
+	/* A decoder that failed once stays failed: the data will not mend,
+	 * and a library's state after an error is not to be trusted. */
+	if (d->err.message)
+		return NULL;
 	if (index * BLOCK < d->pos && restart(d) < 0)
 		return NULL;
 	for (;;) {

@@ -84,12 +84,23 @@ vdec_result vdec_run(vdec *d, const unsigned char **in, size_t *in_len,
 		d->started = true;
 	if (d->ended && *in_len == 0 && at_eof)
 		return *out_len < out0 ? VDEC_MORE : VDEC_END;
+	bool moved = *in_len < in0 || *out_len < out0;
 	/* Everything given, nothing more to come, nothing produced, and the
 	 * stream not complete: the file was cut short. */
-	if (at_eof && *in_len == 0 && *in_len == in0 && *out_len == out0) {
+	if (at_eof && *in_len == 0 && !moved) {
 		verr_set(err, d->codec->error_status,
 			 "%s data is truncated (the file ends inside the "
 			 "compressed stream)", d->codec->name);
+		return VDEC_ERROR;
+	}
+	/* Input and room both offered and nothing moved: a library that
+	 * wedged on crafted data would have the caller spin forever.  A few
+	 * tries allow for a decoder that needed one call to change state. */
+	d->stalls = moved || !in0 || !out0 ? 0 : d->stalls + 1;
+	if (d->stalls > 8) {
+		verr_set(err, d->codec->error_status,
+			 "%s data is corrupt: the decoder makes no progress",
+			 d->codec->name);
 		return VDEC_ERROR;
 	}
 	return VDEC_MORE;

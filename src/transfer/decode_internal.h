@@ -27,6 +27,7 @@ struct vdec {
 	bool started;     /* any input seen since the last end */
 	const char *why;  /* the library's reason for -1 */
 	unsigned threads;
+	unsigned stalls;  /* calls in a row that moved nothing */
 };
 
 extern const vdec_codec vdec_gzip, vdec_xz, vdec_bzip2, vdec_zstd;
