@@ -207,6 +207,7 @@ typedef enum vmie_operation {
 	VMIE_OP_IMPORT,
 	VMIE_OP_EXPORT,
 	VMIE_OP_CONVERT,
+	VMIE_OP_DOWNLOAD, /* an S3 object (source) to download_path */
 } vmie_operation;
 
 const char *vmie_operation_name(vmie_operation op); /* "import", ... */
@@ -216,6 +217,7 @@ typedef struct vmie_options {
 	const char *s3_bucket;        /* -b/--s3-bucket */
 	const char *source;           /* -s/--source (import, convert) */
 	const char *ami_id;           /* -a/--ami-id (export) */
+	/* vmie download: the s3:// URL is `source`, the target download_path */
 	bool install_sanbootable;     /* --install-sanbootable */
 	const char *instance_profile; /* --instance-profile (NULL: default) */
 	const char *s3_export_prefix; /* --s3-export-prefix (export, convert) */
@@ -235,6 +237,14 @@ typedef struct vmie_options {
 	size_t ntags;
 	const char *role_name;        /* --role-name (NULL: vmimport) */
 	bool upload_only;             /* --upload-only: stop after the upload */
+	/* sanbootable */
+	const char *instance_type;    /* --instance-type (NULL: t3.micro) */
+	const char *subnet_id;        /* --subnet-id (NULL: the default VPC's) */
+	/* export, convert, download */
+	const char *export_format;    /* --export-format RAW|VMDK|VHD (NULL: RAW) */
+	const char *download_path;    /* --download PATH: a file or block device */
+	bool sparse;                  /* --sparse: skip zero blocks on a device too */
+	bool overwrite;               /* --overwrite: replace an existing file */
 	/* how the run reports and stops */
 	vmie_event_fn on_event;       /* NULL: no progress events */
 	void *event_ctx;
@@ -259,6 +269,21 @@ typedef struct vmie_result {
 	char **snapshot_ids;
 	size_t nsnapshot_ids;
 	char *status_message;      /* a failed task's message */
+	/* sanbootable */
+	char *source_ami_id;       /* the AMI sanbootable started from */
+	char *sanbootable_ami_id;  /* the AMI with sanbootable installed */
+	char *instance_id;         /* the temporary instance (terminated) */
+	char *command_id;          /* the SSM command that installed it */
+	/* export */
+	char *export_task_id;
+	char *export_url;          /* s3://bucket/prefix/export-ami-....raw */
+	uint64_t export_size;      /* bytes, from HeadObject */
+	/* download */
+	char *download_path;
+	uint64_t downloaded_bytes; /* fetched by this run */
+	uint64_t zero_skipped;     /* bytes left as holes / not written */
+	bool download_verified;
+	char *verified_with;       /* "crc32c", "etag-md5", ...; NULL: unverified */
 	vmie_phase_time phases[12];
 	size_t nphases;
 	double seconds;            /* the whole run */
@@ -267,6 +292,7 @@ typedef struct vmie_result {
 void vmie_result_free(vmie_result *res);
 
 #define VMIE_DEFAULT_INSTANCE_PROFILE "VMIEInstanceProfile"
+#define VMIE_DEFAULT_INSTANCE_TYPE "t3.micro"
 
 /* What kind of thing --source names. */
 typedef enum vmie_source_kind {

@@ -26,4 +26,14 @@ int viam_ensure_vmimport_role(vaws_client *c, const char *role_name,
 			      const char *const *buckets, unsigned nbuckets,
 			      viam_role_result *out, vmie_error *err);
 
+/* The instance profile `name` holding the role `name` (trusted by
+ * ec2.amazonaws.com, with the AWS managed policy
+ * AmazonSSMManagedInstanceCore attached), for the temporary sanbootable
+ * instance.  An existing profile with a role is used as it is, but the
+ * policy is attached to its role when missing.  Idempotent.
+ * out->created: something was made or attached, so EC2 may not accept
+ * the profile for a few seconds (IAM propagation). */
+int viam_ensure_instance_profile(vaws_client *c, const char *name,
+				 viam_role_result *out, vmie_error *err);
+
 #endif

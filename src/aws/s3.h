@@ -35,6 +35,13 @@ int vs3_put_public_access_block(vaws_client *c, const char *bucket,
 int vs3_put_bucket_encryption_sse_s3(vaws_client *c, const char *bucket,
 				     vmie_error *err);
 
+/* GetBucketEncryption: *algorithm is "AES256", "aws:kms", "aws:kms:dsse"
+ * (the first rule's SSEAlgorithm), or NULL when the bucket has no
+ * default encryption configuration
+ * (ServerSideEncryptionConfigurationNotFoundError). */
+int vs3_bucket_encryption(vaws_client *c, const char *bucket, char **algorithm,
+			  vmie_error *err);
+
 typedef struct vs3_object {
 	uint64_t size;
 	char *etag;

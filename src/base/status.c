@@ -93,6 +93,7 @@ const char *vmie_operation_name(vmie_operation op)
 	case VMIE_OP_IMPORT: return "import";
 	case VMIE_OP_EXPORT: return "export";
 	case VMIE_OP_CONVERT: return "convert";
+	case VMIE_OP_DOWNLOAD: return "download";
 	}
 	return "unknown";
 }

@@ -82,6 +82,23 @@ const struct cli_option cli_options[OPT__COUNT] = {
 	[OPT_JSON_EVENTS] = {"json-events", 0, NULL,
 			     "print a JSON object per progress event on stdout",
 			     "off"},
+	[OPT_INSTANCE_TYPE] = {"instance-type", 0, "TYPE",
+			       "instance type of the temporary sanbootable "
+			       "instance", VMIE_DEFAULT_INSTANCE_TYPE},
+	[OPT_SUBNET_ID] = {"subnet-id", 0, "SUBNET",
+			   "subnet for the temporary sanbootable instance "
+			   "(needs a route to SSM and the package mirrors)",
+			   "a default subnet of the default VPC"},
+	[OPT_EXPORT_FORMAT] = {"export-format", 0, "RAW|VMDK|VHD",
+			       "disk format of the exported image", "RAW"},
+	[OPT_DOWNLOAD] = {"download", 0, "PATH",
+			  "after the export, download the image to PATH "
+			  "(a file or a block device)", NULL},
+	[OPT_SPARSE] = {"sparse", 0, NULL,
+			"on a block device, do not write all-zero blocks (for "
+			"arrays that read unwritten blocks as zeros)", "off"},
+	[OPT_OVERWRITE] = {"overwrite", 0, NULL,
+			   "replace an existing download file", "off"},
 	[OPT_PROFILE] = {"profile", 0, "NAME",
 			 "AWS profile from ~/.aws/config and credentials",
 			 "AWS_PROFILE, then \"default\""},
@@ -204,6 +221,12 @@ static void store(struct cli_args *a, int id, const char *val)
 	case OPT_ROLE_NAME: a->opts.role_name = val; break;
 	case OPT_UPLOAD_ONLY: a->opts.upload_only = true; break;
 	case OPT_JSON_EVENTS: a->json_events = true; break;
+	case OPT_INSTANCE_TYPE: a->opts.instance_type = val; break;
+	case OPT_SUBNET_ID: a->opts.subnet_id = val; break;
+	case OPT_EXPORT_FORMAT: a->opts.export_format = val; break;
+	case OPT_DOWNLOAD: a->opts.download_path = val; break;
+	case OPT_SPARSE: a->opts.sparse = true; break;
+	case OPT_OVERWRITE: a->opts.overwrite = true; break;
 	case OPT_PROFILE: a->opts.aws.profile = val; break;
 	case OPT_ENDPOINT_URL: a->opts.aws.endpoint_url = val; break;
 	case OPT_DEBUG:

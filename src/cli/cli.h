@@ -47,6 +47,12 @@ enum cli_opt {
 	OPT_ROLE_NAME,
 	OPT_UPLOAD_ONLY,
 	OPT_JSON_EVENTS,
+	OPT_INSTANCE_TYPE,
+	OPT_SUBNET_ID,
+	OPT_EXPORT_FORMAT,
+	OPT_DOWNLOAD,
+	OPT_SPARSE,
+	OPT_OVERWRITE,
 	/* global options (any command, before or after it) */
 	OPT_PROFILE,
 	OPT_ENDPOINT_URL,
@@ -75,6 +81,15 @@ enum cli_opt {
 	 OPTBIT(OPT_PLATFORM) | OPTBIT(OPT_BOOT_MODE) | OPTBIT(OPT_ENCRYPTED) | \
 	 OPTBIT(OPT_KMS_KEY_ID) | OPTBIT(OPT_TAG) | OPTBIT(OPT_ROLE_NAME) |   \
 	 OPTBIT(OPT_UPLOAD_ONLY) | OPTBIT(OPT_JSON_EVENTS))
+/* The temporary instance of --install-sanbootable. */
+#define CLI_SANBOOT_OPTIONS                                                   \
+	(OPTBIT(OPT_INSTALL_SANBOOTABLE) | OPTBIT(OPT_INSTANCE_PROFILE) |     \
+	 OPTBIT(OPT_INSTANCE_TYPE) | OPTBIT(OPT_SUBNET_ID))
+/* Where an export goes, and its download. */
+#define CLI_EXPORT_OPTIONS                                                    \
+	(OPTBIT(OPT_S3_EXPORT_PREFIX) | OPTBIT(OPT_EXPORT_FORMAT) |           \
+	 OPTBIT(OPT_DOWNLOAD) | OPTBIT(OPT_SPARSE) | OPTBIT(OPT_OVERWRITE) |  \
+	 OPTBIT(OPT_JSON_EVENTS))
 
 struct cli_option {
 	const char *name;    /* long name without "--" */
@@ -105,6 +120,7 @@ extern const struct cli_command cli_cmd_export;
 extern const struct cli_command cli_cmd_convert;
 extern const struct cli_command cli_cmd_whoami;
 extern const struct cli_command cli_cmd_inspect;
+extern const struct cli_command cli_cmd_download;
 
 /* NULL-terminated, in the order `vmie --help` lists them. */
 extern const struct cli_command *const cli_commands[];

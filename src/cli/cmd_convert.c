@@ -20,8 +20,7 @@ const struct cli_command cli_cmd_convert = {
 		"  vmie convert --region us-west-2 --s3-bucket my-bucket "
 		"--source https://example.com/image.ova --install-sanbootable",
 	.allowed = OPTBIT(OPT_REGION) | OPTBIT(OPT_S3_BUCKET) |
-		   OPTBIT(OPT_SOURCE) | OPTBIT(OPT_INSTALL_SANBOOTABLE) |
-		   OPTBIT(OPT_INSTANCE_PROFILE) | OPTBIT(OPT_S3_EXPORT_PREFIX) |
+		   OPTBIT(OPT_SOURCE) | CLI_SANBOOT_OPTIONS | CLI_EXPORT_OPTIONS |
 		   OPTBIT(OPT_LICENSE_TYPE) | OPTBIT(OPT_USAGE_OPERATION) |
 		   OPTBIT(OPT_FORCE) |
 		   (CLI_IMPORT_OPTIONS & ~OPTBIT(OPT_UPLOAD_ONLY)),

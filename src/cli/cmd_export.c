@@ -21,8 +21,9 @@ const struct cli_command cli_cmd_export = {
 		"-a ami-0123456789abcdef0 \\\n"
 		"      --install-sanbootable --s3-export-prefix exports/web/",
 	.allowed = OPTBIT(OPT_REGION) | OPTBIT(OPT_S3_BUCKET) |
-		   OPTBIT(OPT_AMI_ID) | OPTBIT(OPT_INSTALL_SANBOOTABLE) |
-		   OPTBIT(OPT_INSTANCE_PROFILE) | OPTBIT(OPT_S3_EXPORT_PREFIX),
+		   OPTBIT(OPT_AMI_ID) | OPTBIT(OPT_ROLE_NAME) |
+		   OPTBIT(OPT_DESCRIPTION) | OPTBIT(OPT_TAG) |
+		   CLI_SANBOOT_OPTIONS | CLI_EXPORT_OPTIONS,
 	.required = OPTBIT(OPT_S3_BUCKET) | OPTBIT(OPT_AMI_ID),
 	.run = run_export,
 };

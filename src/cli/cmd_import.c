@@ -24,8 +24,7 @@ const struct cli_command cli_cmd_import = {
 		"-s https://example.com/image.ova \\\n"
 		"      --license-type BYOL",
 	.allowed = OPTBIT(OPT_REGION) | OPTBIT(OPT_S3_BUCKET) |
-		   OPTBIT(OPT_SOURCE) | OPTBIT(OPT_INSTALL_SANBOOTABLE) |
-		   OPTBIT(OPT_INSTANCE_PROFILE) | OPTBIT(OPT_LICENSE_TYPE) |
+		   OPTBIT(OPT_SOURCE) | CLI_SANBOOT_OPTIONS | OPTBIT(OPT_LICENSE_TYPE) |
 		   OPTBIT(OPT_USAGE_OPERATION) | OPTBIT(OPT_FORCE) | CLI_IMPORT_OPTIONS,
 	.required = OPTBIT(OPT_S3_BUCKET) | OPTBIT(OPT_SOURCE),
 	.run = run_import,

@@ -10,7 +10,7 @@
 #include <string.h>
 
 const struct cli_command *const cli_commands[] = {
-	&cli_cmd_import, &cli_cmd_export, &cli_cmd_convert, &cli_cmd_inspect,
+	&cli_cmd_import, &cli_cmd_export, &cli_cmd_convert, &cli_cmd_download, &cli_cmd_inspect,
 	&cli_cmd_whoami, NULL,
 };
 

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "workflow/import_plan.h"
+#include "workflow/sanboot.h"
 #include "workflow/workflows.h"
 
 void vwf_disk_free(vwf_disk *d)
@@ -72,6 +73,8 @@ int vwf_import(const vmie_options *o, vmie_source_kind kind, vmie_result *res,
 	rc = vaws_client_new(&o->aws, &r.client, err);
 	if (rc != 0)
 		goto out;
+	if (o->install_sanbootable && !o->upload_only)
+		vwf_sanboot_reap(&r);
 	rc = setup(&r, kind, &role_created, err);
 	if (rc != 0)
 		goto out;
@@ -92,6 +95,11 @@ int vwf_import(const vmie_options *o, vmie_source_kind kind, vmie_result *res,
 		goto out;
 	}
 	rc = vwf_import_task(&r, disks, ndisks, role_created, err);
+	if (rc == 0 && o->install_sanbootable) {
+		char *ami = NULL;
+		rc = vwf_sanboot(&r, res->ami_id, &ami, err);
+		free(ami);
+	}
 out:
 	res->seconds = vwf_now() - r.t0;
 	for (unsigned i = 0; i < ndisks; i++)

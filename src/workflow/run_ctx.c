@@ -112,5 +112,13 @@ void vmie_result_free(vmie_result *res)
 		free(res->snapshot_ids[i]);
 	free(res->snapshot_ids);
 	free(res->status_message);
+	free(res->source_ami_id);
+	free(res->sanbootable_ami_id);
+	free(res->instance_id);
+	free(res->command_id);
+	free(res->export_task_id);
+	free(res->export_url);
+	free(res->download_path);
+	free(res->verified_with);
 	memset(res, 0, sizeof(*res));
 }
