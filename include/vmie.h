@@ -284,7 +284,7 @@ typedef struct vmie_result {
 	uint64_t zero_skipped;     /* bytes left as holes / not written */
 	bool download_verified;
 	char *verified_with;       /* "crc32c", "etag-md5", ...; NULL: unverified */
-	vmie_phase_time phases[12];
+	vmie_phase_time phases[24];
 	size_t nphases;
 	double seconds;            /* the whole run */
 } vmie_result;

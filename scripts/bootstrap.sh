@@ -31,6 +31,7 @@ xz-utils
 bzip2
 zstd
 e2fsprogs
+shellcheck
 "
 
 # `bootstrap.sh --bench`: also what bench/ compares vmie with (the AWS

@@ -109,7 +109,31 @@ def describe_export_image_tasks(emu, req):
                      render_export, "DescribeExportImageTasks", "exportImageTaskSet")
 
 
+def cancel_export_task(emu, req):
+    """CancelExportTask takes instance-export and export-ami- ids alike; a
+    task that is no longer active cannot be cancelled."""
+    tid = req.params.get("ExportTaskId")
+    if not tid:
+        raise bad("The request must contain the parameter ExportTaskId", "MissingParameter")
+    common.dry_run(req)
+    tasks.refresh(emu)
+    with emu.store.lock:
+        task = emu.store.table("export_tasks").get(tid)
+        if task is None or task.get("region") not in (None, req.region):
+            raise common.not_found("InvalidExportTaskID.NotFound", tid)
+        status = tasks.export_state(emu, task)[0]
+        if status != "active":
+            raise bad(f"Export task {tid} cannot be cancelled: it is {status}.",
+                      "IncorrectState")
+        task["cancelled"] = time.time()
+        task["cancel_message"] = "Cancelled by user"
+        emu.store.save("export_tasks")
+    tasks.refresh(emu)
+    return ec2_response("CancelExportTask", x("return", True))
+
+
 OPERATIONS = {
     "ExportImage": export_image,
     "DescribeExportImageTasks": describe_export_image_tasks,
+    "CancelExportTask": cancel_export_task,
 }

@@ -108,10 +108,12 @@ def _render_image(emu, img):
             x("deleteOnTermination", ebs.get("DeleteOnTermination", True)),
             x("snapshotId", ebs.get("SnapshotId")), x("volumeSize", ebs.get("VolumeSize", 8)),
             x("volumeType", ebs.get("VolumeType", "gp2")),
-            x("encrypted", ebs.get("Encrypted", False))]))
+            x("encrypted", ebs.get("Encrypted", False))] +
+            ([x("kmsKeyId", ebs["KmsKeyId"])] if ebs.get("KmsKeyId") else [])))
     out = (x("imageId", img["ImageId"]) +
            x("imageLocation", f"{emu.account}/{img.get('Name', '')}") +
-           x("imageState", img["State"]) + x("imageOwnerId", emu.account) +
+           x("imageState", img["State"]) +
+           x("imageOwnerId", img.get("OwnerId") or emu.account) +
            x("creationDate", common.iso(img["created"])) + x("isPublic", False) +
            x("architecture", img["Architecture"]) + x("imageType", "machine"))
     if img.get("Platform"):

@@ -669,6 +669,17 @@ def seed_image(emu, body):
            "Platform": body.get("Platform"), "BootMode": body.get("BootMode", "uefi-preferred"),
            "disk_path": disk, "disk_format": "RAW", "BlockDeviceMappings": [],
            "RootDeviceName": "/dev/xvda", "source": "seed"}
+    if body.get("State"):
+        img["State"] = body["State"]
+    if body.get("OwnerId"):
+        img["OwnerId"] = body["OwnerId"]
+    if body.get("Encrypted"):
+        img["Encrypted"] = True
+        img["BlockDeviceMappings"] = [{"DeviceName": "/dev/xvda", "Ebs": {
+            "SnapshotId": new_id("snap"), "VolumeSize": 8, "DeleteOnTermination": True,
+            "VolumeType": "gp3", "Encrypted": True,
+            "KmsKeyId": body.get("KmsKeyId") or
+            f"arn:aws:kms:{img['region']}:{emu.account}:key/0b1c2d3e-0000-4000-8000-000000000001"}}]
     try:
         from . import ec2_images
         add = getattr(ec2_images, "add_image", None)
@@ -686,7 +697,9 @@ def seed_image(emu, body):
 def control(emu, method, route, body):
     """POST ec2/delete-default-vpc {"region"}; POST ec2/seed-image
     {"region", "Architecture"?, "Platform"?, "ImageId"?, "size"? (bytes of
-    zeros on its disk, default 1 MiB)}."""
+    zeros on its disk, default 1 MiB), "State"?, "OwnerId"? (an AMI shared
+    from another account), "Encrypted"? (its snapshot encrypted with
+    "KmsKeyId"?)}."""
     if (method, route) == ("POST", "ec2/delete-default-vpc"):
         return delete_default_vpc(emu, body.get("region", "us-east-1"))
     if (method, route) == ("POST", "ec2/seed-image"):

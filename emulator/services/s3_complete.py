@@ -168,8 +168,12 @@ def complete_multipart_upload(emu, req, bucket_name, key):
         raise
     etag = ck.multipart_etag([bytes.fromhex(s["etag"].strip('"')) for _, s in chosen])
     record = {k: up[k] for k in ("metadata", "storage_class", "headers", "sse")}
+    # Each part's size and checksums: GetObject / HeadObject ?partNumber=N
+    # answer with the part's range (and, for COMPOSITE, its checksum).
     record.update(size=total, etag=etag, checksums=sums, checksum_type=ctype,
-                  parts_count=len(chosen))
+                  parts_count=len(chosen),
+                  parts=[{"size": s["size"], "checksums": dict(s.get("checksums") or {})}
+                         for _, s in chosen])
     with emu.store.lock:
         if upload_id not in uploads(emu):
             os.unlink(path)

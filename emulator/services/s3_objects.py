@@ -1,5 +1,5 @@
-"""S3 object operations: PutObject, HeadObject, GetObject (Range), DeleteObject,
-DeleteObjects.  Bodies stream to files (s3_body); GETs stream from them."""
+"""S3 object operations: PutObject, HeadObject, GetObject (Range, partNumber),
+DeleteObject, DeleteObjects.  Bodies stream to files (s3_body); GETs stream from them."""
 import os
 import re
 
@@ -116,6 +116,47 @@ def put_object(emu, req, bucket_name, key):
     return s3_response(200, headers=hdrs)
 
 
+def _part_range(req, rec):
+    """?partNumber=N: (start, end inclusive, part record or None) of part N,
+    or None without the parameter.  An object uploaded in one piece has one
+    part, the whole object.  partNumber with a Range is refused, as S3 does."""
+    raw = req.query.get("partNumber")
+    if raw is None:
+        return None
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 10000:
+        raise ServiceError("InvalidArgument", "Part number must be an integer between 1 and "
+                           "10000, inclusive", 400, extra={"ArgumentName": "partNumber",
+                                                           "ArgumentValue": raw})
+    if req.headers.get("Range"):
+        raise ServiceError("InvalidRequest", "Cannot specify both Range header and "
+                           "partNumber query parameter", 400)
+    parts = rec.get("parts") or [{"size": rec["size"], "checksums": None}]
+    if n > len(parts):
+        raise ServiceError("InvalidPartNumber", "The requested partnumber is not "
+                           "satisfiable", 416, extra={"PartNumberRequested": n,
+                                                      "ActualPartCount": len(parts)})
+    start = sum(p["size"] for p in parts[:n - 1])
+    return start, start + parts[n - 1]["size"] - 1, parts[n - 1] if rec.get("parts") else None
+
+
+def _part_headers(emu, req, rec, part):
+    """The object's headers for one part: a COMPOSITE object's checksum is
+    the part's own (with checksum mode), a FULL_OBJECT one's is not sent."""
+    hdrs = _object_headers(emu, req, rec, part is None)
+    mode = (req.headers.get("x-amz-checksum-mode") or "").upper()
+    if part is not None and mode == "ENABLED" and rec.get("checksum_type") == "COMPOSITE":
+        for alg in (rec.get("checksums") or {}):
+            value = (part.get("checksums") or {}).get(alg)
+            if value:
+                hdrs.append((ck.header_name(alg), value))
+                hdrs.append(("x-amz-checksum-type", "COMPOSITE"))
+    return hdrs
+
+
 def _object_headers(emu, req, rec, with_checksums):
     hdrs = [("ETag", rec["etag"]), ("Last-Modified", http_time(rec["last_modified"])),
             ("Accept-Ranges", "bytes")]
@@ -182,6 +223,13 @@ def head_object(emu, req, bucket, key):
     not_modified = _preconditions(req, rec)
     if not_modified:
         return not_modified
+    part = _part_range(req, rec)
+    if part:
+        start, end, prec = part
+        hdrs = _part_headers(emu, req, rec, prec)
+        hdrs += [("Content-Range", f"bytes {start}-{end}/{rec['size']}"),
+                 ("Content-Length", str(end - start + 1))]
+        return s3_response(206, headers=hdrs)
     hdrs = _object_headers(emu, req, rec, True)
     rng = _range(req, rec["size"])
     if rng:
@@ -199,6 +247,12 @@ def get_object(emu, req, bucket, key):
     if not_modified:
         return not_modified
     path = blob_path(emu, rec["blob"])
+    part = _part_range(req, rec)
+    if part:
+        start, end, prec = part
+        hdrs = _part_headers(emu, req, rec, prec)
+        hdrs.append(("Content-Range", f"bytes {start}-{end}/{rec['size']}"))
+        return s3_response(206, headers=hdrs, file=(path, start, end - start + 1))
     rng = _range(req, rec["size"])
     if rng is None:
         return s3_response(200, headers=_object_headers(emu, req, rec, True),

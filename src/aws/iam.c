@@ -3,6 +3,7 @@
  * JSON, not as text: IAM returns them URL-encoded and reformatted.
  */
 #include "aws/iam.h"
+#include "aws/iam_internal.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -32,8 +33,7 @@ static json_t *trust_policy(void)
 			 "Condition", "StringEquals", "sts:Externalid", "vmimport");
 }
 
-/* arn:aws, arn:aws-cn or arn:aws-us-gov, from the region. */
-static const char *partition(vaws_client *c)
+const char *viam_partition(vaws_client *c)
 {
 	const char *r = vaws_client_region(c);
 	if (strncmp(r, "cn-", 3) == 0)
@@ -52,7 +52,7 @@ static json_t *role_policy(vaws_client *c, const char *const *buckets,
 	json_t *res = json_array();
 	for (unsigned i = 0; i < n; i++) {
 		vbuf a = VBUF_INIT;
-		vbuf_addf(&a, "arn:%s:s3:::%s", partition(c), buckets[i]);
+		vbuf_addf(&a, "arn:%s:s3:::%s", viam_partition(c), buckets[i]);
 		json_array_append_new(res, json_string(vbuf_str(&a)));
 		vbuf_adds(&a, "/*");
 		json_array_append_new(res, json_string(vbuf_str(&a)));
@@ -97,8 +97,8 @@ static bool no_such_entity(const vmie_error *e)
 	return e->aws_code && strcmp(e->aws_code, "NoSuchEntity") == 0;
 }
 
-static int call(vaws_client *c, const char *action, vkv *params, bool safe,
-		vxml **doc, vmie_error *err)
+int viam_call(vaws_client *c, const char *action, vkv *params, bool safe,
+	      vxml **doc, vmie_error *err)
 {
 	vxml *d = NULL;
 	int rc = vaws_query(c, "iam", action, VIAM_VERSION, params, safe, &d, err);
@@ -127,13 +127,13 @@ static int ensure_role(vaws_client *c, const char *name, viam_role_result *out,
 	int rc;
 
 	vkv_add(&p, "RoleName", name);
-	rc = call(c, "GetRole", &p, true, &doc, &e);
+	rc = viam_call(c, "GetRole", &p, true, &doc, &e);
 	if (rc != 0 && no_such_entity(&e)) {
 		vmie_error_clear(&e);
 		vkv_add(&p, "RoleName", name);
 		vkv_add(&p, "AssumeRolePolicyDocument", text);
 		vkv_add(&p, "Description", "VM Import/Export service role (vmie)");
-		rc = call(c, "CreateRole", &p, false, &doc, &e);
+		rc = viam_call(c, "CreateRole", &p, false, &doc, &e);
 		out->created = rc == 0;
 	} else if (rc == 0) {
 		char *enc = vxml_text(vxml_root(doc), "GetRoleResult/Role/AssumeRolePolicyDocument");
@@ -141,7 +141,7 @@ static int ensure_role(vaws_client *c, const char *name, viam_role_result *out,
 		if (!have || !json_equal(have, want)) {
 			vkv_add(&p, "RoleName", name);
 			vkv_add(&p, "PolicyDocument", text);
-			rc = call(c, "UpdateAssumeRolePolicy", &p, true, NULL, &e);
+			rc = viam_call(c, "UpdateAssumeRolePolicy", &p, true, NULL, &e);
 			out->updated = rc == 0;
 		}
 		json_decref(have);
@@ -170,7 +170,7 @@ static int ensure_policy(vaws_client *c, const char *name,
 
 	vkv_add(&p, "RoleName", name);
 	vkv_add(&p, "PolicyName", POLICY_NAME);
-	rc = call(c, "GetRolePolicy", &p, true, &doc, &e);
+	rc = viam_call(c, "GetRolePolicy", &p, true, &doc, &e);
 	if (rc == 0) {
 		char *enc = vxml_text(vxml_root(doc), "GetRolePolicyResult/PolicyDocument");
 		json_t *have = decode_document(enc);
@@ -186,7 +186,7 @@ static int ensure_policy(vaws_client *c, const char *name,
 		vkv_add(&p, "RoleName", name);
 		vkv_add(&p, "PolicyName", POLICY_NAME);
 		vkv_add(&p, "PolicyDocument", text);
-		rc = call(c, "PutRolePolicy", &p, true, NULL, &e);
+		rc = viam_call(c, "PutRolePolicy", &p, true, NULL, &e);
 		out->updated = out->updated || (rc == 0 && !out->created);
 		free(text);
 	}

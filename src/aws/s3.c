@@ -210,3 +210,36 @@ int vs3_get_range(vaws_client *c, const char *bucket, const char *key,
 	vhttp_response_free(&rs);
 	return rc;
 }
+
+int vs3_bucket_encryption(vaws_client *c, const char *bucket, char **algorithm,
+			  vmie_error *err)
+{
+	vkv q = VKV_INIT;
+	vhttp_response rs = {0};
+	vmie_error e = {0};
+	vkv_add(&q, "encryption", "");
+	vaws_rest_request rq = {.operation = "GetBucketEncryption", .method = "GET",
+				.bucket = bucket, .query = &q};
+	int rc = vaws_rest(c, &rq, &rs, &e);
+
+	*algorithm = NULL;
+	if (rc != 0 && e.aws_code &&
+	    strcmp(e.aws_code, "ServerSideEncryptionConfigurationNotFoundError") == 0) {
+		/* Buckets made before 2023 may have no default encryption. */
+		vmie_error_clear(&e);
+		rc = 0;
+	} else if (rc == 0) {
+		vxml *doc = vxml_parse(rs.body.data ? rs.body.data : "", rs.body.len);
+		if (!doc)
+			rc = verr_set(&e, VMIE_ERR_AWS_REQUEST_FAILED,
+				      "S3 GetBucketEncryption: unreadable answer");
+		else
+			*algorithm = vxml_text(vxml_root(doc),
+					       "Rule/ApplyServerSideEncryptionByDefault/SSEAlgorithm");
+		vxml_free(doc);
+	}
+	verr_move(err, &e);
+	vkv_free(&q);
+	vhttp_response_free(&rs);
+	return rc;
+}

@@ -57,7 +57,8 @@ const struct cli_option cli_options[OPT__COUNT] = {
 			       "S3 storage class of the uploaded image",
 			       "STANDARD_IA"},
 	[OPT_DESCRIPTION] = {"description", 0, "TEXT",
-			     "description of the import task and the AMI",
+			     "description of the import task and the AMI, or "
+			     "of the export task",
 			     "\"Imported by vmie\""},
 	[OPT_ARCHITECTURE] = {"architecture", 0, "i386|x86_64|arm64",
 			      "architecture of the VM", "detected by AWS"},
@@ -72,7 +73,7 @@ const struct cli_option cli_options[OPT__COUNT] = {
 			    "KMS key for the snapshots; implies --encrypted",
 			    NULL},
 	[OPT_TAG] = {"tag", 0, "KEY=VALUE",
-		     "tag the import task (repeatable)", NULL},
+		     "tag the import or export task (repeatable)", NULL},
 	[OPT_ROLE_NAME] = {"role-name", 0, "NAME",
 			   "VM Import service role to use (created when "
 			   "missing)", "vmimport"},

@@ -13,7 +13,8 @@ const struct cli_command cli_cmd_convert = {
 	.description =
 		"Import a VM disk image into EC2 as an AMI (as vmie import), "
 		"optionally install iPXE's sanbootable, then export the AMI "
-		"to a RAW disk image in --s3-bucket (as vmie export).  A local "
+		"to a RAW disk image in --s3-bucket (as vmie export) and, with "
+		"--download, write it to a file or a block device.  A local "
 		"image is checked first and refused when AWS would refuse it; "
 		"--force uploads it anyway.",
 	.example =

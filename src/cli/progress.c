@@ -106,6 +106,19 @@ void cli_progress_line(char *buf, size_t len, const vmie_event *ev,
 {
 	char text[160], b[256], done[32], total[32], r[32], eta[32];
 
+	if (ev->kind == VMIE_EVENT_PHASE_BEGIN) {
+		snprintf(buf, len, "%-8s started", ev->phase);
+		return;
+	}
+	if (ev->kind == VMIE_EVENT_STATUS && ev->percent < 0) {
+		/* A wait with no percentage (an instance, an agent) */
+		cli_fmt_duration(eta, sizeof(eta), ev->seconds);
+		snprintf(buf, len, "%-8s %s%s%s  %s", ev->phase,
+			 ev->status ? ev->status : "",
+			 ev->message && ev->message[0] ? ": " : "",
+			 ev->message ? ev->message : "", eta);
+		return;
+	}
 	if (ev->percent >= 0) { /* an AWS task */
 		cli_fmt_duration(eta, sizeof(eta), ev->seconds);
 		snprintf(text, sizeof(text), " %3d%%  %s%s%s  %s", ev->percent,
@@ -114,14 +127,14 @@ void cli_progress_line(char *buf, size_t len, const vmie_event *ev,
 			 ev->message ? ev->message : "", eta);
 		int w = width - 10 - (int)strlen(text);
 		bar(b, sizeof(b), ev->percent / 100.0, w > 40 ? 40 : w);
-		snprintf(buf, len, "%-9s%s%s", ev->phase, b, text);
+		snprintf(buf, len, "%-8s %s%s", ev->phase, b, text);
 		return;
 	}
 	cli_fmt_bytes(done, sizeof(done), (double)ev->done);
 	if (rate > 0)
 		cli_fmt_bytes(r, sizeof(r), rate);
 	if (!ev->total) { /* a stream of unknown length */
-		snprintf(buf, len, "%-9s%s  %s%s", ev->phase, done, rate > 0 ? r : "",
+		snprintf(buf, len, "%-8s %s  %s%s", ev->phase, done, rate > 0 ? r : "",
 			 rate > 0 ? "/s" : "");
 		return;
 	}
@@ -136,7 +149,7 @@ void cli_progress_line(char *buf, size_t len, const vmie_event *ev,
 		 rate > 0 && ev->done < ev->total ? eta : "");
 	int w = width - 10 - (int)strlen(text);
 	bar(b, sizeof(b), frac, w > 40 ? 40 : w);
-	snprintf(buf, len, "%-9s%s%s", ev->phase, b, text);
+	snprintf(buf, len, "%-8s %s%s", ev->phase, b, text);
 }
 
 static int term_width(FILE *out)
@@ -194,9 +207,9 @@ static void phase_done_line(cli_progress *p, const vmie_event *ev)
 	if (ev->done && ev->percent < 0) {
 		cli_fmt_bytes(b, sizeof(b), (double)ev->done);
 		cli_fmt_bytes(r, sizeof(r), ev->seconds > 0 ? (double)ev->done / ev->seconds : 0);
-		fprintf(p->out, "%-9sdone: %s in %s (%s/s)\n", ev->phase, b, d, r);
+		fprintf(p->out, "%-8s done: %s in %s (%s/s)\n", ev->phase, b, d, r);
 	} else {
-		fprintf(p->out, "%-9sdone in %s\n", ev->phase, d);
+		fprintf(p->out, "%-8s done in %s\n", ev->phase, d);
 	}
 }
 
@@ -224,7 +237,7 @@ static void render_lines(cli_progress *p, const vmie_event *ev, double t)
 	char line[512];
 	switch (ev->kind) {
 	case VMIE_EVENT_PHASE_BEGIN:
-		fprintf(p->out, "%-9sstarted\n", ev->phase);
+		fprintf(p->out, "%-8s started\n", ev->phase);
 		p->last_draw = t;
 		break;
 	case VMIE_EVENT_STATUS: {

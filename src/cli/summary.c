@@ -34,6 +34,30 @@ void cli_summary_print(FILE *f, vmie_operation op, const vmie_result *r)
 	row(f, "AMI:", r->ami_id);
 	for (size_t i = 0; i < r->nsnapshot_ids; i++)
 		row(f, i ? "" : "Snapshots:", r->snapshot_ids[i]);
+	if (r->instance_id) {
+		char line[200];
+		snprintf(line, sizeof(line), "%s (terminated)", r->instance_id);
+		row(f, "Instance:", line);
+	}
+	row(f, "SSM command:", r->command_id);
+	row(f, "Sanbootable AMI:", r->sanbootable_ami_id);
+	row(f, "Export task:", r->export_task_id);
+	if (r->export_url) {
+		char line[1200];
+		cli_fmt_bytes(size, sizeof(size), (double)r->export_size);
+		snprintf(line, sizeof(line), "%s (%s)", r->export_url, size);
+		row(f, "Exported to:", line);
+	}
+	if (r->download_path) {
+		char line[1400], skipped[32];
+		cli_fmt_bytes(size, sizeof(size), (double)r->downloaded_bytes);
+		cli_fmt_bytes(skipped, sizeof(skipped), (double)r->zero_skipped);
+		snprintf(line, sizeof(line), "%s (%s fetched, %s of zeros not "
+			 "written; %s%s)", r->download_path, size, skipped,
+			 r->download_verified ? "verified with " : "NOT verified",
+			 r->download_verified && r->verified_with ? r->verified_with : "");
+		row(f, "Downloaded to:", line);
+	}
 	if (r->nphases) {
 		fprintf(f, "  %-16s", "Time:");
 		for (size_t i = 0; i < r->nphases; i++) {
@@ -66,9 +90,26 @@ void *cli_summary_json(vmie_operation op, const vmie_result *r)
 	for (size_t i = 0; i < r->nsnapshot_ids; i++)
 		json_array_append_new(snaps, json_string(r->snapshot_ids[i]));
 	json_object_set_new(o, "snapshot_ids", snaps);
+	json_object_set_new(o, "instance_id", str_or_null(r->instance_id));
+	json_object_set_new(o, "command_id", str_or_null(r->command_id));
+	json_object_set_new(o, "source_ami_id", str_or_null(r->source_ami_id));
+	json_object_set_new(o, "sanbootable_ami_id", str_or_null(r->sanbootable_ami_id));
+	json_object_set_new(o, "export_task_id", str_or_null(r->export_task_id));
+	json_object_set_new(o, "export_url", str_or_null(r->export_url));
+	json_object_set_new(o, "export_size", json_integer((json_int_t)r->export_size));
+	json_object_set_new(o, "download_path", str_or_null(r->download_path));
+	json_object_set_new(o, "downloaded_bytes", json_integer((json_int_t)r->downloaded_bytes));
+	json_object_set_new(o, "zero_skipped", json_integer((json_int_t)r->zero_skipped));
+	json_object_set_new(o, "download_verified", json_boolean(r->download_verified));
+	json_object_set_new(o, "verified_with", str_or_null(r->verified_with));
+	/* A phase that ran twice (convert's bucket and role) counts once,
+	 * with both durations. */
 	json_t *ph = json_object();
-	for (size_t i = 0; i < r->nphases; i++)
-		json_object_set_new(ph, r->phases[i].phase, json_real(r->phases[i].seconds));
+	for (size_t i = 0; i < r->nphases; i++) {
+		json_t *prev = json_object_get(ph, r->phases[i].phase);
+		double s = r->phases[i].seconds + (prev ? json_real_value(prev) : 0);
+		json_object_set_new(ph, r->phases[i].phase, json_real(s));
+	}
 	json_object_set_new(o, "phase_seconds", ph);
 	json_object_set_new(o, "seconds", json_real(r->seconds));
 	return o;

@@ -13,6 +13,11 @@
 
 uint32_t vcrc32c(uint32_t crc, const void *data, size_t len);
 
+/* The CRC32C of A followed by B from crc_a, crc_b and B's length (zlib's
+ * crc32_combine for the Castagnoli polynomial): the downloader's chunks,
+ * fetched out of order, make the whole object's CRC without a re-read. */
+uint32_t vcrc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
+
 /* "isa-l", "sse4.2" or "table": for logs and benchmarks. */
 const char *vcrc32c_impl(void);
 

@@ -2,17 +2,20 @@
  * The AWS side an import (and an export) needs before its first byte:
  * a bucket of ours in the region, and the VM Import service role.  Both
  * are idempotent: an existing bucket is used as it is, an existing role
- * is brought up to date.
+ * is brought up to date.  And the wait for a new role to become visible
+ * to the task that needs it.
  */
 #include "workflow/import_steps.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "aws/iam.h"
 #include "aws/s3.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "workflow/import_plan.h"
 
 /* A failed AWS call becomes the step's status (the AWS details stay). */
 static int as_step(vmie_error *err, int status)
@@ -114,4 +117,41 @@ int vwf_ensure_vmimport_role(vwf_run *r, const char *const *buckets,
 		vlog_info("the %s service role is in place", role);
 	viam_role_result_free(&res);
 	return 0;
+}
+
+/* How long a just-created role may stay invisible to VM Import/Export. */
+#define ROLE_PROPAGATION_MS (120 * 1000)
+
+/* "The service role vmimport provided does not exist or does not have
+ * sufficient permissions" (InvalidParameter, at once) while IAM
+ * propagates a role just created. */
+static bool role_not_visible_yet(const vmie_error *e)
+{
+	return e->aws_code && strcmp(e->aws_code, "InvalidParameter") == 0 &&
+	       e->message && strcasestr(e->message, "role");
+}
+
+int vwf_retry_while_role_propagates(vwf_run *r, bool role_created,
+				    const char *what, vwf_start_fn start,
+				    void *ctx, vmie_error *err)
+{
+	double waited_ms = 0;
+	int rc;
+	for (unsigned attempt = 0;; attempt++) {
+		vmie_error e = {0};
+		rc = start(ctx, &e);
+		if (rc == 0 || !role_created || !role_not_visible_yet(&e) ||
+		    waited_ms >= ROLE_PROPAGATION_MS) {
+			verr_move(err, &e);
+			return rc;
+		}
+		vmie_error_clear(&e);
+		long delay = vwf_poll_delay_ms(attempt);
+		if (attempt == 0)
+			vlog_info("waiting for IAM to make the new role visible to %s",
+				  what);
+		if ((rc = vwf_sleep(r, delay, err)) != 0)
+			return rc;
+		waited_ms += (double)delay;
+	}
 }

@@ -59,53 +59,59 @@ static int setup(vwf_run *r, vmie_source_kind kind, bool *role_created,
 	return 0;
 }
 
-int vwf_import(const vmie_options *o, vmie_source_kind kind, vmie_result *res,
-	       vmie_error *err)
+int vwf_import_run(vwf_run *r, vmie_source_kind kind, vmie_error *err)
 {
-	vwf_run r = {.opts = o, .res = res, .t0 = vwf_now()};
+	const vmie_options *o = r->opts;
+	vmie_result *res = r->res;
 	vwf_disk *disks = NULL;
 	unsigned ndisks = 0;
 	bool role_created = false;
 	int rc;
 
-	r.run_id = vwf_new_run_id();
 	res->source = xstrdup(o->source);
-	rc = vaws_client_new(&o->aws, &r.client, err);
-	if (rc != 0)
-		goto out;
-	if (o->install_sanbootable && !o->upload_only)
-		vwf_sanboot_reap(&r);
-	rc = setup(&r, kind, &role_created, err);
+	rc = setup(r, kind, &role_created, err);
 	if (rc != 0)
 		goto out;
 	if (kind == VMIE_SOURCE_FILE || kind == VMIE_SOURCE_HTTP) {
 		disks = xcalloc(1, sizeof(*disks));
 		ndisks = 1;
-		rc = vwf_import_upload(&r, kind, o->s3_bucket, disks, err);
+		rc = vwf_import_upload(r, kind, o->s3_bucket, disks, err);
 	} else {
-		rc = vwf_import_s3_objects(&r, kind, &disks, &ndisks, err);
+		rc = vwf_import_s3_objects(r, kind, &disks, &ndisks, err);
 	}
 	if (rc != 0)
 		goto out;
 	res->s3_url = s3_url(&disks[0]);
 	res->format = xstrdup(disks[0].format);
-	vwf_report_result(&r, "s3_url", res->s3_url);
+	vwf_report_result(r, "s3_url", res->s3_url);
 	if (o->upload_only) {
 		vlog_success("uploaded %s", res->s3_url);
 		goto out;
 	}
-	rc = vwf_import_task(&r, disks, ndisks, role_created, err);
+	rc = vwf_import_task(r, disks, ndisks, role_created, err);
 	if (rc == 0 && o->install_sanbootable) {
 		char *ami = NULL;
-		rc = vwf_sanboot(&r, res->ami_id, &ami, err);
+		rc = vwf_sanboot(r, res->ami_id, &ami, err);
 		free(ami);
 	}
 out:
-	res->seconds = vwf_now() - r.t0;
 	for (unsigned i = 0; i < ndisks; i++)
 		vwf_disk_free(&disks[i]);
 	free(disks);
-	vaws_client_free(r.client);
-	free(r.run_id);
+	return rc;
+}
+
+int vwf_import(const vmie_options *o, vmie_source_kind kind, vmie_result *res,
+	       vmie_error *err)
+{
+	vwf_run r;
+	int rc = vwf_run_start(&r, o, res, err);
+
+	if (rc == 0) {
+		if (o->install_sanbootable && !o->upload_only)
+			vwf_sanboot_reap(&r);
+		rc = vwf_import_run(&r, kind, err);
+	}
+	vwf_run_finish(&r);
 	return rc;
 }

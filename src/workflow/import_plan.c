@@ -70,12 +70,22 @@ char *vwf_client_token(const char *run_id, const char *const *s3_urls,
 	return vbuf_detach(&tok);
 }
 
+double vwf_poll_scale(void)
+{
+	const char *v = getenv("VMIE_POLL_SCALE");
+	char *end;
+	if (!v || !*v)
+		return 1.0;
+	double d = strtod(v, &end);
+	return *end == '\0' && d > 0 && d <= 1.0 ? d : 1.0;
+}
+
 long vwf_poll_delay_ms(unsigned attempt)
 {
 	static const long steps[] = {2000, 3000, 5000, 8000, 13000, 20000};
-	if (attempt < sizeof(steps) / sizeof(steps[0]))
-		return steps[attempt];
-	return 30000;
+	long ms = attempt < sizeof(steps) / sizeof(steps[0]) ? steps[attempt] : 30000;
+	ms = (long)((double)ms * vwf_poll_scale());
+	return ms < 1 ? 1 : ms;
 }
 
 /* Matched in order, case-insensitively, on a piece of AWS's message (the

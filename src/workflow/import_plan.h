@@ -30,6 +30,11 @@ char *vwf_new_run_id(void);
  * every 30 s. */
 long vwf_poll_delay_ms(unsigned attempt);
 
+/* VMIE_POLL_SCALE (0 < F <= 1, default 1): a test knob that shortens
+ * every poll interval against an emulator running its clock faster;
+ * it can only make polls more frequent, never rarer. */
+double vwf_poll_scale(void);
+
 /* A hint for a failed import task's StatusMessage (AWS's words, e.g.
  * "ClientError: Unknown OS / Missing OS files."), or NULL when vmie has
  * nothing to add. */

@@ -34,6 +34,15 @@ int vwf_ensure_bucket(vwf_run *r, const char *bucket, vmie_error *err);
 int vwf_ensure_vmimport_role(vwf_run *r, const char *const *buckets,
 			     unsigned nbuckets, bool *created, vmie_error *err);
 
+/* Calls start(ctx, err) again while it fails only because IAM has not yet
+ * propagated a role this run just created or changed (InvalidParameter
+ * naming the role), for up to two minutes; with role_created false, once.
+ * what: "VM Import", "VM Export", for the log line. */
+typedef int (*vwf_start_fn)(void *ctx, vmie_error *err);
+int vwf_retry_while_role_propagates(vwf_run *r, bool role_created,
+				    const char *what, vwf_start_fn start,
+				    void *ctx, vmie_error *err);
+
 /* Upload a local file or URL source; fills disk. */
 int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 		      vwf_disk *disk, vmie_error *err);
@@ -47,5 +56,9 @@ int vwf_import_s3_objects(vwf_run *r, vmie_source_kind kind,
  * role_created: retry the "role not found" answer while IAM propagates. */
 int vwf_import_task(vwf_run *r, const vwf_disk *disks, unsigned ndisks,
 		    bool role_created, vmie_error *err);
+
+/* The whole import on a started run (upload or S3 objects, the task,
+ * sanbootable when asked): vmie import, and the first half of convert. */
+int vwf_import_run(vwf_run *r, vmie_source_kind kind, vmie_error *err);
 
 #endif

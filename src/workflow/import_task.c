@@ -18,9 +18,6 @@
 #include "base/xalloc.h"
 #include "workflow/import_plan.h"
 
-/* How long a just-created role may stay invisible to ImportImage. */
-#define ROLE_PROPAGATION_MS (120 * 1000)
-
 static char *token_for(vwf_run *r, const vwf_disk *disks, unsigned n)
 {
 	const char **urls = xcalloc(n ? n : 1, sizeof(*urls));
@@ -39,13 +36,16 @@ static char *token_for(vwf_run *r, const vwf_disk *disks, unsigned n)
 	return tok;
 }
 
-/* "The service role vmimport provided does not exist or does not have
- * sufficient permissions" (InvalidParameter, at once) while IAM
- * propagates a role just created. */
-static bool role_not_visible_yet(const vmie_error *e)
+struct start_ctx {
+	vwf_run *r;
+	const vec2_import_params *p;
+	char **task_id;
+};
+
+static int start_once(void *ctx, vmie_error *err)
 {
-	return e->aws_code && strcmp(e->aws_code, "InvalidParameter") == 0 &&
-	       e->message && strcasestr(e->message, "service role");
+	struct start_ctx *c = ctx;
+	return vec2_import_image(c->r->client, c->p, c->task_id, err);
 }
 
 static int start_task(vwf_run *r, const vwf_disk *disks, unsigned n,
@@ -55,8 +55,6 @@ static int start_task(vwf_run *r, const vwf_disk *disks, unsigned n,
 	vec2_disk_container *dc = xcalloc(n, sizeof(*dc));
 	vkv tags = VKV_INIT;
 	char *token = token_for(r, disks, n);
-	double waited_ms = 0;
-	int rc;
 
 	for (unsigned i = 0; i < n; i++) {
 		dc[i].format = disks[i].format;
@@ -64,12 +62,7 @@ static int start_task(vwf_run *r, const vwf_disk *disks, unsigned n,
 		dc[i].key = disks[i].key;
 		dc[i].description = disks[i].description;
 	}
-	for (size_t i = 0; i < o->ntags; i++) {
-		const char *eq = strchr(o->tags[i], '=');
-		char *k = xstrndup(o->tags[i], (size_t)(eq - o->tags[i]));
-		vkv_add(&tags, k, eq + 1);
-		free(k);
-	}
+	vwf_option_tags(o, &tags);
 	vec2_import_params p = {
 		.description = o->description ? o->description : "Imported by vmie",
 		.disks = dc,
@@ -85,24 +78,9 @@ static int start_task(vwf_run *r, const vwf_disk *disks, unsigned n,
 		.client_token = token,
 		.tags = &tags,
 	};
-	for (unsigned attempt = 0;; attempt++) {
-		vmie_error e = {0};
-		rc = vec2_import_image(r->client, &p, task_id, &e);
-		if (rc == 0 || !role_created || !role_not_visible_yet(&e) ||
-		    waited_ms >= ROLE_PROPAGATION_MS) {
-			verr_move(err, &e);
-			break;
-		}
-		vmie_error_clear(&e);
-		long delay = vwf_poll_delay_ms(attempt);
-		if (attempt == 0)
-			vlog_info("waiting for IAM to make the new role visible to "
-				  "VM Import");
-		rc = vwf_sleep(r, delay, err);
-		if (rc != 0)
-			break;
-		waited_ms += (double)delay;
-	}
+	struct start_ctx ctx = {r, &p, task_id};
+	int rc = vwf_retry_while_role_propagates(r, role_created, "VM Import",
+						 start_once, &ctx, err);
 	vkv_free(&tags);
 	free(token);
 	free(dc);
@@ -166,7 +144,8 @@ static int wait_task(vwf_run *r, vmie_error *err)
 		}
 		/* A completed task reports no Progress: it is 100 %. */
 		bool done = strcmp(t.status, "completed") == 0;
-		vwf_task_status(r, done ? 100 : t.progress, t.status, t.status_message);
+		vwf_task_status(r, done ? 100 : t.progress < 0 ? 0 : t.progress, t.status,
+				t.status_message);
 		keep_result(r, &t);
 		if (done) {
 			vec2_import_task_free(&t);

@@ -2,8 +2,7 @@
  * vmie_run: the one entry point of every operation.  Validation always
  * comes first, so a front-end cannot start a workflow with options no
  * check has seen; then the preflight (import, convert) refuses an image
- * AWS would refuse; then the workflow.  Export and convert are not built
- * yet: they answer VMIE_ERR_NOT_IMPLEMENTED after the checks.
+ * AWS would refuse; then the workflow.
  */
 #include "base/error.h"
 #include "base/log.h"
@@ -27,7 +26,6 @@ int vmie_run(vmie_operation op, const vmie_options *opts, vmie_result *res,
 {
 	vmie_source_kind kind = VMIE_SOURCE_NONE;
 	vmie_result local = {0};
-	const char *name = vmie_operation_name(op);
 	int rc = vmie_validate(op, opts, &kind, err);
 
 	if (!res)
@@ -36,17 +34,15 @@ int vmie_run(vmie_operation op, const vmie_options *opts, vmie_result *res,
 		goto out;
 	if (kind != VMIE_SOURCE_NONE)
 		vlog_debug("source %s: %s", opts->source, kind_name(kind));
-	if (op != VMIE_OP_EXPORT && (rc = vmie_preflight(opts, kind, err)))
+	if (op != VMIE_OP_EXPORT && op != VMIE_OP_DOWNLOAD &&
+	    (rc = vmie_preflight(opts, kind, err)))
 		goto out;
-	if (op == VMIE_OP_IMPORT) {
-		rc = vwf_import(opts, kind, res, err);
-		goto out;
+	switch (op) {
+	case VMIE_OP_IMPORT: rc = vwf_import(opts, kind, res, err); break;
+	case VMIE_OP_EXPORT: rc = vwf_export(opts, res, err); break;
+	case VMIE_OP_CONVERT: rc = vwf_convert(opts, kind, res, err); break;
+	case VMIE_OP_DOWNLOAD: rc = vwf_download_op(opts, res, err); break;
 	}
-	verr_set(err, VMIE_ERR_NOT_IMPLEMENTED,
-		 "vmie %s: the %s workflow is not implemented yet", name, name);
-	verr_hint(err, "this version imports; the %s workflow comes in a "
-		  "later version", name);
-	rc = VMIE_ERR_NOT_IMPLEMENTED;
 out:
 	vmie_result_free(&local);
 	return rc;

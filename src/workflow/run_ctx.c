@@ -9,12 +9,34 @@
 #include <time.h>
 
 #include "base/error.h"
+#include "workflow/import_plan.h"
 
 double vwf_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int vwf_run_start(vwf_run *r, const vmie_options *o, vmie_result *res,
+		  vmie_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	r->opts = o;
+	r->res = res;
+	r->t0 = vwf_now();
+	r->run_id = vwf_new_run_id();
+	return vaws_client_new(&o->aws, &r->client, err);
+}
+
+void vwf_run_finish(vwf_run *r)
+{
+	if (r->res)
+		r->res->seconds = vwf_now() - r->t0;
+	vaws_client_free(r->client);
+	free(r->run_id);
+	r->client = NULL;
+	r->run_id = NULL;
 }
 
 static void emit(vwf_run *r, vmie_event *ev)
@@ -62,7 +84,7 @@ void vwf_progress(vwf_run *r, uint64_t done, uint64_t total)
 void vwf_task_status(vwf_run *r, int percent, const char *status,
 		     const char *message)
 {
-	vmie_event ev = {.kind = VMIE_EVENT_STATUS, .percent = percent < 0 ? 0 : percent,
+	vmie_event ev = {.kind = VMIE_EVENT_STATUS, .percent = percent < 0 ? -1 : percent,
 			 .status = status, .message = message};
 	emit(r, &ev);
 }
@@ -72,6 +94,15 @@ void vwf_report_result(vwf_run *r, const char *key, const char *value)
 	vmie_event ev = {.kind = VMIE_EVENT_RESULT, .percent = -1, .key = key,
 			 .value = value};
 	emit(r, &ev);
+}
+
+void vwf_option_tags(const vmie_options *o, vkv *tags)
+{
+	for (size_t i = 0; i < o->ntags; i++) {
+		const char *eq = strchr(o->tags[i], '=');
+		vkv_addn(tags, o->tags[i], (size_t)(eq - o->tags[i]), eq + 1,
+			 strlen(eq + 1));
+	}
 }
 
 bool vwf_cancelled(const vwf_run *r)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "aws/client.h"
+#include "base/kv.h"
 #include "vmie.h"
 
 typedef struct vwf_run {
@@ -24,14 +25,25 @@ typedef struct vwf_run {
 
 double vwf_now(void); /* monotonic seconds */
 
+/* Starts a run: r zeroed and filled, a run id, the AWS client.  On
+ * failure err is set; vwf_run_finish is due either way. */
+int vwf_run_start(vwf_run *r, const vmie_options *o, vmie_result *res,
+		  vmie_error *err);
+/* Records the run's duration and frees what vwf_run_start made. */
+void vwf_run_finish(vwf_run *r);
+
 void vwf_phase_begin(vwf_run *r, const char *phase);
 /* Ends the phase under way: records its duration in the result and
  * reports it (bytes: what it moved, 0 for none). */
 void vwf_phase_end(vwf_run *r, uint64_t bytes);
 void vwf_progress(vwf_run *r, uint64_t done, uint64_t total);
+/* percent -1: a wait that has no percentage (shown without one). */
 void vwf_task_status(vwf_run *r, int percent, const char *status,
 		     const char *message);
 void vwf_report_result(vwf_run *r, const char *key, const char *value);
+
+/* The --tag KEY=VALUE options (validated) as pairs, appended to tags. */
+void vwf_option_tags(const vmie_options *o, vkv *tags);
 
 bool vwf_cancelled(const vwf_run *r);
 /* Sleeps ms in small slices; VMIE_ERR_INTERRUPTED (err set) as soon as the

@@ -1,16 +1,99 @@
-/* Placeholder until the sanbootable workflow lands. */
+/*
+ * --install-sanbootable: the steps in order (sanboot_steps.h).  Whatever
+ * happens after RunInstances -- a failed step, a timeout, Ctrl-C -- the
+ * instance is terminated before this returns.
+ */
 #include "workflow/sanboot.h"
 
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
 #include "base/error.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "workflow/sanboot_steps.h"
 
 int vwf_sanboot_check_image(vwf_run *r, const vec2_image *img, vmie_error *err)
 {
 	(void)r;
-	if (img->platform && img->platform[0]) {
+	bool windows = (img->platform && strcasecmp(img->platform, "windows") == 0) ||
+		       (img->platform_details && strcasestr(img->platform_details, "windows"));
+	if (windows) {
 		verr_set(err, VMIE_ERR_SANBOOTABLE_WINDOWS_NOT_SUPPORTED,
-			 "%s is a Windows AMI: sanbootable is Linux only",
-			 img->image_id);
+			 "%s is a Windows AMI (%s): sanbootable is for Linux only",
+			 img->image_id, img->platform_details ? img->platform_details
+			 : img->platform);
+		verr_hint(err, "leave out --install-sanbootable for Windows images "
+			  "(Windows boots from iSCSI with its own iBFT support, "
+			  "without sanbootable)");
 		return VMIE_ERR_SANBOOTABLE_WINDOWS_NOT_SUPPORTED;
+	}
+	if (!img->state || strcmp(img->state, "available") != 0) {
+		verr_set(err, VMIE_ERR_AWS_AMI_STATUS_CHECK_FAILED,
+			 "AMI %s is %s, not available%s%s", img->image_id,
+			 img->state ? img->state : "in no state",
+			 img->state_reason ? ": " : "",
+			 img->state_reason ? img->state_reason : "");
+		verr_hint(err, "wait until aws ec2 describe-images --image-ids %s "
+			  "shows it available", img->image_id);
+		return VMIE_ERR_AWS_AMI_STATUS_CHECK_FAILED;
+	}
+	return 0;
+}
+
+void vwf_sanboot_job_free(vwf_sanboot_job *job)
+{
+	vec2_image_free(&job->img);
+	free(job->subnet_id);
+	free(job->instance_id);
+	free(job->command_id);
+	free(job->new_ami_id);
+	memset(job, 0, sizeof(*job));
+}
+
+/* The instance type: --instance-type, else t3.micro, or its Graviton
+ * twin for an arm64 AMI (t3 cannot run it). */
+static const char *instance_type(const vwf_sanboot_job *job)
+{
+	const char *t = job->r->opts->instance_type;
+	if (t)
+		return t;
+	if (job->img.architecture && strcmp(job->img.architecture, "arm64") == 0)
+		return "t4g.micro";
+	return VMIE_DEFAULT_INSTANCE_TYPE;
+}
+
+/* The source AMI, described and checked, before anything is created. */
+static int check_source(vwf_sanboot_job *job, vmie_error *err)
+{
+	const char *id = job->source_ami;
+	int rc = vec2_describe_image(job->r->client, id, &job->img, err);
+	if (rc == VEC2_NOT_FOUND) {
+		verr_set(err, VMIE_ERR_AWS_AMI_NOT_FOUND, "AMI %s not found in %s", id,
+			 vaws_client_region(job->r->client));
+		return verr_hint(err, "check the id and the region (--region)");
+	}
+	if (rc != 0) {
+		verr_prefix(err, "describing AMI %s", id);
+		return vwf_sb_as_step(err, rc, VMIE_ERR_AWS_AMI_FETCH_FAILED);
+	}
+	job->instance_type = instance_type(job);
+	return vwf_sanboot_check_image(job->r, &job->img, err);
+}
+
+static int steps(vwf_sanboot_job *job, vmie_error *err)
+{
+	int (*const step[])(vwf_sanboot_job *, vmie_error *) = {
+		check_source, vwf_sb_network, vwf_sb_profile, vwf_sb_launch,
+		vwf_sb_wait_online, vwf_sb_install, vwf_sb_image,
+	};
+	for (size_t i = 0; i < sizeof(step) / sizeof(step[0]); i++) {
+		int rc = step[i](job, err);
+		if (rc == 0 && vwf_cancelled(job->r))
+			rc = vwf_interrupted(job->r, err);
+		if (rc != 0)
+			return rc;
 	}
 	return 0;
 }
@@ -18,15 +101,31 @@ int vwf_sanboot_check_image(vwf_run *r, const vec2_image *img, vmie_error *err)
 int vwf_sanboot(vwf_run *r, const char *ami_id, char **new_ami_id,
 		vmie_error *err)
 {
-	(void)r;
-	(void)ami_id;
-	*new_ami_id = NULL;
-	verr_set(err, VMIE_ERR_NOT_IMPLEMENTED,
-		 "--install-sanbootable is not implemented yet");
-	return VMIE_ERR_NOT_IMPLEMENTED;
-}
+	const char *profile = r->opts->instance_profile;
+	vwf_sanboot_job job = {
+		.r = r,
+		.source_ami = ami_id,
+		.profile = profile ? profile : VMIE_DEFAULT_INSTANCE_PROFILE,
+		.instance_type = VMIE_DEFAULT_INSTANCE_TYPE,
+	};
+	int rc;
 
-void vwf_sanboot_reap(vwf_run *r)
-{
-	(void)r;
+	*new_ami_id = NULL;
+	if (!r->res->source_ami_id)
+		r->res->source_ami_id = xstrdup(ami_id);
+	vlog_info("installing iPXE sanbootable on a copy of %s", ami_id);
+	rc = steps(&job, err);
+	vwf_sb_terminate(&job);
+	if (rc == 0) {
+		r->res->sanbootable_ami_id = xstrdup(job.new_ami_id);
+		vwf_report_result(r, "sanbootable_ami_id", job.new_ami_id);
+		*new_ami_id = xstrdup(job.new_ami_id);
+	} else if (job.new_ami_id && !job.finished) {
+		vlog_warn("AMI %s was started but not finished: when it is not "
+			  "needed, remove it with: aws ec2 deregister-image "
+			  "--image-id %s (then delete its snapshot)", job.new_ami_id,
+			  job.new_ami_id);
+	}
+	vwf_sanboot_job_free(&job);
+	return rc;
 }

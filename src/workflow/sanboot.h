@@ -20,7 +20,7 @@ int vwf_sanboot_check_image(vwf_run *r, const vec2_image *img, vmie_error *err);
  * vwf_sanboot_check_image).  Fills r->res->source_ami_id,
  * sanbootable_ami_id, instance_id, command_id and reports the results
  * "sanbootable_ami_id", "instance_id".  The new AMI's id is also returned
- * in *new_ami_id (owned by the caller).  Phases: "instance-profile",
+ * in *new_ami_id (owned by the caller).  Phases: "profile",
  * "launch", "ssm", "install", "image". */
 int vwf_sanboot(vwf_run *r, const char *ami_id, char **new_ami_id,
 		vmie_error *err);

@@ -219,7 +219,10 @@ static int check_applicable(vmie_operation op, const vmie_options *o,
 			    vmie_error *err)
 {
 	const char *name = NULL;
-	if (op == VMIE_OP_EXPORT) {
+	if (op == VMIE_OP_DOWNLOAD) {
+		if (o->s3_bucket)
+			name = "--s3-bucket";
+	} else if (op == VMIE_OP_EXPORT) {
 		if (o->source)
 			name = "--source";
 		else if (o->license_type)
@@ -231,6 +234,10 @@ static int check_applicable(vmie_operation op, const vmie_options *o,
 			name = "--ami-id";
 		else if (op == VMIE_OP_IMPORT && o->s3_export_prefix)
 			name = "--s3-export-prefix";
+		else if (op == VMIE_OP_IMPORT && o->download_path)
+			name = "--download";
+		else if (op == VMIE_OP_IMPORT && o->export_format)
+			name = "--export-format";
 	}
 	if (!name)
 		return 0;
@@ -244,7 +251,9 @@ static int check_required(vmie_operation op, const vmie_options *o,
 			  vmie_error *err)
 {
 	const char *name = NULL;
-	if (!o->s3_bucket || !*o->s3_bucket)
+	if (op == VMIE_OP_DOWNLOAD)
+		name = !o->download_path || !*o->download_path ? "PATH" : NULL;
+	else if (!o->s3_bucket || !*o->s3_bucket)
 		name = "--s3-bucket (-b)";
 	else if (op == VMIE_OP_EXPORT && (!o->ami_id || !*o->ami_id))
 		name = "--ami-id (-a)";
@@ -264,7 +273,7 @@ static int check_strings(vmie_operation op, const vmie_options *o,
 	int rc;
 	if ((rc = check_applicable(op, o, err)) != 0 ||
 	    (rc = check_required(op, o, err)) != 0 ||
-	    (rc = check_bucket(o->s3_bucket, err)) != 0)
+	    (op != VMIE_OP_DOWNLOAD && (rc = check_bucket(o->s3_bucket, err)) != 0))
 		return rc;
 	if (o->ami_id && (rc = check_ami(o->ami_id, err)) != 0)
 		return rc;
@@ -305,9 +314,10 @@ int vmie_validate(vmie_operation op, const vmie_options *opts,
 		goto out;
 	}
 	if ((rc = check_strings(op, opts, &e)) != 0 ||
-	    (rc = vmie_check_import_options(op, opts, &e)) != 0)
+	    (rc = vmie_check_import_options(op, opts, &e)) != 0 ||
+	    (rc = vmie_check_export_options(op, opts, &e)) != 0)
 		goto out;
-	if (op != VMIE_OP_EXPORT &&
+	if (op != VMIE_OP_EXPORT && op != VMIE_OP_DOWNLOAD &&
 	    (rc = vmie_check_source(opts->source, opts->s3_bucket, &kind, &e)))
 		goto out;
 	if (opts->upload_only && kind != VMIE_SOURCE_FILE && kind != VMIE_SOURCE_HTTP) {

@@ -59,7 +59,16 @@ int vmie_check_import_options(vmie_operation op, const vmie_options *o,
 {
 	int rc = 0;
 
-	if (op == VMIE_OP_EXPORT)
+	/* Export tags its task and describes it too. */
+	if (o->description && strlen(o->description) > 255) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--description is "
+			 "longer than 255 characters");
+		return verr_hint(err, "shorten it");
+	}
+	for (size_t i = 0; i < o->ntags; i++)
+		if ((rc = check_tag(o->tags[i], err)) != 0)
+			return rc;
+	if (op == VMIE_OP_EXPORT || op == VMIE_OP_DOWNLOAD)
 		return 0;
 	if (o->storage_class &&
 	    (rc = ONE_OF("--storage-class", o->storage_class, "STANDARD",
@@ -81,14 +90,6 @@ int vmie_check_import_options(vmie_operation op, const vmie_options *o,
 			 "1024 characters and not start with '/'");
 		return verr_hint(err, "write --s3-key images/disk.raw");
 	}
-	if (o->description && strlen(o->description) > 255) {
-		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--description is "
-			 "longer than 255 characters");
-		return verr_hint(err, "shorten it");
-	}
-	for (size_t i = 0; i < o->ntags; i++)
-		if ((rc = check_tag(o->tags[i], err)) != 0)
-			return rc;
 	if (o->upload_only && o->install_sanbootable) {
 		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--upload-only and "
 			 "--install-sanbootable do not go together");

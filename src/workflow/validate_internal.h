@@ -20,4 +20,8 @@ int vmie_check_source(const char *src, const char *bucket,
 int vmie_check_import_options(vmie_operation op, const vmie_options *o,
 			      vmie_error *err);
 
+/* Export format, download target, sanbootable instance, download URL. */
+int vmie_check_export_options(vmie_operation op, const vmie_options *o,
+			      vmie_error *err);
+
 #endif

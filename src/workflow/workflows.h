@@ -11,4 +11,10 @@
 int vwf_import(const vmie_options *o, vmie_source_kind kind, vmie_result *res,
 	       vmie_error *err);
 
+int vwf_export(const vmie_options *o, vmie_result *res, vmie_error *err);
+int vwf_convert(const vmie_options *o, vmie_source_kind kind, vmie_result *res,
+		vmie_error *err);
+/* vmie download S3_URL PATH (src/workflow/download.c). */
+int vwf_download_op(const vmie_options *o, vmie_result *res, vmie_error *err);
+
 #endif

@@ -28,6 +28,12 @@ def emulator_speed():
 
 
 @pytest.fixture
+def emu_env(emu_env):
+    """Polls ten times as often: the emulated clock runs 900 times faster."""
+    return dict(emu_env, VMIE_POLL_SCALE="0.1")
+
+
+@pytest.fixture
 def disk(tmp_path):
     p = tmp_path / "disk.raw"
     make_raw(p, SIZE, DATA)

@@ -1,0 +1,119 @@
+/*
+ * The download step (download_step.h) and `vmie download S3_URL PATH`:
+ * the downloader (transfer/download.h) run as phase "download", its
+ * result in the run's, and one line saying whether the bytes were
+ * verified and with what.
+ *
+ * VMIE_DOWNLOAD_CHUNK_SIZE (bytes) is a test knob: it forces small chunks
+ * so that tests see many chunks, resumes and part splits on small objects.
+ */
+#include "workflow/download_step.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "transfer/download.h"
+#include "workflow/workflows.h"
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	vwf_progress(ctx, done, total);
+}
+
+static size_t chunk_knob(void)
+{
+	const char *v = getenv("VMIE_DOWNLOAD_CHUNK_SIZE");
+	char *end = NULL;
+	unsigned long long n = v && *v ? strtoull(v, &end, 10) : 0;
+	if (!n || (end && *end)) {
+		if (v && *v)
+			vlog_warn("VMIE_DOWNLOAD_CHUNK_SIZE=%s is not a number "
+				  "of bytes: ignored", v);
+		return 0;
+	}
+	return (size_t)n;
+}
+
+static void report(vwf_run *r, const char *bucket, const char *key,
+		   const vdownload_result *dr)
+{
+	const char *path = r->opts->download_path;
+	char resumed[64] = "";
+	if (dr->resumed_from)
+		snprintf(resumed, sizeof resumed, ", %" PRIu64
+			 " resumed from an earlier run", dr->resumed_from);
+	if (dr->verified)
+		vlog_success("downloaded s3://%s/%s to %s (%" PRIu64 " bytes"
+			     "%s), verified with %s",
+			     bucket, key, path, dr->size, resumed,
+			     dr->verified_with);
+	else
+		vlog_warn("downloaded s3://%s/%s to %s (%" PRIu64 " bytes%s), "
+			  "but UNVERIFIED: S3 gives neither a CRC32C nor an "
+			  "MD5 ETag for it",
+			  bucket, key, path, dr->size, resumed);
+}
+
+int vwf_download(vwf_run *r, const char *bucket, const char *key,
+		 vmie_error *err)
+{
+	const vmie_options *o = r->opts;
+	vdownload_opts dop = {
+		.client = r->client,
+		.bucket = bucket,
+		.key = key,
+		.path = o->download_path,
+		.sparse = o->sparse,
+		.overwrite = o->overwrite,
+		.chunk_size = chunk_knob(),
+		.progress = on_progress,
+		.progress_ctx = r,
+		.cancel = o->cancel,
+	};
+	vdownload_result dr = {0};
+	vwf_phase_begin(r, "download");
+	vlog_info("downloading s3://%s/%s to %s", bucket, key,
+		  o->download_path);
+	int rc = vdownload_run(&dop, &dr, err);
+	vmie_result *res = r->res;
+	free(res->download_path);
+	res->download_path = xstrdup(o->download_path);
+	res->downloaded_bytes = dr.fetched;
+	res->zero_skipped = dr.zero_skipped;
+	res->download_verified = rc == 0 && dr.verified;
+	free(res->verified_with);
+	res->verified_with = rc == 0 ? xstrdup(dr.verified_with) : NULL;
+	if (rc == 0) {
+		vwf_report_result(r, "download_path", o->download_path);
+		report(r, bucket, key, &dr);
+		vwf_phase_end(r, dr.fetched);
+	}
+	vdownload_result_free(&dr);
+	return rc;
+}
+
+int vwf_download_op(const vmie_options *o, vmie_result *res, vmie_error *err)
+{
+	vwf_run r;
+	char *bucket = NULL;
+	const char *key = NULL;
+	int rc = vwf_run_start(&r, o, res, err);
+	if (rc != 0)
+		goto out;
+	/* Validation checked the s3://BUCKET/KEY shape. */
+	const char *rest = o->source + strlen("s3://");
+	const char *slash = strchr(rest, '/');
+	bucket = xstrndup(rest, (size_t)(slash - rest));
+	key = slash + 1;
+	free(res->source);
+	res->source = xstrdup(o->source);
+	rc = vwf_download(&r, bucket, key, err);
+out:
+	free(bucket);
+	vwf_run_finish(&r);
+	return rc;
+}

@@ -1,0 +1,59 @@
+/*
+ * vmie export: the AMI checked, optionally made sanbootable (a new AMI),
+ * then exported (export_steps.h) and optionally downloaded.  Convert runs
+ * the same tail after its import (vwf_export_run).
+ */
+#include "workflow/export_steps.h"
+
+#include <stdlib.h>
+
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "workflow/download_step.h"
+#include "workflow/sanboot.h"
+#include "workflow/workflows.h"
+
+int vwf_export_run(vwf_run *r, const char *ami_id, vmie_error *err)
+{
+	bool role_created = false;
+	char *key = NULL;
+	int rc;
+
+	if ((rc = vwf_export_setup(r, &role_created, err)) != 0 ||
+	    (rc = vwf_export_task(r, ami_id, role_created, &key, err)) != 0)
+		goto out;
+	if (r->opts->download_path)
+		rc = vwf_download(r, r->opts->s3_bucket, key, err);
+out:
+	free(key);
+	return rc;
+}
+
+int vwf_export(const vmie_options *o, vmie_result *res, vmie_error *err)
+{
+	vwf_run r;
+	vec2_image img = {0};
+	char *sanboot_ami = NULL;
+	int rc = vwf_run_start(&r, o, res, err);
+
+	if (rc != 0)
+		goto out;
+	res->source_ami_id = xstrdup(o->ami_id);
+	res->ami_id = xstrdup(o->ami_id);
+	if ((rc = vwf_export_check_image(&r, o->ami_id, &img, err)) != 0)
+		goto out;
+	if (o->install_sanbootable) {
+		/* Refused before the reaper or anything else touches EC2. */
+		if ((rc = vwf_sanboot_check_image(&r, &img, err)) != 0)
+			goto out;
+		vwf_sanboot_reap(&r);
+		if ((rc = vwf_sanboot(&r, o->ami_id, &sanboot_ami, err)) != 0)
+			goto out;
+	}
+	rc = vwf_export_run(&r, sanboot_ami ? sanboot_ami : o->ami_id, err);
+out:
+	free(sanboot_ami);
+	vec2_image_free(&img);
+	vwf_run_finish(&r);
+	return rc;
+}
