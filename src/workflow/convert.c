@@ -16,8 +16,7 @@ int vwf_convert(const vmie_options *o, vmie_source_kind kind, vmie_result *res,
 
 	if (rc != 0)
 		goto out;
-	if (o->install_sanbootable)
-		vwf_sanboot_reap(&r);
+	vwf_sanboot_reap_if_due(&r);
 	if ((rc = vwf_import_run(&r, kind, err)) != 0)
 		goto out;
 	rc = vwf_export_run(&r, res->sanbootable_ami_id ? res->sanbootable_ami_id

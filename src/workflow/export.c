@@ -42,11 +42,12 @@ int vwf_export(const vmie_options *o, vmie_result *res, vmie_error *err)
 	res->ami_id = xstrdup(o->ami_id);
 	if ((rc = vwf_export_check_image(&r, o->ami_id, &img, err)) != 0)
 		goto out;
+	/* After the checks: a Windows AMI is refused before any EC2 change. */
+	vwf_sanboot_reap_if_due(&r);
 	if (o->install_sanbootable) {
 		/* Refused before the reaper or anything else touches EC2. */
 		if ((rc = vwf_sanboot_check_image(&r, &img, err)) != 0)
 			goto out;
-		vwf_sanboot_reap(&r);
 		if ((rc = vwf_sanboot(&r, o->ami_id, &sanboot_ami, err)) != 0)
 			goto out;
 	}

@@ -108,8 +108,7 @@ int vwf_import(const vmie_options *o, vmie_source_kind kind, vmie_result *res,
 	int rc = vwf_run_start(&r, o, res, err);
 
 	if (rc == 0) {
-		if (o->install_sanbootable && !o->upload_only)
-			vwf_sanboot_reap(&r);
+		vwf_sanboot_reap_if_due(&r);
 		rc = vwf_import_run(&r, kind, err);
 	}
 	vwf_run_finish(&r);

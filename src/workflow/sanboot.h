@@ -31,4 +31,9 @@ int vwf_sanboot(vwf_run *r, const char *ami_id, char **new_ami_id,
  * command to terminate them.  Never fails the run (warnings only). */
 void vwf_sanboot_reap(vwf_run *r);
 
+/* Runs the reaper when the run installs sanbootable, or when this
+ * machine's journal lists an instance in the run's region (a killed run's,
+ * whatever the next command is).  No AWS call otherwise. */
+void vwf_sanboot_reap_if_due(vwf_run *r);
+
 #endif

@@ -136,3 +136,29 @@ void vwf_sanboot_reap(vwf_run *r)
 	free(list);
 	vkv_free(&tags);
 }
+
+/* An entry of this region in the local journal. */
+static bool journal_pending(const char *region)
+{
+	size_t n = 0;
+	bool found = false;
+	char **ids = vwf_journal_list(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		vwf_journal_entry e;
+		if (!found && vwf_journal_read(ids[i], &e) == 0 && e.region &&
+		    strcmp(e.region, region) == 0)
+			found = true;
+		vwf_journal_entry_free(&e);
+		free(ids[i]);
+	}
+	free(ids);
+	return found;
+}
+
+void vwf_sanboot_reap_if_due(vwf_run *r)
+{
+	if (r->opts->install_sanbootable ||
+	    journal_pending(vaws_client_region(r->client)))
+		vwf_sanboot_reap(r);
+}

@@ -245,6 +245,23 @@ def proc_start(pid):
         return int(f.read().rsplit(")", 1)[1].split()[19])
 
 
+def test_orphan_reaped_by_any_next_run(vmie_bin, env, control, disk):
+    """The next run need not install sanbootable itself: a plain export
+    finds this machine's journal entry and terminates the orphan."""
+    control("POST", "force", {"kind": "ssm-online"})
+    p = start(vmie_bin, env, disk)
+    wait_for(lambda: launched(control) and journal_files(env), "the instance")
+    (orphan,) = launched(control)
+    p.kill()
+    p.communicate(timeout=30)
+    seeded = control("POST", "ec2/seed-image", {"region": REGION})["ImageId"]
+    r = run(vmie_bin, ["export", "--s3-bucket", BUCKET, "--ami-id", seeded], env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert f"terminating instance {orphan}" in r.stderr
+    assert orphan not in launched(control)
+    assert journal_files(env) == []
+
+
 def test_orphans_reaped_by_the_next_run(vmie_bin, env, aws, control, disk):
     """A run killed with SIGKILL leaves its instance and its journal entry:
     the next run terminates it.  An instance this machine has no record of
