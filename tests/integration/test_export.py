@@ -129,6 +129,20 @@ def test_windows_with_sanbootable_refused_first(vmie_bin, emu_env, control):
     assert export_tasks(control) == {}
 
 
+def test_export_sanbootable_exports_the_new_ami(vmie_bin, emu_env, aws, control):
+    ami = seed(control, size=2 * MIB)
+    env = dict(emu_env, VMIE_POLL_SCALE="0.02")
+    res = result_of(vmie(vmie_bin, env, "export", "-b", BUCKET, "-a", ami,
+                         "--install-sanbootable", "--json", timeout=180))
+    new = res["sanbootable_ami_id"]
+    assert new and new != ami and res["source_ami_id"] == ami
+    task = aws("ec2", "describe-export-image-tasks",
+               "--export-image-task-ids", res["export_task_id"])["ExportImageTasks"][0]
+    assert task["ImageId"] == new
+    assert control("GET", "state")["ec2"]["instances"][res["instance_id"]]["state"] == \
+        "terminated"
+
+
 def test_sse_kms_bucket_refused_before_the_task(vmie_bin, emu_env, aws, control):
     aws("s3api", "create-bucket", "--bucket", BUCKET,
         "--create-bucket-configuration", f"LocationConstraint={REGION}")
