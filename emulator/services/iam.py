@@ -179,6 +179,16 @@ def delete_role(emu, req):
     return iam_response("DeleteRole", None)
 
 
+def update_assume_role_policy(emu, req):
+    name = _param(req, "RoleName")
+    text = _param(req, "PolicyDocument")
+    _parse_policy(text)
+    with emu.store.lock:
+        _role(emu, name)["AssumeRolePolicyDocument"] = text
+        _save(emu, "iam_roles")
+    return iam_response("UpdateAssumeRolePolicy", None)
+
+
 def put_role_policy(emu, req):
     name = _param(req, "RoleName")
     pname = _param(req, "PolicyName")
@@ -472,6 +482,7 @@ OPERATIONS = {
     "CreateRole": create_role,
     "GetRole": get_role,
     "DeleteRole": delete_role,
+    "UpdateAssumeRolePolicy": update_assume_role_policy,
     "PutRolePolicy": put_role_policy,
     "GetRolePolicy": get_role_policy,
     "DeleteRolePolicy": delete_role_policy,

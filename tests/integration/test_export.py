@@ -87,6 +87,24 @@ def test_export_from_nothing(vmie_bin, emu_env, aws, control):
     assert set(res["phase_seconds"]) >= {"check", "bucket", "role", "export"}
 
 
+def test_existing_role_with_wrong_trust_is_fixed(vmie_bin, emu_env, aws, control):
+    """A vmimport role made by hand that trusts the wrong service: its trust
+    is replaced (UpdateAssumeRolePolicy), and the export then works."""
+    wrong = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]})
+    aws("iam", "create-role", "--role-name", "vmimport", "--assume-role-policy-document", wrong)
+    ami = seed(control, size=2 * MIB)
+    r = vmie(vmie_bin, emu_env, "export", "-b", BUCKET, "-a", ami, "--json")
+    res = result_of(r)
+    assert res["export_url"]
+    assert "updated the vmimport service role" in r.stderr
+    doc = aws("iam", "get-role", "--role-name", "vmimport")["Role"]["AssumeRolePolicyDocument"]
+    stmt = doc["Statement"][0]
+    assert stmt["Principal"]["Service"] == "vmie.amazonaws.com"
+    assert stmt["Condition"]["StringEquals"]["sts:Externalid"] == "vmimport"
+
+
 def test_export_prefix_slash_and_format(vmie_bin, emu_env, aws, control):
     ami = seed(control, size=2 * MIB)
     res = result_of(vmie(vmie_bin, emu_env, "export", "-b", BUCKET, "-a", ami, "--json",
