@@ -198,7 +198,7 @@ int vwf_export_task(vwf_run *r, const char *ami_id, bool role_created,
 	vbuf_addf(&url, "s3://%s/%s", r->opts->s3_bucket, *key);
 	r->res->export_url = vbuf_detach(&url);
 	vwf_report_result(r, "export_url", r->res->export_url);
-	vwf_phase_end(r, r->res->export_size);
+	vwf_phase_end(r, 0); /* AWS moved the bytes: no rate to show */
 	vlog_success("exported %s to %s (%llu bytes)", ami_id, r->res->export_url,
 		     (unsigned long long)r->res->export_size);
 out:
