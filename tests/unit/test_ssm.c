@@ -135,6 +135,9 @@ static void test_send(vaws_client *c)
 	CHECK_INT(vaws_client_new(NULL, &c3, NULL), 0);
 	setenv("AWS_MAX_ATTEMPTS", "1", 1);
 	vaws_client_set_sleep(c3, no_sleep, &sleeps);
+	/* A fixed jitter seed: full jitter may draw a 0 ms delay, which
+	 * sleeps not at all. */
+	vaws_client_set_seed(c3, 42);
 	answer(500, "{\"__type\":\"InternalServerError\",\"message\":\"oops\"}");
 	CHECK_INT(vssm_send_shell(c3, "i-1", "true", 0, NULL, &cmd, &err),
 		  VMIE_ERR_AWS_SSM_COMMAND_FAILED);
