@@ -30,6 +30,12 @@ uint64_t vsource_raw_size(const vsource *s) { return s->raw_size; }
 const char *vsource_name(const vsource *s) { return s->name; }
 vimg_compression vsource_compression(const vsource *s) { return s->compression; }
 
+void vsource_set_stop(vsource *s, const atomic_bool *stop)
+{
+	for (; s; s = s->inner)
+		s->stop = stop;
+}
+
 void vsource_free(vsource *s)
 {
 	if (!s)

@@ -6,6 +6,7 @@
 #ifndef VMIE_TRANSFER_SOURCE_H
 #define VMIE_TRANSFER_SOURCE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,6 +60,12 @@ vimg_compression vsource_compression(const vsource *s);
  * unchanged. */
 int vsource_open_decoded(vsource *raw, unsigned threads, vsource **out,
 			 vmie_error *err);
+
+/* A flag another thread sets to stop the reader: a read waiting on the
+ * network returns -1 with VMIE_ERR_INTERRUPTED within a second of it
+ * (a local file's reads never wait that long).  Also set on the source
+ * a decoded one reads. */
+void vsource_set_stop(vsource *s, const atomic_bool *stop);
 
 void vsource_free(vsource *s);
 

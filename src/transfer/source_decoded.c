@@ -143,6 +143,7 @@ int vsource_open_decoded(vsource *raw, unsigned threads, vsource **out,
 
 	*out = NULL;
 	d->raw = raw;
+	s->inner = raw;
 	d->in = xmalloc(INBUF);
 	s->raw_size = raw->raw_size;
 	/* A connection may deliver a byte at a time: read until the magic

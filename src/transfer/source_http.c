@@ -330,6 +330,9 @@ static long long http_read(vsource *s, void *buf, size_t len, vmie_error *err)
 			s->raw_offset += n;
 			return (long long)n;
 		}
+		if (s->stop && atomic_load(s->stop))
+			return verr_set(err, VMIE_ERR_INTERRUPTED, "%s: reading "
+					"stopped", h->shown), -1;
 		if (h->running) {
 			if (pump(h, err) < 0)
 				return -1;

@@ -28,6 +28,10 @@ struct vsource {
 	/* A local file's descriptor, which the decoded source may read at
 	 * random for a size record (the xz index); -1 for a stream. */
 	int fd;
+	/* Set by another thread to stop: a read blocked on the network
+	 * returns -1 (VMIE_ERR_INTERRUPTED) within a second.  NULL: none. */
+	const atomic_bool *stop;
+	vsource *inner;       /* the source a decoded one reads; NULL */
 };
 
 vsource *vsource_alloc(const vsource_ops *ops, void *impl);

@@ -38,6 +38,8 @@ void vup_pool_init(vup_pool *p, unsigned nbufs, vsource *src,
 	p->wake_ctx = wake_ctx;
 	p->head_ok = o->check_head == NULL;
 	atomic_init(&p->stop, false);
+	/* A read waiting on a stalled server must not hold up a stop. */
+	vsource_set_stop(src, &p->stop);
 }
 
 int vup_pool_start(vup_pool *p, vmie_error *err)
@@ -123,6 +125,8 @@ static int fill(vup_pool *p, vup_buf *b, unsigned n, bool *at_end,
 							 : READ_CHUNK;
 		unsigned char *data = b->data + b->len;
 		long long got = vsource_read(p->src, data, ask, err);
+		if (got < 0 && atomic_load(&p->stop))
+			return STOPPED; /* our own stop, not a source failure */
 		if (got < 0 && err->status)
 			return err->status;
 		if (got < 0)

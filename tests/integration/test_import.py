@@ -75,6 +75,8 @@ class Server:
     def __init__(self, directory):
         self.directory = directory
         self.drop_after = None  # bytes of body before the first drop
+        self.stall_after = None  # bytes of body, then nothing until stop()
+        self.release = threading.Event()
         self.requests = []
         server = self
 
@@ -114,6 +116,11 @@ class Server:
                 self.send_header("ETag", etag)
                 self.send_header("Accept-Ranges", "bytes")
                 self.end_headers()
+                if server.stall_after is not None:
+                    self.wfile.write(data[:server.stall_after])
+                    self.wfile.flush()
+                    server.release.wait(120)  # the server hangs, the socket stays open
+                    return
                 if server.drop_after is not None:
                     cut, server.drop_after = server.drop_after, None
                     self.wfile.write(data[:cut])
@@ -128,6 +135,7 @@ class Server:
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     def stop(self):
+        self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -309,6 +317,29 @@ def test_interrupted_upload_leaves_no_open_upload(vmie_bin, emu_env, control, tm
     assert p.returncode == 130, err
     assert "interrupted" in err
     control("DELETE", "faults")
+    assert open_uploads(control) == []
+
+
+def test_ctrl_c_with_a_stalled_server_is_prompt(vmie_bin, emu_env, control, server, tmp_path):
+    """The server sends more than a part, then nothing, connection open:
+    Ctrl-C must not wait for the read to time out (a minute)."""
+    big = tmp_path / "stall.raw"
+    make_raw(big, 64 * MIB, 40 * MIB)
+    server.stall_after = 20 * MIB
+    p = subprocess.Popen([vmie_bin, "import", "--s3-bucket", BUCKET, "--source",
+                          f"{server.base}/files/stall.raw"],
+                         env=emu_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline and not open_uploads(control):
+        time.sleep(0.1)
+    assert open_uploads(control), "the upload never started"
+    time.sleep(1)
+    t0 = time.time()
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    took = time.time() - t0
+    assert p.returncode == 130, err
+    assert took < 10, f"Ctrl-C took {took:.1f} s with a stalled server"
     assert open_uploads(control) == []
 
 
