@@ -8,7 +8,8 @@ began; the state is computed from the emulated time elapsed, so states
 move with --speed and survive a restart of the emulator.
 
 Tables: "instances" id -> record, "ec2_tokens" ClientToken -> launch,
-"vpcs", "subnets" id -> record, "ec2_regions" region -> {"initialised"}.
+"vpcs", "subnets" id -> record (the default VPC's, and any CreateVpc /
+CreateSubnet made), "ec2_regions" region -> {"initialised"}.
 Instance tags live in the shared "tags" table (ec2_common).
 """
 import hashlib
@@ -116,6 +117,51 @@ def delete_default_vpc(emu, region):
         emu.store.save("vpcs")
         emu.store.save("subnets")
     return {"deleted": gone}
+
+
+def create_vpc(emu, req):
+    """A non-default VPC (no subnets until CreateSubnet)."""
+    c.dry_run(req)
+    cidr = req.params.get("CidrBlock")
+    if not cidr:
+        raise ServiceError("MissingParameter", "The request must contain the parameter "
+                           "CidrBlock", 400)
+    ensure_default_vpc(emu, req.region)
+    vpc_id = new_id("vpc")
+    rec = {"VpcId": vpc_id, "region": req.region, "CidrBlock": cidr, "IsDefault": False,
+           "DhcpOptionsId": new_id("dopt"), "AssociationId": new_id("vpc-cidr-assoc"),
+           "GroupId": new_id("sg")}
+    with emu.store.lock:
+        emu.store.table("vpcs")[vpc_id] = rec
+        emu.store.save("vpcs")
+    return ec2_response("CreateVpc", x("vpc", [_vpc_xml(emu, rec)]))
+
+
+def create_subnet(emu, req):
+    c.dry_run(req)
+    vpc_id, cidr = req.params.get("VpcId"), req.params.get("CidrBlock")
+    for name, val in (("VpcId", vpc_id), ("CidrBlock", cidr)):
+        if not val:
+            raise ServiceError("MissingParameter", f"The request must contain the parameter "
+                               f"{name}", 400)
+    with emu.store.lock:
+        vpc = emu.store.table("vpcs").get(vpc_id)
+    if vpc is None or vpc["region"] != req.region:
+        raise c.not_found("InvalidVpcID.NotFound", vpc_id)
+    azs = _azs(req.region)
+    az = req.params.get("AvailabilityZone") or azs[0]
+    if az not in azs:
+        raise ServiceError("InvalidParameterValue", f"Value ({az}) for parameter "
+                           "availabilityZone is invalid.", 400)
+    sid = new_id("subnet")
+    rec = {"SubnetId": sid, "VpcId": vpc_id, "region": req.region, "AvailabilityZone": az,
+           "AvailabilityZoneId": f"{req.region[:2]}{req.region.split('-')[1][0]}"
+                                 f"{req.region[-1]}-az{azs.index(az) + 1}",
+           "CidrBlock": cidr, "DefaultForAz": False, "MapPublicIpOnLaunch": False}
+    with emu.store.lock:
+        emu.store.table("subnets")[sid] = rec
+        emu.store.save("subnets")
+    return ec2_response("CreateSubnet", x("subnet", [_subnet_xml(emu, rec)]))
 
 
 def _bool(v):
@@ -710,6 +756,8 @@ def control(emu, method, route, body):
 OPERATIONS = {
     "DescribeVpcs": describe_vpcs,
     "DescribeSubnets": describe_subnets,
+    "CreateVpc": create_vpc,
+    "CreateSubnet": create_subnet,
     "RunInstances": run_instances,
     "DescribeInstances": describe_instances,
     "StopInstances": stop_instances,

@@ -177,9 +177,9 @@ def test_no_default_vpc(vmie_bin, env, control, disk):
 
 
 def test_subnet_id_used_as_given(vmie_bin, env, aws, control, disk):
-    """--subnet-id: the instance goes there and the default VPC is not
-    looked up.  (The emulator has no CreateSubnet, so the subnet is one of
-    the default VPC's, not the first one EC2 would pick.)"""
+    """--subnet-id: the instance goes there (one of the default VPC's
+    subnets, not the first one EC2 would pick) and the default VPC is not
+    looked up."""
     subnets = aws("ec2", "describe-subnets")["Subnets"]
     chosen = sorted(subnets, key=lambda s: s["AvailabilityZone"])[-1]["SubnetId"]
     r = sanboot_import(vmie_bin, env, disk, "--subnet-id", chosen,
@@ -188,6 +188,19 @@ def test_subnet_id_used_as_given(vmie_bin, env, aws, control, disk):
     (inst,) = instances(control).values()
     assert inst["SubnetId"] == chosen and inst["InstanceType"] == "t3.small"
     assert "DescribeVpcs" not in operations(control)
+
+
+def test_subnet_id_without_a_default_vpc(vmie_bin, env, aws, control, disk):
+    """An account with no default VPC: --subnet-id of a subnet of another
+    VPC is all the temporary instance needs."""
+    control("POST", "ec2/delete-default-vpc", {"region": REGION})
+    vpc = aws("ec2", "create-vpc", "--cidr-block", "10.20.0.0/16")["Vpc"]["VpcId"]
+    subnet = aws("ec2", "create-subnet", "--vpc-id", vpc,
+                 "--cidr-block", "10.20.1.0/24")["Subnet"]["SubnetId"]
+    r = sanboot_import(vmie_bin, env, disk, "--subnet-id", subnet)
+    assert r.returncode == 0, r.stderr
+    (inst,) = instances(control).values()
+    assert inst["SubnetId"] == subnet and inst["state"] == "terminated"
 
 
 def test_ssm_never_online(vmie_bin, env, control, disk):
