@@ -74,13 +74,14 @@ int vwf_ensure_bucket(vwf_run *r, const char *bucket, vmie_error *err)
 	rc = vs3_bucket_region(r->client, bucket, &where, err);
 	if (rc != 0)
 		return rc;
-	/* VM Import reads the image from a bucket in the region it imports
-	 * into; a bucket elsewhere fails the task much later. */
+	/* VM Import/Export reads and writes a bucket in the region it works
+	 * in; a bucket elsewhere fails the task much later. */
 	if (strcmp(where, region) != 0) {
 		verr_set(err, VMIE_ERR_AWS_S3_BUCKET_CREATE_FAILED,
 			 "bucket %s is in %s, not in %s where the image is "
-			 "imported", bucket, where, region);
-		verr_hint(err, "use a bucket in %s (--s3-bucket), or import in "
+			 "%s", bucket, where, region,
+			 r->opts->ami_id ? "exported" : "imported");
+		verr_hint(err, "use a bucket in %s (--s3-bucket), or run in "
 			  "%s (--region %s)", region, where, where);
 		free(where);
 		return VMIE_ERR_AWS_S3_BUCKET_CREATE_FAILED;

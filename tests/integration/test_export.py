@@ -161,6 +161,18 @@ def test_export_sanbootable_exports_the_new_ami(vmie_bin, emu_env, aws, control)
         "terminated"
 
 
+def test_bucket_in_another_region_refused(vmie_bin, emu_env, aws, control):
+    aws("--region", "eu-west-1", "s3api", "create-bucket", "--bucket", BUCKET,
+        "--create-bucket-configuration", "LocationConstraint=eu-west-1")
+    ami = seed(control)
+    r = vmie(vmie_bin, emu_env, "export", "-b", BUCKET, "-a", ami)
+    assert r.returncode == 3, r.stderr
+    assert f"bucket {BUCKET} is in eu-west-1, not in {REGION} where the image is " \
+        "exported" in r.stderr
+    assert "--region eu-west-1" in r.stderr
+    assert export_tasks(control) == {}
+
+
 def test_sse_kms_bucket_refused_before_the_task(vmie_bin, emu_env, aws, control):
     aws("s3api", "create-bucket", "--bucket", BUCKET,
         "--create-bucket-configuration", f"LocationConstraint={REGION}")
