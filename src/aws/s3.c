@@ -47,21 +47,25 @@ static int put_config(vaws_client *c, const char *op, const char *bucket,
 }
 
 int vs3_head_bucket(vaws_client *c, const char *bucket, vs3_bucket_state *state,
-		    vmie_error *err)
+		    char **region, vmie_error *err)
 {
 	vhttp_response rs = {0};
 	vmie_error e = {0};
 	vaws_rest_request rq = {.operation = "HeadBucket", .method = "HEAD",
 				.bucket = bucket};
 	int rc = vaws_rest(c, &rq, &rs, &e);
+	const char *where = vkv_get_ci(&rs.headers, "x-amz-bucket-region");
 
 	*state = VS3_BUCKET_EXISTS;
+	*region = where && *where ? xstrdup(where) : NULL;
 	if (rc != 0 && (rs.status == 404 || rs.status == 403)) {
 		*state = rs.status == 404 ? VS3_BUCKET_MISSING : VS3_BUCKET_FORBIDDEN;
 		vmie_error_clear(&e);
 		rc = 0;
-	} else if (rc != 0 && rs.status == 301) {
-		/* In another region: it exists; the location call says where. */
+	} else if (rc != 0 && (rs.status == 301 || (rs.status == 400 && *region))) {
+		/* In another region (a regional endpoint redirects; a request
+		 * signed for the wrong region is refused): it exists, and the
+		 * answer says where. */
 		vmie_error_clear(&e);
 		rc = 0;
 	}

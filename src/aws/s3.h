@@ -18,9 +18,12 @@ typedef enum vs3_bucket_state {
 	VS3_BUCKET_FORBIDDEN, /* 403: someone else's */
 } vs3_bucket_state;
 
-/* HeadBucket: the state, or a status with err set for anything else. */
+/* HeadBucket: the state, or a status with err set for anything else.
+ * *region (may be NULL; free it) is the x-amz-bucket-region S3 answered
+ * with, when it did: for a bucket in another region the answer is a 301
+ * or a 400 that carries it, and the bucket counts as existing. */
 int vs3_head_bucket(vaws_client *c, const char *bucket, vs3_bucket_state *state,
-		    vmie_error *err);
+		    char **region, vmie_error *err);
 /* GetBucketLocation, normalised: "" is us-east-1 and "EU" eu-west-1. */
 int vs3_bucket_region(vaws_client *c, const char *bucket, char **region,
 		      vmie_error *err);

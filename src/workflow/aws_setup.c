@@ -53,14 +53,16 @@ int vwf_ensure_bucket(vwf_run *r, const char *bucket, vmie_error *err)
 	const char *region = vaws_client_region(r->client);
 	vs3_bucket_state state;
 	char *where = NULL;
-	int rc = vs3_head_bucket(r->client, bucket, &state, err);
+	int rc = vs3_head_bucket(r->client, bucket, &state, &where, err);
 
 	if (rc != 0)
 		return rc;
 	switch (state) {
 	case VS3_BUCKET_MISSING:
+		free(where);
 		return create_bucket(r, bucket, region, err);
 	case VS3_BUCKET_FORBIDDEN:
+		free(where);
 		verr_set(err, VMIE_ERR_AWS_S3_BUCKET_CREATE_FAILED,
 			 "bucket %s exists but this account may not use it",
 			 bucket);
@@ -71,8 +73,9 @@ int vwf_ensure_bucket(vwf_run *r, const char *bucket, vmie_error *err)
 	case VS3_BUCKET_EXISTS:
 		break;
 	}
-	rc = vs3_bucket_region(r->client, bucket, &where, err);
-	if (rc != 0)
+	/* HeadBucket's answer names the region; older S3 APIs (and some
+	 * S3-compatible stores) do not, and GetBucketLocation does. */
+	if (!where && (rc = vs3_bucket_region(r->client, bucket, &where, err)) != 0)
 		return rc;
 	/* VM Import/Export reads and writes a bucket in the region it works
 	 * in; a bucket elsewhere fails the task much later. */

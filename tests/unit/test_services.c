@@ -62,13 +62,33 @@ static void test_s3_bucket(void)
 	http_stub_add(stub, "HEAD", "/missing-b", 404, NULL, NULL);
 	http_stub_add(stub, "HEAD", "/theirs-b", 403, NULL, NULL);
 	http_stub_add(stub, "HEAD", "/ours-b", 200, NULL, NULL);
-	CHECK_INT(vs3_head_bucket(c, "missing-b", &st, &err), 0);
+	char *where = NULL;
+	CHECK_INT(vs3_head_bucket(c, "missing-b", &st, &where, &err), 0);
 	CHECK(st == VS3_BUCKET_MISSING);
-	CHECK_INT(vs3_head_bucket(c, "theirs-b", &st, &err), 0);
+	CHECK_INT(vs3_head_bucket(c, "theirs-b", &st, &where, &err), 0);
 	CHECK(st == VS3_BUCKET_FORBIDDEN);
-	CHECK_INT(vs3_head_bucket(c, "ours-b", &st, &err), 0);
+	CHECK_INT(vs3_head_bucket(c, "ours-b", &st, &where, &err), 0);
 	CHECK(st == VS3_BUCKET_EXISTS);
+	CHECK(where == NULL);
 	CHECK(err.message == NULL);
+	/* In another region: refused (400, signed for the wrong region) or
+	 * redirected (301), the answer naming the bucket's region. */
+	http_stub_add(stub, "HEAD", "/far-b", 400, "x-amz-bucket-region: ap-south-1\r\n", NULL);
+	CHECK_INT(vs3_head_bucket(c, "far-b", &st, &where, &err), 0);
+	CHECK(st == VS3_BUCKET_EXISTS);
+	CHECK_STR(where, "ap-south-1");
+	free(where);
+	where = NULL;
+	http_stub_add(stub, "HEAD", "/moved-b", 301, "x-amz-bucket-region: us-east-2\r\n", NULL);
+	CHECK_INT(vs3_head_bucket(c, "moved-b", &st, &where, &err), 0);
+	CHECK_STR(where, "us-east-2");
+	free(where);
+	where = NULL;
+	/* A 400 that names no region is an error. */
+	http_stub_add(stub, "HEAD", "/bad-b", 400, NULL, NULL);
+	CHECK(vs3_head_bucket(c, "bad-b", &st, &where, &err) != 0);
+	CHECK(where == NULL);
+	vmie_error_clear(&err);
 
 	/* Outside us-east-1 the region goes in a LocationConstraint. */
 	http_stub_add(stub, "PUT", "/new-b", 200, NULL, NULL);
