@@ -16,6 +16,8 @@
 #ifndef VMIE_AWS_AWSERR_H
 #define VMIE_AWS_AWSERR_H
 
+#include <stdbool.h>
+
 #include "aws/http.h"
 #include "vmie.h"
 
@@ -50,6 +52,13 @@ const char *vawserr_hint(const char *code);
  * return the skew in seconds (server minus local); else 0. */
 long vawserr_clock_skew(vmie_error *err, const vhttp_response *rs,
 			long long local_now);
+
+/* S3 answers a request for a bucket in another region with a 301 or a
+ * 400 (often with no body on HEAD) that names the bucket's region in
+ * x-amz-bucket-region: replace err's message and hint with ones that say
+ * so and name the --region to use.  Returns true when it did. */
+bool vawserr_wrong_region(vmie_error *err, const vhttp_response *rs,
+			  const char *signed_region);
 
 /* Parse an RFC 7231 HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT");
  * -1 when it is not one. */

@@ -4,9 +4,11 @@
  * with ours (the cause behind several of those codes).
  */
 #include "aws/awserr.h"
+#include "base/buf.h"
 #include "base/error.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -135,6 +137,25 @@ long long vawserr_http_date(const char *s)
 	tm.tm_min = mm;
 	tm.tm_sec = ss;
 	return (long long)timegm(&tm);
+}
+
+bool vawserr_wrong_region(vmie_error *err, const vhttp_response *rs,
+			  const char *signed_region)
+{
+	const char *where = vkv_get_ci(&rs->headers, "x-amz-bucket-region");
+	if (!err || !where || !*where || !signed_region ||
+	    strcmp(where, signed_region) == 0 ||
+	    (rs->status != 301 && rs->status != 400))
+		return false;
+	vbuf m = VBUF_INIT;
+	vbuf_addf(&m, "S3 %s: the bucket is in %s, not in %s where this run "
+		  "works (HTTP %ld)", err->operation ? err->operation : "request",
+		  where, signed_region, rs->status);
+	free(err->message);
+	err->message = vbuf_detach(&m);
+	verr_hint(err, "run with --region %s, or use a bucket in %s", where,
+		  signed_region);
+	return true;
 }
 
 long vawserr_clock_skew(vmie_error *err, const vhttp_response *rs,

@@ -363,6 +363,8 @@ int vaws_call_run(vaws_client *c, const vaws_call *k, vhttp_response *rs,
 				  &info);
 		if (clock_code(info.code))
 			vawserr_clock_skew(err, rs, (long long)time(NULL));
+		if (k->s3)
+			vawserr_wrong_region(err, rs, k->ep->signing_region);
 		if (attempt > 1 && err && err->message) {
 			vbuf m = VBUF_INIT;
 			vbuf_addf(&m, "%s (after %d attempts)", err->message,

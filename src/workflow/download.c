@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "aws/s3.h"
 #include "transfer/download.h"
 #include "workflow/workflows.h"
 
@@ -96,6 +97,32 @@ int vwf_download(vwf_run *r, const char *bucket, const char *key,
 	return rc;
 }
 
+/* `vmie download` reads from any bucket, as `aws s3 cp` does: one in
+ * another region is reached there (S3 names the region when asked in the
+ * wrong one) instead of failing. */
+static int follow_bucket_region(vwf_run *r, const char *bucket, vmie_error *err)
+{
+	vs3_bucket_state state;
+	char *where = NULL;
+	int rc = vs3_head_bucket(r->client, bucket, &state, &where, err);
+	if (rc != 0 || !where ||
+	    strcmp(where, vaws_client_region(r->client)) == 0) {
+		free(where);
+		return rc;
+	}
+	vlog_info("bucket %s is in %s: downloading from there", bucket, where);
+	vmie_aws_opts aws = r->opts->aws;
+	aws.region = where;
+	vaws_client *c = NULL;
+	rc = vaws_client_new(&aws, &c, err);
+	if (rc == 0) {
+		vaws_client_free(r->client);
+		r->client = c;
+	}
+	free(where);
+	return rc;
+}
+
 int vwf_download_op(const vmie_options *o, vmie_result *res, vmie_error *err)
 {
 	vwf_run r;
@@ -111,7 +138,8 @@ int vwf_download_op(const vmie_options *o, vmie_result *res, vmie_error *err)
 	key = slash + 1;
 	free(res->source);
 	res->source = xstrdup(o->source);
-	rc = vwf_download(&r, bucket, key, err);
+	if ((rc = follow_bucket_region(&r, bucket, err)) == 0)
+		rc = vwf_download(&r, bucket, key, err);
 out:
 	free(bucket);
 	vwf_run_finish(&r);

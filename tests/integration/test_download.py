@@ -280,6 +280,23 @@ def test_missing_key(vmie_bin, emu_env, s3, tmp_path):
     assert not target.exists()
 
 
+def test_bucket_in_another_region_is_followed(vmie_bin, emu_env, aws, tmp_path):
+    """As `aws s3 cp` does: the bucket's region comes from S3's answer."""
+    aws("--region", "eu-west-1", "s3api", "create-bucket", "--bucket", "vmie-dl-far",
+        "--create-bucket-configuration", "LocationConstraint=eu-west-1")
+    data = image(4)
+    src = tmp_path / "far.bin"
+    src.write_bytes(data)
+    aws("--region", "eu-west-1", "s3api", "put-object", "--bucket", "vmie-dl-far", "--key",
+        "far.raw", "--body", str(src))
+    target = tmp_path / "far.raw"
+    r = run(vmie_bin, ["download", "--json", "s3://vmie-dl-far/far.raw", str(target)], emu_env,
+            timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "bucket vmie-dl-far is in eu-west-1: downloading from there" in r.stderr
+    assert target.read_bytes() == data
+
+
 @pytest.fixture
 def loop_device(tmp_path):
     if os.geteuid() != 0 or not shutil.which("losetup"):

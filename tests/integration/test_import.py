@@ -231,6 +231,19 @@ def test_s3_source_in_place(vmie_bin, emu_env, aws, control, disk):
     assert control("GET", "state")["s3"]["objects"] == before  # no copy
 
 
+def test_s3_source_in_another_region(vmie_bin, emu_env, aws, control, disk):
+    aws("--region", "eu-west-1", "s3api", "create-bucket", "--bucket", "vmie-far-b",
+        "--create-bucket-configuration", "LocationConstraint=eu-west-1")
+    aws("--region", "eu-west-1", "s3api", "put-object", "--bucket", "vmie-far-b", "--key",
+        "disk.raw", "--body", str(disk))
+    r = run(vmie_bin, ["import", "--s3-bucket", "vmie-far-b", "--source",
+                       "s3://vmie-far-b/disk.raw"], emu_env)
+    assert r.returncode == 3, r.stderr
+    assert "the bucket is in eu-west-1, not in us-west-2" in r.stderr
+    assert "--region eu-west-1" in r.stderr
+    assert control("GET", "state")["ec2"]["import_tasks"] == {}
+
+
 def test_json_multi_disk(vmie_bin, emu_env, aws, control, disk, tmp_path):
     aws("s3api", "create-bucket", "--bucket", BUCKET,
         "--create-bucket-configuration", "LocationConstraint=us-west-2")

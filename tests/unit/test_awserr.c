@@ -166,6 +166,19 @@ static void test_s3(void)
 	vawserr_from_response(&err, "s3", "HeadBucket", &rs);
 	CHECK_STR(err.aws_code, "PermanentRedirect");
 	CHECK_CONTAINS(err.hint, "--region eu-west-3");
+	/* A 400 signed for the wrong region, HEAD (no body): the header says
+	 * where the bucket is, and the message says so. */
+	resp(&rs, 400, NULL);
+	vkv_add(&rs.headers, "x-amz-bucket-region", "ap-south-1");
+	vawserr_from_response(&err, "s3", "HeadObject", &rs);
+	CHECK(vawserr_wrong_region(&err, &rs, "us-west-2"));
+	CHECK_CONTAINS(err.message, "S3 HeadObject: the bucket is in ap-south-1, not in us-west-2");
+	CHECK_CONTAINS(err.hint, "--region ap-south-1");
+	CHECK_STR(err.aws_code, "BadRequest");
+	/* The same region, or no header: nothing to say. */
+	CHECK(!vawserr_wrong_region(&err, &rs, "ap-south-1"));
+	resp(&rs, 400, NULL);
+	CHECK(!vawserr_wrong_region(&err, &rs, "us-west-2"));
 
 	resp(&rs, 503,
 	     "<Error><Code>SlowDown</Code><Message>Please reduce your request "
