@@ -109,6 +109,14 @@ int vec2_cancel_export_task(vaws_client *c, const char *task_id,
 int vec2_default_subnet(vaws_client *c, char **subnet_id, char **vpc_id,
 			vmie_error *err);
 
+/* Every default subnet of the default VPC, ordered by availability zone
+ * name (the first is vec2_default_subnet's): a launch refused in one zone
+ * (an instance type a zone lacks, no capacity) can try the next.
+ * *subnet_ids is an array of *n strings (free each, then the array);
+ * returns as vec2_default_subnet. */
+int vec2_default_subnets(vaws_client *c, char ***subnet_ids, size_t *n,
+			 char **vpc_id, vmie_error *err);
+
 /* ---- instances ------------------------------------------------------- */
 
 typedef struct vec2_run_params {

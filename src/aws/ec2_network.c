@@ -1,6 +1,6 @@
 /*
- * The default VPC and one of its default subnets (ec2.h): where the
- * temporary sanbootable instance runs.  An account whose default VPC was
+ * The default VPC and its default subnets (ec2.h): where the temporary
+ * sanbootable instance runs.  An account whose default VPC was
  * deleted gets a clear "none" instead of RunInstances' VPCIdNotSpecified.
  */
 #include "aws/ec2.h"
@@ -10,6 +10,7 @@
 
 #include "aws/ec2_internal.h"
 #include "base/error.h"
+#include "base/xalloc.h"
 
 static int default_vpc(vaws_client *c, char **vpc_id, vmie_error *err)
 {
@@ -31,10 +32,21 @@ static int default_vpc(vaws_client *c, char **vpc_id, vmie_error *err)
 	return 0;
 }
 
-/* The default subnet of the first availability zone by name, so that
- * runs in one account land in the same place. */
-static int default_subnet(vaws_client *c, const char *vpc_id, char **subnet_id,
-			  vmie_error *err)
+typedef struct zone_subnet {
+	char *az;
+	char *id;
+} zone_subnet;
+
+static int by_zone(const void *a, const void *b)
+{
+	const zone_subnet *x = a, *y = b;
+	return strcmp(x->az ? x->az : "", y->az ? y->az : "");
+}
+
+/* The default subnets, by availability zone name, so that runs in one
+ * account try the same places in the same order. */
+static int default_subnets(vaws_client *c, const char *vpc_id, char ***ids,
+			   size_t *n, vmie_error *err)
 {
 	vkv q = VKV_INIT;
 	vxml *doc = NULL;
@@ -45,42 +57,63 @@ static int default_subnet(vaws_client *c, const char *vpc_id, char **subnet_id,
 			   VMIE_ERR_AWS_INSTANCE_LAUNCH_FAILED, &doc, err);
 	if (rc != 0)
 		return rc;
-	char *best_az = NULL;
+	zone_subnet *zs = NULL;
+	size_t nz = 0;
 	vxml_node *set = vxml_find(vxml_root(doc), "subnetSet");
 	for (vxml_node *it = vxml_child(set, "item"); it; it = vxml_next(it, "item")) {
 		char *state = vxml_text(it, "state");
 		char *id = vxml_text(it, "subnetId");
-		char *az = vxml_text(it, "availabilityZone");
 		bool usable = id && *id && (!state || strcmp(state, "available") == 0);
-		if (usable && (!best_az || (az && strcmp(az, best_az) < 0))) {
-			free(*subnet_id);
-			free(best_az);
-			*subnet_id = id;
-			best_az = az;
-			id = az = NULL;
-		}
 		free(state);
-		free(id);
-		free(az);
+		if (!usable) {
+			free(id);
+			continue;
+		}
+		zs = xrealloc(zs, (nz + 1) * sizeof(*zs));
+		zs[nz].id = id;
+		zs[nz].az = vxml_text(it, "availabilityZone");
+		nz++;
 	}
-	free(best_az);
 	vxml_free(doc);
-	return *subnet_id ? 0 : VEC2_NO_DEFAULT_SUBNET;
+	if (nz)
+		qsort(zs, nz, sizeof(*zs), by_zone);
+	*ids = nz ? xcalloc(nz, sizeof(char *)) : NULL;
+	for (size_t i = 0; i < nz; i++) {
+		(*ids)[i] = zs[i].id;
+		free(zs[i].az);
+	}
+	free(zs);
+	*n = nz;
+	return nz ? 0 : VEC2_NO_DEFAULT_SUBNET;
 }
 
-int vec2_default_subnet(vaws_client *c, char **subnet_id, char **vpc_id,
-			vmie_error *err)
+int vec2_default_subnets(vaws_client *c, char ***subnet_ids, size_t *n,
+			 char **vpc_id, vmie_error *err)
 {
-	*subnet_id = NULL;
+	*subnet_ids = NULL;
+	*n = 0;
 	*vpc_id = NULL;
 	int rc = default_vpc(c, vpc_id, err);
 	if (rc == 0)
-		rc = default_subnet(c, *vpc_id, subnet_id, err);
+		rc = default_subnets(c, *vpc_id, subnet_ids, n, err);
 	if (rc != 0) {
 		free(*vpc_id);
 		*vpc_id = NULL;
 	}
 	if (rc == VEC2_NO_DEFAULT_VPC || rc == VEC2_NO_DEFAULT_SUBNET)
 		vmie_error_clear(err);
+	return rc;
+}
+
+int vec2_default_subnet(vaws_client *c, char **subnet_id, char **vpc_id,
+			vmie_error *err)
+{
+	char **ids = NULL;
+	size_t n = 0;
+	int rc = vec2_default_subnets(c, &ids, &n, vpc_id, err);
+	*subnet_id = n ? ids[0] : NULL;
+	for (size_t i = 1; i < n; i++)
+		free(ids[i]);
+	free(ids);
 	return rc;
 }

@@ -46,6 +46,9 @@ void vwf_sanboot_job_free(vwf_sanboot_job *job)
 {
 	vec2_image_free(&job->img);
 	free(job->subnet_id);
+	for (size_t i = 0; i < job->nspare; i++)
+		free(job->spare_subnets[i]);
+	free(job->spare_subnets);
 	free(job->instance_id);
 	free(job->command_id);
 	free(job->new_ami_id);

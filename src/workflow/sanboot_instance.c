@@ -42,11 +42,37 @@ static void instance_tags(vwf_sanboot_job *job, vkv *tags)
 	vkv_add(tags, "vmie:source-ami", job->source_ami);
 }
 
-static int run_instance(vwf_sanboot_job *job, vmie_error *err)
+/* What EC2 answers when a zone cannot take the launch (the type is not
+ * offered there, or no capacity now); another zone may. */
+static bool zone_refused(const vmie_error *e)
+{
+	return e->aws_code && (strcmp(e->aws_code, "Unsupported") == 0 ||
+			       strcmp(e->aws_code, "InsufficientInstanceCapacity") == 0);
+}
+
+/* The next default subnet, when there is one left: true after the switch. */
+static bool next_subnet(vwf_sanboot_job *job, const vmie_error *e)
+{
+	if (!job->nspare)
+		return false;
+	vlog_warn("%s cannot start in the zone of subnet %s (%s); trying subnet %s",
+		  job->instance_type, job->subnet_id, e->aws_code,
+		  job->spare_subnets[0]);
+	free(job->subnet_id);
+	job->subnet_id = job->spare_subnets[0];
+	memmove(job->spare_subnets, job->spare_subnets + 1,
+		--job->nspare * sizeof(char *));
+	return true;
+}
+
+/* One subnet: RunInstances, retried while a new profile propagates.  The
+ * token names the subnet: the same launch retried is one instance, a
+ * launch in another zone is another request. */
+static int run_in_subnet(vwf_sanboot_job *job, vmie_error *err)
 {
 	vwf_run *r = job->r;
-	const char *src[] = {job->source_ami};
-	char *token = vwf_client_token(r->run_id, src, 1);
+	const char *src[] = {job->source_ami, job->subnet_id ? job->subnet_id : ""};
+	char *token = vwf_client_token(r->run_id, src, 2);
 	vkv tags = VKV_INIT;
 	vwf_sb_wait w;
 	int rc;
@@ -85,9 +111,29 @@ static int run_instance(vwf_sanboot_job *job, vmie_error *err)
 	}
 	vkv_free(&tags);
 	free(token);
+	return rc;
+}
+
+static int run_instance(vwf_sanboot_job *job, vmie_error *err)
+{
+	int rc;
+	for (;;) {
+		rc = run_in_subnet(job, err);
+		if (rc == 0 || rc == VMIE_ERR_INTERRUPTED || !err ||
+		    !zone_refused(err) || !next_subnet(job, err))
+			break;
+		vmie_error_clear(err);
+	}
 	if (rc != 0 && rc != VMIE_ERR_INTERRUPTED) {
 		verr_prefix(err, "launching an instance of %s (%s)", job->source_ami,
 			    job->instance_type);
+		if (err && zone_refused(err) && !err->hint)
+			verr_hint(err, "choose another --instance-type, or a "
+				  "--subnet-id in a zone that offers %s "
+				  "(aws ec2 describe-instance-type-offerings "
+				  "--location-type availability-zone --filters "
+				  "Name=instance-type,Values=%s)", job->instance_type,
+				  job->instance_type);
 		rc = vwf_sb_as_step(err, rc, VMIE_ERR_AWS_INSTANCE_LAUNCH_FAILED);
 	}
 	return rc;

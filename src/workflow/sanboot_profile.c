@@ -16,7 +16,8 @@
 int vwf_sb_network(vwf_sanboot_job *job, vmie_error *err)
 {
 	const vmie_options *o = job->r->opts;
-	char *subnet = NULL, *vpc = NULL;
+	char **subnets = NULL, *vpc = NULL;
+	size_t n = 0;
 	int rc;
 
 	if (o->subnet_id) {
@@ -24,7 +25,7 @@ int vwf_sb_network(vwf_sanboot_job *job, vmie_error *err)
 		vlog_info("the temporary instance goes in subnet %s", o->subnet_id);
 		return 0;
 	}
-	rc = vec2_default_subnet(job->r->client, &subnet, &vpc, err);
+	rc = vec2_default_subnets(job->r->client, &subnets, &n, &vpc, err);
 	if (rc < 0) {
 		verr_prefix(err, "looking for the default VPC");
 		return rc;
@@ -47,8 +48,14 @@ int vwf_sb_network(vwf_sanboot_job *job, vmie_error *err)
 		return VMIE_ERR_AWS_INSTANCE_LAUNCH_FAILED;
 	}
 	vlog_info("the temporary instance goes in the default VPC %s (subnet %s)",
-		  vpc, subnet);
-	job->subnet_id = subnet;
+		  vpc, subnets[0]);
+	job->subnet_id = subnets[0];
+	/* The others, nearest zone first, for a zone that refuses the type. */
+	job->nspare = n - 1;
+	job->spare_subnets = n > 1 ? xcalloc(n - 1, sizeof(char *)) : NULL;
+	for (size_t i = 1; i < n; i++)
+		job->spare_subnets[i - 1] = subnets[i];
+	free(subnets);
 	free(vpc);
 	return 0;
 }

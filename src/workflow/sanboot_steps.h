@@ -32,7 +32,10 @@ typedef struct vwf_sanboot_job {
 	vwf_run *r;
 	const char *source_ami;
 	vec2_image img;         /* the source AMI, described */
-	char *subnet_id;        /* NULL: EC2 picks the default VPC's */
+	char *subnet_id;        /* where the launch goes (the current one) */
+	char **spare_subnets;   /* other default subnets, zone order: where a
+				 * launch refused in one zone goes next */
+	size_t nspare;
 	const char *profile;    /* the instance profile's name */
 	const char *instance_type;
 	bool profile_created;   /* just made: EC2 may not see it yet */

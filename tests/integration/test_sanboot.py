@@ -164,6 +164,41 @@ def test_windows_ami_refused_before_anything(vmie_bin, env, control, disk):
     assert instances(control) == {}
 
 
+ZONE_REFUSAL = {"operation": "RunInstances", "status": 400, "code": "Unsupported",
+                "message": "Your requested instance type (t3.micro) is not supported in "
+                           "your requested Availability Zone (us-west-2a). Please retry "
+                           "your request by not specifying an Availability Zone or "
+                           "choosing us-west-2b, us-west-2c, us-west-2d."}
+
+
+def test_zone_without_the_type_tries_the_next_default_subnet(vmie_bin, env, aws, control,
+                                                             disk):
+    """Account AZ names map to different zones, and some zones lack an
+    instance type: a launch refused in one default subnet's zone goes to
+    the next."""
+    subnets = sorted(aws("ec2", "describe-subnets")["Subnets"],
+                     key=lambda s: s["AvailabilityZone"])
+    control("POST", "faults", ZONE_REFUSAL)
+    r = sanboot_import(vmie_bin, env, disk)
+    assert r.returncode == 0, r.stderr
+    assert f"cannot start in the zone of subnet {subnets[0]['SubnetId']} (Unsupported)" \
+        in r.stderr
+    assert operations(control).count("RunInstances") == 2
+    (inst,) = instances(control).values()
+    assert inst["SubnetId"] == subnets[1]["SubnetId"]
+
+
+def test_zone_refusal_with_subnet_id_says_what_to_do(vmie_bin, env, aws, control, disk):
+    chosen = aws("ec2", "describe-subnets")["Subnets"][0]["SubnetId"]
+    control("POST", "faults", ZONE_REFUSAL)
+    r = sanboot_import(vmie_bin, env, disk, "--subnet-id", chosen)
+    assert r.returncode == 3, r.stderr
+    assert "is not supported in your requested Availability Zone" in r.stderr
+    assert "describe-instance-type-offerings" in r.stderr
+    assert operations(control).count("RunInstances") == 1
+    assert instances(control) == {}
+
+
 def test_no_default_vpc(vmie_bin, env, control, disk):
     control("POST", "ec2/delete-default-vpc", {"region": REGION})
     r = sanboot_import(vmie_bin, env, disk)

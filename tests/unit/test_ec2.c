@@ -295,6 +295,27 @@ static void test_network(vaws_client *c)
 	CHECK_FORM(1, "Filter.2.Name", "default-for-az");
 	CHECK_FORM(1, "Filter.2.Value.1", "true");
 
+	/* All of them, in zone order, for a launch a zone refuses. */
+	http_stub_reset(stub);
+	http_stub_add(stub, "POST", "/", 200, NULL,
+		      "<DescribeVpcsResponse " NS "><vpcSet><item><vpcId>vpc-1</vpcId>"
+		      "</item></vpcSet></DescribeVpcsResponse>");
+	http_stub_add(stub, "POST", "/", 200, NULL, subnets);
+	char **all = NULL;
+	size_t n = 0;
+	CHECK_INT(vec2_default_subnets(c, &all, &n, &vpc, &err), 0);
+	CHECK_INT(n, 3);
+	if (n == 3) {
+		CHECK_STR(all[0], "subnet-a");
+		CHECK_STR(all[1], "subnet-b");
+		CHECK_STR(all[2], "subnet-c");
+	}
+	for (size_t i = 0; i < n; i++)
+		free(all[i]);
+	free(all);
+	free(vpc);
+	vpc = NULL;
+
 	/* The default VPC was deleted; or it has no default subnet. */
 	answer(200, "<DescribeVpcsResponse " NS "><vpcSet/></DescribeVpcsResponse>");
 	CHECK_INT(vec2_default_subnet(c, &subnet, &vpc, &err), VEC2_NO_DEFAULT_VPC);
