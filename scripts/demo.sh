@@ -3,8 +3,10 @@
 # make a small RAW disk image (an MBR and a Linux ext4 partition), compress
 # it with xz, serve it over http on loopback, and `vmie import` it from
 # that URL: streamed, decompressed, checked and uploaded in one pass, then
-# imported as an AMI by the emulator.  Everything this script starts is
-# stopped and its files removed, whatever happens.
+# imported as an AMI by the emulator.  Then the SAN-boot preparation:
+# `vmie export --install-sanbootable --download` of that AMI, and the
+# downloaded RAW compared with the original.  Everything this script
+# starts is stopped and its files removed, whatever happens.
 set -eu
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -90,7 +92,23 @@ echo "== vmie inspect (the local copy)"
 "$VMIE" inspect "$img.xz"
 echo
 echo "== vmie import --source $url --s3-bucket vmie-demo-bucket"
-"$VMIE" import --source "$url" --s3-bucket vmie-demo-bucket
+"$VMIE" import --source "$url" --s3-bucket vmie-demo-bucket --json >"$work/import.json"
+ami=$($PY -c 'import json, sys; print(json.load(open(sys.argv[1]))["ami_id"])' "$work/import.json")
+echo "   AMI $ami"
+echo
+echo "== vmie export --ami-id $ami --install-sanbootable --download back.raw"
+# The emulator's clock runs fast; poll it as often.
+VMIE_POLL_SCALE=0.05 "$VMIE" export --ami-id "$ami" --s3-bucket vmie-demo-bucket \
+	--install-sanbootable --download "$work/back.raw"
+echo
+echo "== the downloaded RAW against the original image"
+if cmp "$img" "$work/back.raw"; then
+	echo "   identical: $(du -k --apparent-size "$work/back.raw" | cut -f1) KiB, of which" \
+		"$(du -k "$work/back.raw" | cut -f1) KiB written (the rest are holes)"
+else
+	echo "demo: the downloaded image differs from the original" >&2
+	exit 1
+fi
 echo
 echo "== what the emulator holds now"
 $PY - "$endpoint" <<'EOF'
