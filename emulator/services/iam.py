@@ -10,6 +10,13 @@ Internal API for the EC2/SSM modules:
   role_allows_vmimport(emu, role, bucket, write=False) -> (ok, reason)
   profile_role_policies(emu, profile) -> [attached managed policy ARNs]
   get_instance_profile(emu, name) -> record or None
+
+Propagation: IAM answers for itself at once, but other services see a new
+role or instance profile only some seconds later (the usual cause of a
+first import failing with "the service role does not exist").  POST
+/_vmie/iam/propagation {"seconds": S} makes roles and profiles created
+from then on invisible to VM Import/Export and EC2 for S real seconds
+(0, the default, turns it off).
 """
 import fnmatch
 import json
@@ -139,6 +146,25 @@ def _profile_xml(emu, prof):
 
 # --- roles ------------------------------------------------------------------
 
+def _visible_at(emu):
+    """When other services will see an entity created now (real time)."""
+    delay = float(emu.store.table("iam_settings").get("propagation_s", 0))
+    return time.time() + delay if delay > 0 else 0
+
+
+def control(emu, method, route, body):
+    """POST iam/propagation {"seconds"}: see the module's docstring."""
+    if (method, route) == ("POST", "iam/propagation"):
+        seconds = float(body.get("seconds", 0))
+        if seconds < 0:
+            raise ValueError("seconds must be >= 0")
+        with emu.store.lock:
+            emu.store.table("iam_settings")["propagation_s"] = seconds
+            _save(emu, "iam_settings")
+        return {"seconds": seconds}
+    raise KeyError(f"no control route {method} {route}")
+
+
 def create_role(emu, req):
     name = _param(req, "RoleName")
     text = _param(req, "AssumeRolePolicyDocument")
@@ -153,7 +179,7 @@ def create_role(emu, req):
                 "CreateDate": _now_iso(), "AssumeRolePolicyDocument": text,
                 "Description": req.params.get("Description", ""),
                 "MaxSessionDuration": int(req.params.get("MaxSessionDuration") or 3600),
-                "inline": {}, "attached": []}
+                "inline": {}, "attached": [], "visible_at": _visible_at(emu)}
         _roles(emu)[name] = role
         _save(emu, "iam_roles")
     return iam_response("CreateRole", x("Role", [_role_xml(role)]))
@@ -314,7 +340,7 @@ def create_instance_profile(emu, req):
         prof = {"InstanceProfileName": name, "Path": path,
                 "InstanceProfileId": _unique_id("AIPA"),
                 "Arn": f"arn:aws:iam::{emu.account}:instance-profile{path}{name}",
-                "CreateDate": _now_iso(), "Roles": []}
+                "CreateDate": _now_iso(), "Roles": [], "visible_at": _visible_at(emu)}
         _profiles(emu)[name] = prof
         _save(emu, "iam_profiles")
         return iam_response("CreateInstanceProfile",
@@ -435,7 +461,7 @@ def role_allows_vmimport(emu, role_name, bucket, write=False):
     role on this bucket?  (ok, reason) -- reason says what is missing."""
     with emu.store.lock:
         role = _roles(emu).get(role_name)
-        if role is None:
+        if role is None or time.time() < role.get("visible_at", 0):
             return False, f"the role {role_name} does not exist"
         trust = json.loads(role["AssumeRolePolicyDocument"])
         docs = _role_documents(emu, role)
@@ -454,10 +480,13 @@ def role_allows_vmimport(emu, role_name, bucket, write=False):
 
 
 def get_instance_profile(emu, name):
-    """The profile record (a copy) or None."""
+    """The profile record (a copy) as other services see it: None while a
+    new one propagates."""
     with emu.store.lock:
         prof = _profiles(emu).get(name)
-        return dict(prof) if prof else None
+        if prof is None or time.time() < prof.get("visible_at", 0):
+            return None
+        return dict(prof)
 
 
 def profile_role_policies(emu, profile_name):

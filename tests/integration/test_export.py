@@ -105,6 +105,16 @@ def test_existing_role_with_wrong_trust_is_fixed(vmie_bin, emu_env, aws, control
     assert stmt["Condition"]["StringEquals"]["sts:Externalid"] == "vmimport"
 
 
+def test_new_role_not_yet_visible_is_waited_for(vmie_bin, emu_env, control):
+    control("POST", "iam/propagation", {"seconds": 3})
+    ami = seed(control, size=2 * MIB)
+    r = vmie(vmie_bin, emu_env, "export", "-b", BUCKET, "-a", ami, "--json")
+    res = result_of(r)
+    assert res["export_url"]
+    assert "waiting for IAM to make the new role visible to VM Export" in r.stderr
+    assert len(export_tasks(control).get("completed", [])) == 1
+
+
 def test_export_prefix_slash_and_format(vmie_bin, emu_env, aws, control):
     ami = seed(control, size=2 * MIB)
     res = result_of(vmie(vmie_bin, emu_env, "export", "-b", BUCKET, "-a", ami, "--json",

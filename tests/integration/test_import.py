@@ -175,6 +175,21 @@ def test_local_file_from_nothing(vmie_bin, emu_env, aws, control, disk, tmp_path
     assert len(state["ec2"]["import_tasks"].get("completed", [])) == 1
 
 
+def test_new_role_not_yet_visible_is_waited_for(vmie_bin, emu_env, control, disk):
+    """A first import: the role vmie just created is not visible to VM
+    Import for a few seconds; ImportImage is retried with the same
+    ClientToken until it is, and one task starts."""
+    control("POST", "iam/propagation", {"seconds": 3})
+    r = vmie_import(vmie_bin, emu_env, "--source", str(disk), "--json")
+    res = result_of(r)
+    assert res["ami_id"].startswith("ami-")
+    assert "waiting for IAM to make the new role visible to VM Import" in r.stderr
+    calls = [q for q in control("GET", "requests") if q.get("operation") == "ImportImage"]
+    assert len(calls) >= 2, calls
+    tasks = control("GET", "state")["ec2"]["import_tasks"]
+    assert sum(len(v) for v in tasks.values()) == 1, tasks
+
+
 @pytest.mark.parametrize("tool,suffix", [("gzip", "gz"), ("xz", "xz"), ("bzip2", "bz2"),
                                          ("zstd", "zst")])
 def test_compressed_over_http(vmie_bin, emu_env, aws, control, disk, server, tmp_path,

@@ -164,6 +164,20 @@ def test_windows_ami_refused_before_anything(vmie_bin, env, control, disk):
     assert instances(control) == {}
 
 
+def test_new_instance_profile_not_yet_visible_is_waited_for(vmie_bin, env, control, disk):
+    """The instance profile vmie just made is invisible to EC2 for a few
+    seconds: RunInstances is retried until EC2 accepts it, one instance."""
+    ami = control("POST", "ec2/seed-image", {"region": REGION})["ImageId"]
+    control("POST", "iam/propagation", {"seconds": 3})
+    r = run(vmie_bin, ["export", "--s3-bucket", BUCKET, "--ami-id", ami,
+                       "--install-sanbootable"], env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "waiting for IAM to make instance profile VMIEInstanceProfile visible to EC2" \
+        in r.stderr
+    assert operations(control).count("RunInstances") >= 2
+    assert len(instances(control)) == 1
+
+
 ZONE_REFUSAL = {"operation": "RunInstances", "status": 400, "code": "Unsupported",
                 "message": "Your requested instance type (t3.micro) is not supported in "
                            "your requested Availability Zone (us-west-2a). Please retry "
