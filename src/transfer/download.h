@@ -39,7 +39,7 @@ typedef struct vdownload_opts {
 	vaws_client *client;
 	const char *bucket;
 	const char *key;
-	const char *path;       /* a regular file (created 0644 if missing)
+	const char *path;       /* a regular file (created 0600 if missing)
 				 * or a block device */
 	bool sparse;            /* devices: skip writing all-zero blocks */
 	bool overwrite;         /* a regular file that exists and has no

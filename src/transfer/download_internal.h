@@ -109,7 +109,7 @@ typedef struct vdl_target {
 	char *state_path;
 } vdl_target;
 
-/* Opens (creating 0644) the file or the device; refuses a directory, a
+/* Opens (creating 0600) the file or the device; refuses a directory, a
  * device smaller than size.  Does not truncate. */
 int vdl_target_open(const char *path, uint64_t size, vdl_target *t,
 		    vmie_error *err);

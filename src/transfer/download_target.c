@@ -68,7 +68,9 @@ int vdl_target_open(const char *path, uint64_t size, vdl_target *t,
 		return refuse(path, "is a directory",
 			      "give the path of a file or a block device", err);
 	t->created = access(path, F_OK) != 0;
-	t->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	/* 0600: a disk image holds the guest's secrets (shadow hashes,
+	 * host keys); the user widens it when they mean to share it. */
+	t->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (t->fd < 0 || fstat(t->fd, &st) != 0) {
 		int e = errno;
 		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "cannot open %s: %s",

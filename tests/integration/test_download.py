@@ -109,6 +109,7 @@ def test_many_chunks_byte_equal_and_sparse(vmie_bin, emu_env, s3, tmp_path):
     assert target.read_bytes() == data
     st = target.stat()
     assert st.st_size == len(data)
+    assert st.st_mode & 0o777 == 0o600, "a disk image holds the guest's secrets"
     assert st.st_blocks * 512 < len(data) - 8 * MIB, "zero runs should be holes"
     assert out["download_verified"] is True
     assert out["verified_with"] == "etag-md5"
