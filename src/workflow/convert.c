@@ -4,9 +4,29 @@
  * asked; one run, one result, one summary.
  */
 #include "workflow/export_steps.h"
+
+#include "base/log.h"
 #include "workflow/import_steps.h"
 #include "workflow/sanboot.h"
 #include "workflow/workflows.h"
+
+/* A convert that fails after its import (an hour of AWS's time) says
+ * how to go on from the AMI it made instead of starting over. */
+static void how_to_go_on(const vwf_run *r)
+{
+	const vmie_options *o = r->opts;
+	const vmie_result *res = r->res;
+	const char *ami = res->sanbootable_ami_id ? res->sanbootable_ami_id : res->ami_id;
+	bool sanboot_left = o->install_sanbootable && !res->sanbootable_ami_id;
+
+	if (!ami || res->export_url)
+		return; /* nothing made yet, or the export's own advice applies */
+	vlog_warn("the import made %s: go on from it with: vmie export "
+		  "--s3-bucket %s --ami-id %s%s%s%s", ami, o->s3_bucket, ami,
+		  sanboot_left ? " --install-sanbootable" : "",
+		  o->download_path ? " --download " : "",
+		  o->download_path ? o->download_path : "");
+}
 
 int vwf_convert(const vmie_options *o, vmie_source_kind kind, vmie_result *res,
 		vmie_error *err)
@@ -22,6 +42,8 @@ int vwf_convert(const vmie_options *o, vmie_source_kind kind, vmie_result *res,
 	rc = vwf_export_run(&r, res->sanbootable_ami_id ? res->sanbootable_ami_id
 							: res->ami_id, err);
 out:
+	if (rc != 0)
+		how_to_go_on(&r);
 	vwf_run_finish(&r);
 	return rc;
 }

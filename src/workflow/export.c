@@ -22,8 +22,11 @@ int vwf_export_run(vwf_run *r, const char *ami_id, vmie_error *err)
 	if ((rc = vwf_export_setup(r, &role_created, err)) != 0 ||
 	    (rc = vwf_export_task(r, ami_id, role_created, &key, err)) != 0)
 		goto out;
-	if (r->opts->download_path)
-		rc = vwf_download(r, r->opts->s3_bucket, key, err);
+	if (r->opts->download_path &&
+	    (rc = vwf_download(r, r->opts->s3_bucket, key, err)) != 0)
+		vlog_warn("the export is in S3: continue the download (it resumes) "
+			  "with: vmie download %s %s", r->res->export_url,
+			  r->opts->download_path);
 out:
 	free(key);
 	return rc;

@@ -247,6 +247,19 @@ def test_convert_with_download_gives_back_the_image(vmie_bin, emu_env, control, 
     assert {"upload", "import", "export", "download"} <= set(res["phase_seconds"])
 
 
+def test_convert_failing_after_the_import_says_how_to_go_on(vmie_bin, emu_env, control,
+                                                           tmp_path):
+    disk = tmp_path / "disk.raw"
+    make_raw(disk, SIZE, DATA)
+    control("POST", "force", {"kind": "export", "message": "ServerError: export failed."})
+    r = vmie(vmie_bin, emu_env, "convert", "-b", BUCKET, "-s", str(disk), "--download",
+             str(tmp_path / "back.raw"), timeout=180)
+    assert r.returncode == 3, r.stderr
+    m = re.search(r"the import made (ami-[0-9a-f]+): go on from it with: vmie export "
+                  rf"--s3-bucket {BUCKET} --ami-id (ami-[0-9a-f]+) --download ", r.stderr)
+    assert m and m.group(1) == m.group(2), r.stderr
+
+
 def test_convert_sanbootable_download(vmie_bin, emu_env, control, aws, tmp_path):
     """The whole SAN-boot preparation: import, sanbootable, export,
     download; the temporary instance is gone, the new AMI is tagged."""
