@@ -205,6 +205,9 @@ volatile sig_atomic_t *cli_cancel_flag(void);
 
 /* json_out.c: one object on stdout. */
 void cli_json_error(const vmie_error *err, int exit_status);
+/* The same, with "result": what the run made before it failed (a json_t
+ * from cli_summary_json, released here; NULL: no key). */
+void cli_json_error_result(const vmie_error *err, int exit_status, void *result);
 void cli_json_ok(const char *operation);
 /* Print and release obj. */
 void cli_json_print(void *obj);
@@ -217,6 +220,12 @@ void *cli_json_inspect(const char *source, const vimg_info *info,
 
 /* report.c: "vmie: error: ...", "vmie: hint: ...", "vmie: full log: ...",
  * or the --json error object; returns the exit status. */
+/* A failed operation: as cli_report_failure, and with --json the error
+ * object carries "result" when the run made anything (an upload, a task,
+ * an AMI, an export), so a script knows what to go on from. */
+int cli_report_failure_result(const struct cli_args *a, struct cli_log *l,
+			      const vmie_error *err, vmie_operation op,
+			      const vmie_result *res);
 int cli_report_failure(const struct cli_args *a, struct cli_log *l,
 		       const vmie_error *err);
 /* A usage error: before any run, no log file. */

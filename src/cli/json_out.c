@@ -42,6 +42,11 @@ void cli_json_print(void *obj)
 
 void cli_json_error(const vmie_error *err, int exit_status)
 {
+	cli_json_error_result(err, exit_status, NULL);
+}
+
+void cli_json_error_result(const vmie_error *err, int exit_status, void *result)
+{
 	json_t *e = json_object();
 	json_object_set_new(e, "code",
 			    json_string(vmie_status_name(err->status)));
@@ -59,6 +64,10 @@ void cli_json_error(const vmie_error *err, int exit_status)
 	json_object_set_new(o, "status", json_integer(err->status));
 	json_object_set_new(o, "error", e);
 	json_object_set_new(o, "exit_status", json_integer(exit_status));
+	if (result) {
+		json_object_del(result, "status"); /* the summary's 0 */
+		json_object_set_new(o, "result", result);
+	}
 	cli_json_print(o);
 }
 

@@ -102,7 +102,7 @@ int cli_run_operation(const struct cli_args *a, vmie_operation op)
 		verr_set(&err, rc, "vmie %s: interrupted",
 			 vmie_operation_name(op));
 	if (rc != 0) {
-		exit_status = cli_report_failure(a, &l, &err);
+		exit_status = cli_report_failure_result(a, &l, &err, op, &res);
 		goto out;
 	}
 	if (a->json)

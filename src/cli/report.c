@@ -26,6 +26,26 @@ static void print_lines(bool color, const vmie_error *err,
 		fprintf(stderr, "vmie: full log: %s\n", log_path);
 }
 
+static bool made_something(const vmie_result *r)
+{
+	return r->s3_url || r->import_task_id || r->ami_id || r->instance_id ||
+	       r->sanbootable_ami_id || r->export_task_id || r->export_url ||
+	       r->download_path;
+}
+
+int cli_report_failure_result(const struct cli_args *a, struct cli_log *l,
+			      const vmie_error *err, vmie_operation op,
+			      const vmie_result *res)
+{
+	if (!a->json || !res || !made_something(res))
+		return cli_report_failure(a, l, err);
+	struct cli_args quiet = *a;
+	quiet.json = false; /* the lines; the object comes next */
+	int exit_status = cli_report_failure(&quiet, l, err);
+	cli_json_error_result(err, exit_status, cli_summary_json(op, res));
+	return exit_status;
+}
+
 int cli_report_failure(const struct cli_args *a, struct cli_log *l,
 		       const vmie_error *err)
 {

@@ -253,11 +253,17 @@ def test_convert_failing_after_the_import_says_how_to_go_on(vmie_bin, emu_env, c
     make_raw(disk, SIZE, DATA)
     control("POST", "force", {"kind": "export", "message": "ServerError: export failed."})
     r = vmie(vmie_bin, emu_env, "convert", "-b", BUCKET, "-s", str(disk), "--download",
-             str(tmp_path / "back.raw"), timeout=180)
+             str(tmp_path / "back.raw"), "--json", timeout=180)
     assert r.returncode == 3, r.stderr
     m = re.search(r"the import made (ami-[0-9a-f]+): go on from it with: vmie export "
                   rf"--s3-bucket {BUCKET} --ami-id (ami-[0-9a-f]+) --download ", r.stderr)
     assert m and m.group(1) == m.group(2), r.stderr
+    # --json: the error, and what the run made before it (for a script).
+    doc = json.loads(r.stdout)
+    assert doc["exit_status"] == 3 and doc["error"]["code"] == "ERR_AWS_EXPORT_TASK_FAILED"
+    assert doc["result"]["ami_id"] == m.group(1)
+    assert doc["result"]["export_task_id"].startswith("export-ami-")
+    assert "status" not in doc["result"]
 
 
 def test_convert_sanbootable_download(vmie_bin, emu_env, control, aws, tmp_path):
