@@ -45,15 +45,13 @@ int vwf_export(const vmie_options *o, vmie_result *res, vmie_error *err)
 	res->ami_id = xstrdup(o->ami_id);
 	if ((rc = vwf_export_check_image(&r, o->ami_id, &img, err)) != 0)
 		goto out;
-	/* After the checks: a Windows AMI is refused before any EC2 change. */
+	/* Only after the checks (a Windows AMI with --install-sanbootable
+	 * is refused there): instances a killed run left, then the install,
+	 * which checks the AMI again for itself. */
 	vwf_sanboot_reap_if_due(&r);
-	if (o->install_sanbootable) {
-		/* Refused before the reaper or anything else touches EC2. */
-		if ((rc = vwf_sanboot_check_image(&r, &img, err)) != 0)
-			goto out;
-		if ((rc = vwf_sanboot(&r, o->ami_id, &sanboot_ami, err)) != 0)
-			goto out;
-	}
+	if (o->install_sanbootable &&
+	    (rc = vwf_sanboot(&r, o->ami_id, &sanboot_ami, err)) != 0)
+		goto out;
 	rc = vwf_export_run(&r, sanboot_ami ? sanboot_ami : o->ami_id, err);
 out:
 	free(sanboot_ami);
