@@ -11,7 +11,8 @@
  *   4    source error: the --source image, URL or JSON file, including
  *        an image the preflight (or `vmie inspect`) finds AWS would refuse
  *   5    sanbootable installation error
- *   6    not implemented yet in this version
+ *   6    (reserved) VMIE_ERR_NOT_IMPLEMENTED: a library call a build
+ *        lacks; no command returns it, so --help does not list it
  *   130  interrupted by SIGINT (128 + 2)
  *   143  terminated by SIGTERM (128 + 15)
  *

@@ -74,8 +74,8 @@ static const char exit_statuses[] =
 	"  3    AWS error: credentials, configuration, an AWS request failed\n"
 	"  4    source error: the --source image, URL or JSON file; the\n"
 	"       preflight or inspect found errors AWS would refuse the image for\n"
-	"  5    sanbootable installation error\n"
-	"  6    not implemented yet in this version\n"
+	"  5    sanbootable installation error (a Windows AMI, the install\n"
+	"       script failed, the new AMI could not be made)\n"
 	"  130  interrupted (SIGINT)\n"
 	"  143  terminated (SIGTERM)\n";
 
