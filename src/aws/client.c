@@ -100,6 +100,19 @@ fail:
 	return rc;
 }
 
+int vaws_client_retry_policy(const vaws_client *c, int min_attempts,
+			     vretry_policy *out, vmie_error *err)
+{
+	const char *n = vaws_config_setting(&c->cfg, "AWS_MAX_ATTEMPTS",
+					    "max_attempts");
+	int rc = vretry_policy_init(
+		out, vaws_config_setting(&c->cfg, "AWS_RETRY_MODE", "retry_mode"),
+		n, default_seed(), err);
+	if (rc == 0 && !n && out->max_attempts < min_attempts)
+		out->max_attempts = min_attempts;
+	return rc;
+}
+
 void vaws_client_free(vaws_client *c)
 {
 	if (!c)

@@ -20,6 +20,7 @@
 
 #include "aws/endpoint.h"
 #include "aws/http.h"
+#include "aws/retry.h"
 #include "aws/xml.h"
 #include "base/kv.h"
 #include "vmie.h"
@@ -89,6 +90,14 @@ typedef struct vaws_rest_request {
  * response (a HEAD 404 is how callers test existence). */
 int vaws_rest(vaws_client *c, const vaws_rest_request *rq, vhttp_response *rs,
 	      vmie_error *err);
+
+/* A retry policy from the client's settings (retry mode, max attempts),
+ * for an engine that runs its own requests (the upload and download
+ * engines, many at once over libcurl multi).  When the user set no
+ * attempt count, at least min_attempts: one part of thousands is costlier
+ * to lose than one API call. */
+int vaws_client_retry_policy(const vaws_client *c, int min_attempts,
+			     vretry_policy *out, vmie_error *err);
 
 /* Tests: replace the sleep between attempts (e.g. record the delays and
  * not sleep) and reseed the jitter.  Not for production use. */

@@ -117,3 +117,28 @@ const char *vcrc32c_impl(void)
 }
 
 #endif
+
+void vcrc32c_be(uint32_t crc, unsigned char out[4])
+{
+	out[0] = (unsigned char)(crc >> 24);
+	out[1] = (unsigned char)(crc >> 16);
+	out[2] = (unsigned char)(crc >> 8);
+	out[3] = (unsigned char)crc;
+}
+
+void vcrc32c_b64(uint32_t crc, char out[9])
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				"abcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char b[4];
+	vcrc32c_be(crc, b);
+	out[0] = a[b[0] >> 2];
+	out[1] = a[((b[0] & 3) << 4) | (b[1] >> 4)];
+	out[2] = a[((b[1] & 15) << 2) | (b[2] >> 6)];
+	out[3] = a[b[2] & 63];
+	out[4] = a[b[3] >> 2];
+	out[5] = a[(b[3] & 3) << 4];
+	out[6] = '=';
+	out[7] = '=';
+	out[8] = '\0';
+}

@@ -18,6 +18,11 @@ uint32_t vcrc32c(uint32_t crc, const void *data, size_t len);
  * fetched out of order, make the whole object's CRC without a re-read. */
 uint32_t vcrc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 
+/* A CRC32C as S3 shows it (x-amz-checksum-crc32c): its big-endian bytes,
+ * and their base64 (out[9], NUL-terminated). */
+void vcrc32c_be(uint32_t crc, unsigned char out[4]);
+void vcrc32c_b64(uint32_t crc, char out[9]);
+
 /* "isa-l", "sse4.2" or "table": for logs and benchmarks. */
 const char *vcrc32c_impl(void);
 

@@ -131,22 +131,6 @@ static int check_opts(const vdownload_opts *o, vmie_error *err)
 	return 0;
 }
 
-static int init_retry(vdl_run *r, vmie_error *err)
-{
-	const vaws_config *cfg = vaws_client_config(r->o->client);
-	const char *n = vaws_config_setting(cfg, "AWS_MAX_ATTEMPTS",
-					    "max_attempts");
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	int rc = vretry_policy_init(
-		&r->retry,
-		vaws_config_setting(cfg, "AWS_RETRY_MODE", "retry_mode"), n,
-		(uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32), err);
-	if (rc == 0 && !n && r->retry.max_attempts < CHUNK_ATTEMPTS)
-		r->retry.max_attempts = CHUNK_ATTEMPTS;
-	return rc;
-}
-
 static int exists_refused(const vdownload_opts *o, vmie_error *err)
 {
 	verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "%s already exists", o->path);
@@ -218,7 +202,7 @@ int vdownload_run(const vdownload_opts *o, vdownload_result *res,
 	if (rc != 0)
 		return rc;
 	r.parallel = o->parallel ? o->parallel : VDL_DEFAULT_PARALLEL;
-	rc = init_retry(&r, err);
+	rc = vaws_client_retry_policy(o->client, CHUNK_ATTEMPTS, &r.retry, err);
 	if (rc == 0 && o->cancel && *o->cancel)
 		rc = verr_set(err, VMIE_ERR_INTERRUPTED,
 			      "the download was interrupted");

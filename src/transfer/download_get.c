@@ -16,30 +16,13 @@
 #include "aws/client_sign.h"
 #include "base/error.h"
 #include "base/xalloc.h"
+#include "transfer/curl_headers.h"
 #include "transfer/crc32c.h"
 
 #define MAX_ERROR_BODY (64u << 10)
 
-static void free_headers(struct curl_slist *l)
-{
-	for (struct curl_slist *e = l; e; e = e->next)
-		secure_zero(e->data, strlen(e->data));
-	curl_slist_free_all(l);
-}
-
-static struct curl_slist *build_headers(const vkv *h)
-{
-	struct curl_slist *l = NULL;
-	vbuf line = VBUF_INIT;
-	for (size_t i = 0; i < h->n; i++) {
-		vbuf_reset(&line);
-		vbuf_addf(&line, "%s: %s", h->items[i].key, h->items[i].value);
-		l = curl_slist_append(l, vbuf_str(&line));
-	}
-	secure_zero(line.data, line.cap);
-	vbuf_free(&line);
-	return curl_slist_append(l, "Accept:");
-}
+/* curl's own Accept would go unsigned: sent blank. */
+static const char *const blank_headers[] = {"Accept", NULL};
 
 /* Writes what the block holds (digests first: they see every byte). */
 static int flush(vdl_slot *sl)
@@ -186,10 +169,10 @@ int vdl_get_start(vdl_run *r, vdl_slot *sl, CURLM *multi,
 	if (rc == 0) {
 		sl->r = r;
 		reset_attempt(sl);
-		sl->hdrs = build_headers(&sr.headers);
+		sl->hdrs = vxfer_curl_headers(&sr.headers, blank_headers);
 		setup_easy(sl, ca_bundle, sr.url);
 		if (curl_multi_add_handle(multi, sl->easy) != CURLM_OK) {
-			free_headers(sl->hdrs);
+			vxfer_curl_headers_free(sl->hdrs);
 			sl->hdrs = NULL;
 			rc = verr_set(err, VMIE_ERR_AWS_CLIENT_INIT_FAILED,
 				      "cannot start the transfer of bytes "
@@ -207,7 +190,7 @@ long vdl_get_end(vdl_slot *sl, CURLcode cc)
 	vhttp_response *rs = &sl->rs;
 	long connects = 0;
 	curl_easy_getinfo(sl->easy, CURLINFO_NUM_CONNECTS, &connects);
-	free_headers(sl->hdrs);
+	vxfer_curl_headers_free(sl->hdrs);
 	sl->hdrs = NULL;
 	if (sl->body == 1 && !sl->write_errno && !sl->bad_range)
 		sl->write_errno = flush(sl);
@@ -234,7 +217,7 @@ void vdl_slot_free(vdl_slot *sl, CURLM *multi)
 {
 	if (sl->hdrs)
 		curl_multi_remove_handle(multi, sl->easy);
-	free_headers(sl->hdrs);
+	vxfer_curl_headers_free(sl->hdrs);
 	vhttp_response_free(&sl->rs);
 	if (sl->easy)
 		curl_easy_cleanup(sl->easy);

@@ -206,8 +206,6 @@ int vdl_verify(vdl_run *r, const char **with, vmie_error *err);
 /* MD5 of the concatenated digests, as S3's multipart ETag: "hex-N"
  * (out: at least 48 bytes). */
 void vdl_md5_of_md5s(const unsigned char *digests, size_t n, char *out);
-/* CRC32C as S3 shows it: base64 of the big-endian bytes (out[9]). */
-void vdl_crc_b64(uint32_t crc, char out[9]);
 
 long long vdl_now_ms(void);
 

@@ -27,24 +27,6 @@
 #include "base/xalloc.h"
 #include "transfer/crc32c.h"
 
-void vdl_crc_b64(uint32_t crc, char out[9])
-{
-	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				"abcdefghijklmnopqrstuvwxyz0123456789+/";
-	unsigned char b[4] = {(unsigned char)(crc >> 24),
-			      (unsigned char)(crc >> 16),
-			      (unsigned char)(crc >> 8), (unsigned char)crc};
-	out[0] = a[b[0] >> 2];
-	out[1] = a[((b[0] & 3) << 4) | (b[1] >> 4)];
-	out[2] = a[((b[1] & 15) << 2) | (b[2] >> 6)];
-	out[3] = a[b[2] & 63];
-	out[4] = a[b[3] >> 2];
-	out[5] = a[(b[3] & 3) << 4];
-	out[6] = '=';
-	out[7] = '=';
-	out[8] = '\0';
-}
-
 static void hex(const unsigned char *d, size_t n, char *out)
 {
 	for (size_t i = 0; i < n; i++)
@@ -148,7 +130,7 @@ static char *ours_for(vdl_run *r, vmie_error *err)
 		uint32_t crc;
 		if (crc_of(r, 0, ob->size, &crc, err) != 0)
 			return NULL;
-		vdl_crc_b64(crc, out);
+		vcrc32c_b64(crc, out);
 		return xstrdup(out);
 	}
 	if (ob->verify == VDL_VERIFY_CRC_COMPOSITE) {
@@ -164,7 +146,7 @@ static char *ours_for(vdl_run *r, vmie_error *err)
 					       (unsigned char)p};
 			crc = vcrc32c(crc, be, 4);
 		}
-		vdl_crc_b64(crc, out);
+		vcrc32c_b64(crc, out);
 		snprintf(out + 8, sizeof out - 8, "-%u", ob->parts);
 		return xstrdup(out);
 	}

@@ -108,22 +108,6 @@ static int check_opts(const vupload_opts *o, uint64_t size, vmie_error *err)
 	return 0;
 }
 
-static int init_retry(vup_run *r, vmie_error *err)
-{
-	const vaws_config *cfg = vaws_client_config(r->o->client);
-	const char *n = vaws_config_setting(cfg, "AWS_MAX_ATTEMPTS",
-					    "max_attempts");
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	int rc = vretry_policy_init(
-		&r->retry,
-		vaws_config_setting(cfg, "AWS_RETRY_MODE", "retry_mode"), n,
-		(uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32), err);
-	if (rc == 0 && !n && r->retry.max_attempts < PART_ATTEMPTS)
-		r->retry.max_attempts = PART_ATTEMPTS;
-	return rc;
-}
-
 /* S3's COMPOSITE checksum: the CRC32C of the parts' big-endian CRC32Cs,
  * base64, "-<parts>". */
 static char *composite(const vup_run *r)
@@ -131,11 +115,11 @@ static char *composite(const vup_run *r)
 	uint32_t crc = 0;
 	for (unsigned i = 0; i < r->parts_done; i++) {
 		unsigned char be[4];
-		vup_crc_be(r->parts[i].crc, be);
+		vcrc32c_be(r->parts[i].crc, be);
 		crc = vcrc32c(crc, be, 4);
 	}
 	char b64[9], out[32];
-	vup_crc_b64(crc, b64);
+	vcrc32c_b64(crc, b64);
 	snprintf(out, sizeof out, "%s-%u", b64, r->parts_done);
 	return xstrdup(out);
 }
@@ -202,7 +186,7 @@ int vupload_run(const vupload_opts *o, vsource *src, vupload_result *res,
 	if (rc != 0)
 		return rc;
 	r.parallel = o->parallel ? o->parallel : DEFAULT_PARALLEL;
-	rc = init_retry(&r, err);
+	rc = vaws_client_retry_policy(o->client, PART_ATTEMPTS, &r.retry, err);
 	if (rc != 0)
 		goto out;
 	if (o->cancel && *o->cancel) {

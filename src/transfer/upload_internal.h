@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "aws/retry.h"
+#include "transfer/crc32c.h"
 #include "transfer/upload.h"
 
 #define VUP_MIN_PART (5u << 20)     /* S3's minimum for all but the last */
@@ -145,9 +146,6 @@ int vup_s3_complete(vup_run *r, char **etag, char **checksum,
  * hand), never returned. */
 void vup_s3_abort(vup_run *r);
 
-/* A CRC32C as S3 shows it: big-endian bytes, and their base64 (out[9]). */
-void vup_crc_be(uint32_t crc, unsigned char out[4]);
-void vup_crc_b64(uint32_t crc, char out[9]);
 
 long long vup_now_ms(void);
 

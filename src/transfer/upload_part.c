@@ -14,6 +14,7 @@
 #include "aws/sigv4.h"
 #include "base/error.h"
 #include "base/xalloc.h"
+#include "transfer/curl_headers.h"
 
 /* An UploadPart answer is headers and at most an error document. */
 #define MAX_RESPONSE_BODY (64u << 10)
@@ -27,36 +28,10 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 	return len;
 }
 
-
-/* curl's failures in vhttp's terms, for the retry policy. */
-
-/* The list holds the signature and maybe a session token. */
-static void free_headers(struct curl_slist *l)
-{
-	for (struct curl_slist *e = l; e; e = e->next)
-		secure_zero(e->data, strlen(e->data));
-	curl_slist_free_all(l);
-}
-
 /* curl adds Accept, Content-Type (for a body) and Expect (100-continue
  * for large bodies) on its own: unsigned, and the last costs a round
  * trip per part, so each is sent blank. */
-static struct curl_slist *build_headers(const vkv *h)
-{
-	struct curl_slist *l = NULL;
-	vbuf line = VBUF_INIT;
-	for (size_t i = 0; i < h->n; i++) {
-		vbuf_reset(&line);
-		vbuf_addf(&line, "%s: %s", h->items[i].key, h->items[i].value);
-		l = curl_slist_append(l, vbuf_str(&line));
-	}
-	secure_zero(line.data, line.cap);
-	vbuf_free(&line);
-	l = curl_slist_append(l, "Accept:");
-	l = curl_slist_append(l, "Content-Type:");
-	l = curl_slist_append(l, "Expect:");
-	return l;
-}
+static const char *const blank_headers[] = {"Accept", "Content-Type", "Expect", NULL};
 
 static void setup_easy(vup_slot *sl, const char *ca_bundle,
 		       const char *url)
@@ -101,7 +76,7 @@ int vup_part_start(vup_run *r, vup_slot *sl, CURLM *multi,
 	char num[16], len[24], crc[9];
 	snprintf(num, sizeof num, "%u", b->part);
 	snprintf(len, sizeof len, "%zu", b->len);
-	vup_crc_b64(b->crc, crc);
+	vcrc32c_b64(b->crc, crc);
 	vkv q = VKV_INIT, h = VKV_INIT;
 	vkv_add(&q, "partNumber", num);
 	vkv_add(&q, "uploadId", r->upload_id);
@@ -121,10 +96,10 @@ int vup_part_start(vup_run *r, vup_slot *sl, CURLM *multi,
 	if (rc == 0) {
 		vhttp_response_free(&sl->rs);
 		sl->errbuf[0] = '\0';
-		sl->hdrs = build_headers(&sr.headers);
+		sl->hdrs = vxfer_curl_headers(&sr.headers, blank_headers);
 		setup_easy(sl, ca_bundle, sr.url);
 		if (curl_multi_add_handle(multi, sl->easy) != CURLM_OK) {
-			free_headers(sl->hdrs);
+			vxfer_curl_headers_free(sl->hdrs);
 			sl->hdrs = NULL;
 			rc = verr_set(err, VMIE_ERR_AWS_CLIENT_INIT_FAILED,
 				      "cannot start the transfer of part %u",
@@ -142,7 +117,7 @@ long vup_part_end(vup_slot *sl, CURLcode cc)
 	vhttp_response *rs = &sl->rs;
 	long connects = 0;
 	curl_easy_getinfo(sl->easy, CURLINFO_NUM_CONNECTS, &connects);
-	free_headers(sl->hdrs);
+	vxfer_curl_headers_free(sl->hdrs);
 	sl->hdrs = NULL;
 	if (cc == CURLE_OK) {
 		curl_easy_getinfo(sl->easy, CURLINFO_RESPONSE_CODE,
@@ -162,7 +137,7 @@ void vup_slot_free(vup_slot *sl, CURLM *multi)
 {
 	if (sl->hdrs)
 		curl_multi_remove_handle(multi, sl->easy);
-	free_headers(sl->hdrs);
+	vxfer_curl_headers_free(sl->hdrs);
 	vhttp_response_free(&sl->rs);
 	if (sl->easy)
 		curl_easy_cleanup(sl->easy);

@@ -27,31 +27,6 @@ long long vup_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void vup_crc_be(uint32_t crc, unsigned char out[4])
-{
-	out[0] = (unsigned char)(crc >> 24);
-	out[1] = (unsigned char)(crc >> 16);
-	out[2] = (unsigned char)(crc >> 8);
-	out[3] = (unsigned char)crc;
-}
-
-void vup_crc_b64(uint32_t crc, char out[9])
-{
-	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				"abcdefghijklmnopqrstuvwxyz0123456789+/";
-	unsigned char b[4];
-	vup_crc_be(crc, b);
-	out[0] = a[b[0] >> 2];
-	out[1] = a[((b[0] & 3) << 4) | (b[1] >> 4)];
-	out[2] = a[((b[1] & 15) << 2) | (b[2] >> 6)];
-	out[3] = a[b[2] & 63];
-	out[4] = a[b[3] >> 2];
-	out[5] = a[(b[3] & 3) << 4];
-	out[6] = '=';
-	out[7] = '=';
-	out[8] = '\0';
-}
-
 /* "?uploads": a query name with no value. */
 static void add_bare(vkv *q, const char *name)
 {
@@ -137,7 +112,7 @@ static void complete_body(const vup_run *r, vbuf *b)
 		     "doc/2006-03-01/\">");
 	for (unsigned i = 0; i < r->parts_done; i++) {
 		char crc[9];
-		vup_crc_b64(r->parts[i].crc, crc);
+		vcrc32c_b64(r->parts[i].crc, crc);
 		vbuf_addf(b, "<Part><ChecksumCRC32C>%s</ChecksumCRC32C><ETag>",
 			  crc);
 		add_escaped(b, r->parts[i].etag);

@@ -153,7 +153,7 @@ static int part_done(sender *s, vup_buf *b, const vhttp_response *rs,
 	const char *etag = vkv_get_ci(&rs->headers, "ETag");
 	const char *sum = vkv_get_ci(&rs->headers, "x-amz-checksum-crc32c");
 	char mine[9];
-	vup_crc_b64(b->crc, mine);
+	vcrc32c_b64(b->crc, mine);
 	if (!etag || !*etag) {
 		verr_set(err, VMIE_ERR_AWS_S3_UPLOAD_FAILED,
 			 "S3 UploadPart: the answer for part %u has no ETag",

@@ -41,7 +41,7 @@ static void test_crc_combine(void)
 	CHECK_INT(c, whole);
 	CHECK_INT(vcrc32c(0, "123456789", 9), 0xE3069283u);
 	char b64[9];
-	vdl_crc_b64(0xE3069283u, b64);
+	vcrc32c_b64(0xE3069283u, b64);
 	CHECK_STR(b64, "4waSgw==");
 }
 

@@ -344,13 +344,13 @@ static char *expected_composite(const unsigned char *data, size_t n,
 	do {
 		size_t len = n - off < part_size ? n - off : part_size;
 		unsigned char be[4];
-		vup_crc_be(vimg_crc32c(0, data + off, len), be);
+		vcrc32c_be(vimg_crc32c(0, data + off, len), be);
 		comp = vimg_crc32c(comp, be, 4);
 		parts++;
 		off += len;
 	} while (off < n);
 	char b64[9];
-	vup_crc_b64(comp, b64);
+	vcrc32c_b64(comp, b64);
 	vbuf out = VBUF_INIT;
 	vbuf_addf(&out, "%s-%u", b64, parts);
 	return vbuf_detach(&out);
@@ -478,9 +478,9 @@ static void test_crc32c(void)
 	CHECK(same);
 	free(big);
 	char b64[9];
-	vup_crc_b64(0xE3069283u, b64);
+	vcrc32c_b64(0xE3069283u, b64);
 	CHECK_STR(b64, "4waSgw==");
-	vup_crc_b64(0, b64);
+	vcrc32c_b64(0, b64);
 	CHECK_STR(b64, "AAAAAA==");
 	printf("crc32c implementation: %s\n", vcrc32c_impl());
 }
@@ -1074,7 +1074,7 @@ static void measure(const emulator *e, vaws_client *c, size_t mib,
 /* One byte, "A": its part CRC and composite as S3 would give them. */
 static void stub_sums(char part[9], char **composite)
 {
-	vup_crc_b64(vcrc32c(0, "A", 1), part);
+	vcrc32c_b64(vcrc32c(0, "A", 1), part);
 	*composite = expected_composite((const unsigned char *)"A", 1, MIB);
 }
 
