@@ -2,6 +2,7 @@
 #include "aws_test_util.h"
 
 #include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,4 +105,22 @@ char *awst_header(http_stub *stub, size_t i, const char *name)
 	char *v = http_stub_header(&rq, name);
 	http_stub_request_free(&rq);
 	return v;
+}
+
+void awst_answer(http_stub *stub, int status, const char *headers,
+		 const char *body)
+{
+	http_stub_reset(stub);
+	http_stub_add(stub, "POST", "/", status, headers, body);
+}
+
+const char *awst_ec2_error(const char *code)
+{
+	static char buf[512];
+	snprintf(buf, sizeof(buf),
+		 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>"
+		 "<Code>%s</Code><Message>about %s: the thing '%s' does not exist"
+		 "</Message></Error></Errors><RequestID>req-9</RequestID></Response>",
+		 code, code, code);
+	return buf;
 }

@@ -26,4 +26,22 @@ json_t *awst_json(http_stub *stub, size_t i);
 /* Request i's header `name` (malloc'd) or NULL. */
 char *awst_header(http_stub *stub, size_t i, const char *name);
 
+/* Request i's form parameter key equals want (NULL: absent); check.h's
+ * CHECK_STR reports it. */
+#define AWST_CHECK_FORM(stub, i, key, want)                                  \
+	do {                                                                 \
+		char *v_ = awst_form((stub), (i), (key));                    \
+		CHECK_STR(v_, (want));                                       \
+		free(v_);                                                    \
+	} while (0)
+
+/* The stub answers the next POST / (any number of times) with this. */
+void awst_answer(http_stub *stub, int status, const char *headers,
+		 const char *body);
+
+/* An EC2 error document for code (a static buffer, valid until the next
+ * call), the message reading "about <code>: the thing '<code>' does not
+ * exist". */
+const char *awst_ec2_error(const char *code);
+
 #endif

@@ -15,28 +15,11 @@
 
 static http_stub *stub;
 
-/* Request i's form parameter key equals want (NULL: absent). */
-#define CHECK_FORM(i, key, want)                                             \
-	do {                                                                 \
-		char *v_ = awst_form(stub, (i), (key));                      \
-		CHECK_STR(v_, (want));                                       \
-		free(v_);                                                    \
-	} while (0)
+#define CHECK_FORM(i, key, want) AWST_CHECK_FORM(stub, i, key, want)
 
 static void answer(int status, const char *body)
 {
-	http_stub_reset(stub);
-	http_stub_add(stub, "POST", "/", status, NULL, body);
-}
-
-static const char *ec2_error(const char *code)
-{
-	static char buf[512];
-	snprintf(buf, sizeof(buf),
-		 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>"
-		 "<Code>%s</Code><Message>The thing '%s' does not exist</Message>"
-		 "</Error></Errors><RequestID>req-9</RequestID></Response>", code, code);
-	return buf;
+	awst_answer(stub, status, NULL, body);
 }
 
 static const char *image_xml =
@@ -119,7 +102,7 @@ static void test_images(vaws_client *c)
 	vec2_image_free(&img);
 
 	/* Unknown: the error code, or an empty set (deregistered). */
-	answer(400, ec2_error("InvalidAMIID.NotFound"));
+	answer(400, awst_ec2_error("InvalidAMIID.NotFound"));
 	CHECK_INT(vec2_describe_image(c, "ami-2", &img, &err), VEC2_NOT_FOUND);
 	CHECK(err.message == NULL && err.aws_code == NULL && err.status == 0);
 	CHECK(img.image_id == NULL);
@@ -129,7 +112,7 @@ static void test_images(vaws_client *c)
 	CHECK(err.message == NULL);
 
 	/* Malformed is a real error: AWS's code and words reach err. */
-	answer(400, ec2_error("InvalidAMIID.Malformed"));
+	answer(400, awst_ec2_error("InvalidAMIID.Malformed"));
 	CHECK_INT(vec2_describe_image(c, "ami-x", &img, &err), VMIE_ERR_AWS_AMI_FETCH_FAILED);
 	CHECK_INT(err.status, VMIE_ERR_AWS_AMI_FETCH_FAILED);
 	CHECK_STR(err.aws_code, "InvalidAMIID.Malformed");
@@ -229,13 +212,13 @@ static void test_export(vaws_client *c)
 	CHECK_STR(t.status_message, NULL);
 	CHECK_STR(t.prefix, NULL);
 	vec2_export_task_free(&t);
-	answer(400, ec2_error("InvalidExportTaskID.NotFound"));
+	answer(400, awst_ec2_error("InvalidExportTaskID.NotFound"));
 	CHECK_INT(vec2_describe_export_image_task(c, "export-ami-2", &t, &err), VEC2_NOT_FOUND);
 	CHECK(err.message == NULL && t.status == NULL);
 	answer(200, "<DescribeExportImageTasksResponse " NS "><exportImageTaskSet/>"
 		    "</DescribeExportImageTasksResponse>");
 	CHECK_INT(vec2_describe_export_image_task(c, "export-ami-2", &t, &err), VEC2_NOT_FOUND);
-	answer(500, ec2_error("InternalError"));
+	answer(500, awst_ec2_error("InternalError"));
 	CHECK_INT(vec2_describe_export_image_task(c, "export-ami-2", &t, &err),
 		  VMIE_ERR_AWS_TASK_STATUS_CHECK_FAILED);
 	CHECK_STR(err.aws_code, "InternalError");
@@ -246,7 +229,7 @@ static void test_export(vaws_client *c)
 	CHECK_INT(vec2_cancel_export_task(c, "export-ami-1", &err), 0);
 	CHECK_FORM(0, "Action", "CancelExportTask");
 	CHECK_FORM(0, "ExportTaskId", "export-ami-1");
-	answer(400, ec2_error("IncorrectState"));
+	answer(400, awst_ec2_error("IncorrectState"));
 	CHECK_INT(vec2_cancel_export_task(c, "export-ami-1", &err),
 		  VMIE_ERR_AWS_EXPORT_TASK_FAILED);
 	CHECK_STR(err.aws_code, "IncorrectState");
@@ -330,7 +313,7 @@ static void test_network(vaws_client *c)
 	CHECK_INT(vec2_default_subnet(c, &subnet, &vpc, &err), VEC2_NO_DEFAULT_SUBNET);
 	CHECK(subnet == NULL && vpc == NULL && err.message == NULL);
 
-	answer(403, ec2_error("UnauthorizedOperation"));
+	answer(403, awst_ec2_error("UnauthorizedOperation"));
 	CHECK_INT(vec2_default_subnet(c, &subnet, &vpc, &err),
 		  VMIE_ERR_AWS_INSTANCE_LAUNCH_FAILED);
 	CHECK(subnet == NULL && vpc == NULL);

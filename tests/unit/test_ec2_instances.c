@@ -14,27 +14,11 @@
 
 static http_stub *stub;
 
-#define CHECK_FORM(i, key, want)                                             \
-	do {                                                                 \
-		char *v_ = awst_form(stub, (i), (key));                      \
-		CHECK_STR(v_, (want));                                       \
-		free(v_);                                                    \
-	} while (0)
+#define CHECK_FORM(i, key, want) AWST_CHECK_FORM(stub, i, key, want)
 
 static void answer(int status, const char *body)
 {
-	http_stub_reset(stub);
-	http_stub_add(stub, "POST", "/", status, NULL, body);
-}
-
-static const char *ec2_error(const char *code)
-{
-	static char buf[512];
-	snprintf(buf, sizeof(buf),
-		 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>"
-		 "<Code>%s</Code><Message>about %s</Message>"
-		 "</Error></Errors><RequestID>req-9</RequestID></Response>", code, code);
-	return buf;
+	awst_answer(stub, status, NULL, body);
 }
 
 /* One instance as the emulator (and EC2) renders it. */
@@ -141,7 +125,7 @@ static void test_run(vaws_client *c)
 	}
 
 	/* AWS's refusal reaches err with the launch status. */
-	answer(400, ec2_error("VPCIdNotSpecified"));
+	answer(400, awst_ec2_error("VPCIdNotSpecified"));
 	CHECK_INT(vec2_run_instance(c, &p, &id, &err), VMIE_ERR_AWS_INSTANCE_LAUNCH_FAILED);
 	CHECK(id == NULL);
 	CHECK_STR(err.aws_code, "VPCIdNotSpecified");
@@ -169,7 +153,7 @@ static void test_retries(void)
 	const char *ok = "<RunInstancesResponse " NS "><instancesSet><item><instanceId>i-1"
 			 "</instanceId></item></instancesSet></RunInstancesResponse>";
 	http_stub_reset(stub);
-	http_stub_add(stub, "POST", "/", 503, NULL, ec2_error("Unavailable"));
+	http_stub_add(stub, "POST", "/", 503, NULL, awst_ec2_error("Unavailable"));
 	http_stub_add(stub, "POST", "/", 200, NULL, ok);
 	vec2_run_params p = {.image_id = "ami-1", .instance_type = "t3.micro",
 			     .client_token = "tok"};
@@ -179,7 +163,7 @@ static void test_retries(void)
 	CHECK_INT(http_stub_count(stub, NULL, NULL), 2);
 
 	http_stub_reset(stub);
-	http_stub_add(stub, "POST", "/", 503, NULL, ec2_error("Unavailable"));
+	http_stub_add(stub, "POST", "/", 503, NULL, awst_ec2_error("Unavailable"));
 	http_stub_add(stub, "POST", "/", 200, NULL, ok);
 	p.client_token = NULL;
 	CHECK_INT(vec2_run_instance(c, &p, &id, &err), VMIE_ERR_AWS_INSTANCE_LAUNCH_FAILED);
@@ -187,7 +171,7 @@ static void test_retries(void)
 	vmie_error_clear(&err);
 
 	http_stub_reset(stub);
-	http_stub_add(stub, "POST", "/", 503, NULL, ec2_error("Unavailable"));
+	http_stub_add(stub, "POST", "/", 503, NULL, awst_ec2_error("Unavailable"));
 	http_stub_add(stub, "POST", "/", 200, NULL, "<CreateImageResponse " NS "><imageId>"
 		      "ami-2</imageId></CreateImageResponse>");
 	vec2_create_image_params ci = {.instance_id = "i-1", .name = "n"};
@@ -220,13 +204,13 @@ static void test_describe(vaws_client *c)
 	vec2_instance_free(NULL);
 
 	/* Just launched and not yet visible; or long gone. */
-	answer(400, ec2_error("InvalidInstanceID.NotFound"));
+	answer(400, awst_ec2_error("InvalidInstanceID.NotFound"));
 	CHECK_INT(vec2_describe_instance(c, "i-2", &in, &err), VEC2_NOT_FOUND);
 	CHECK(err.message == NULL && in.instance_id == NULL);
 	answer(200, "<DescribeInstancesResponse " NS "><reservationSet/>"
 		    "</DescribeInstancesResponse>");
 	CHECK_INT(vec2_describe_instance(c, "i-2", &in, &err), VEC2_NOT_FOUND);
-	answer(400, ec2_error("InvalidInstanceID.Malformed"));
+	answer(400, awst_ec2_error("InvalidInstanceID.Malformed"));
 	CHECK_INT(vec2_describe_instance(c, "i-2", &in, &err),
 		  VMIE_ERR_AWS_INSTANCE_STATUS_CHECK_FAILED);
 	CHECK_STR(err.aws_code, "InvalidInstanceID.Malformed");
@@ -285,7 +269,7 @@ static void test_find(vaws_client *c)
 	http_stub_reset(stub);
 	http_stub_add(stub, "POST", "/", 200, NULL,
 		      reservations(instance_item("i-1", "running", true), NULL, "t"));
-	http_stub_add(stub, "POST", "/", 400, NULL, ec2_error("InvalidPaginationToken"));
+	http_stub_add(stub, "POST", "/", 400, NULL, awst_ec2_error("InvalidPaginationToken"));
 	CHECK_INT(vec2_find_instances(c, &tags, true, &found, &n, &err),
 		  VMIE_ERR_AWS_INSTANCE_STATUS_CHECK_FAILED);
 	CHECK(n == 0 && found == NULL);
@@ -311,14 +295,14 @@ static void test_stop_terminate(vaws_client *c)
 	CHECK_FORM(1, "InstanceId.1", "i-1");
 
 	/* Already gone counts as terminated; stopping it is an error. */
-	answer(400, ec2_error("InvalidInstanceID.NotFound"));
+	answer(400, awst_ec2_error("InvalidInstanceID.NotFound"));
 	CHECK_INT(vec2_terminate_instance(c, "i-9", &err), 0);
 	CHECK(err.message == NULL);
 	CHECK_INT(vec2_terminate_instance(c, "i-9", NULL), 0);
 	CHECK_INT(vec2_stop_instance(c, "i-9", &err), VMIE_ERR_AWS_INSTANCE_STATUS_CHECK_FAILED);
 	CHECK_STR(err.aws_code, "InvalidInstanceID.NotFound");
 	vmie_error_clear(&err);
-	answer(403, ec2_error("UnauthorizedOperation"));
+	answer(403, awst_ec2_error("UnauthorizedOperation"));
 	CHECK(vec2_terminate_instance(c, "i-9", &err) != 0);
 	CHECK_STR(err.aws_code, "UnauthorizedOperation");
 	vmie_error_clear(&err);
@@ -368,7 +352,7 @@ static void test_create_image(vaws_client *c)
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		CHECK_FORM(0, want[i][0], want[i][1]);
 
-	answer(400, ec2_error("InvalidAMIName.Duplicate"));
+	answer(400, awst_ec2_error("InvalidAMIName.Duplicate"));
 	CHECK_INT(vec2_create_image(c, &p, &id, &err), VMIE_ERR_AWS_AMI_CREATE_FAILED);
 	CHECK(id == NULL);
 	CHECK_STR(err.aws_code, "InvalidAMIName.Duplicate");
@@ -384,7 +368,7 @@ static void test_create_image(vaws_client *c)
 	CHECK_FORM(0, "Tag.1.Value", "ami-1");
 	CHECK_FORM(0, "Tag.2.Key", "k2");
 	CHECK_FORM(0, "Tag.2.Value", "v2");
-	answer(400, ec2_error("InvalidAMIID.NotFound"));
+	answer(400, awst_ec2_error("InvalidAMIID.NotFound"));
 	CHECK_INT(vec2_create_tags(c, "ami-2", &tags, &err), VMIE_ERR_AWS_REQUEST_FAILED);
 	CHECK_STR(err.aws_code, "InvalidAMIID.NotFound");
 	vmie_error_clear(&err);

@@ -15,12 +15,7 @@
 
 static http_stub *stub;
 
-#define CHECK_FORM(i, key, want)                                             \
-	do {                                                                 \
-		char *v_ = awst_form(stub, (i), (key));                      \
-		CHECK_STR(v_, (want));                                       \
-		free(v_);                                                    \
-	} while (0)
+#define CHECK_FORM(i, key, want) AWST_CHECK_FORM(stub, i, key, want)
 
 static void add(int status, const char *body)
 {

@@ -16,8 +16,7 @@ static http_stub *stub;
 
 static void answer(int status, const char *body)
 {
-	http_stub_reset(stub);
-	http_stub_add(stub, "POST", "/", status, JSON_CT, body);
+	awst_answer(stub, status, JSON_CT, body);
 }
 
 static void check_target(size_t i, const char *op)
