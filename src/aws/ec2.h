@@ -63,6 +63,10 @@ int vec2_describe_image(vaws_client *c, const char *image_id, vec2_image *out,
 /* True when any EBS mapping is encrypted. */
 bool vec2_image_encrypted(const vec2_image *img);
 
+/* True for a Windows AMI: its platform, its platform details, or a
+ * Windows-licensed usage operation (RunInstances:0002) says so. */
+bool vec2_image_windows(const vec2_image *img);
+
 /* ---- export ---------------------------------------------------------- */
 
 typedef struct vec2_export_params {

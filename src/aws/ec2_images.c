@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "aws/ec2_internal.h"
 #include "base/error.h"
@@ -50,6 +51,14 @@ bool vec2_image_encrypted(const vec2_image *img)
 		if (img->devices[i].ebs && img->devices[i].encrypted)
 			return true;
 	return false;
+}
+
+bool vec2_image_windows(const vec2_image *img)
+{
+	return (img->platform && strcasecmp(img->platform, "windows") == 0) ||
+	       (img->platform_details && strcasestr(img->platform_details, "windows")) ||
+	       (img->usage_operation &&
+		strncmp(img->usage_operation, "RunInstances:0002", 17) == 0);
 }
 
 /* One blockDeviceMapping/item: an EBS volume (<ebs>), an instance-store

@@ -8,7 +8,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "aws/sts.h"
 #include "base/error.h"
@@ -21,14 +20,6 @@ static int refuse(vmie_error *err, int status, const char *hint,
 	verr_set(err, status, fmt, a, b ? b : "");
 	verr_hint(err, "%s", hint);
 	return status;
-}
-
-static bool windows_licensed(const vec2_image *img)
-{
-	return (img->platform && strcasecmp(img->platform, "windows") == 0) ||
-	       (img->platform_details && strcasestr(img->platform_details, "windows")) ||
-	       (img->usage_operation &&
-		strncmp(img->usage_operation, "RunInstances:0002", 17) == 0);
 }
 
 static const char *kms_key(const vec2_image *img)
@@ -93,10 +84,10 @@ int vwf_export_check_image(vwf_run *r, const char *ami_id, vec2_image *img,
 			      "AMI %s is %s, not available", ami_id, img->state);
 	/* With --install-sanbootable the first thing wrong with a Windows
 	 * AMI is that sanbootable is Linux only. */
-	if (windows_licensed(img) && r->opts->install_sanbootable &&
+	if (vec2_image_windows(img) && r->opts->install_sanbootable &&
 	    (rc = vwf_sanboot_check_image(r, img, err)) != 0)
 		return rc;
-	if (windows_licensed(img))
+	if (vec2_image_windows(img))
 		return refuse(err, VMIE_ERR_EXPORT_OPERATION_FAILED,
 			      "AWS does not export AMIs that carry a Windows "
 			      "license (VM Export limits); import your own "

@@ -7,7 +7,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "base/error.h"
 #include "base/log.h"
@@ -17,13 +16,11 @@
 int vwf_sanboot_check_image(vwf_run *r, const vec2_image *img, vmie_error *err)
 {
 	(void)r;
-	bool windows = (img->platform && strcasecmp(img->platform, "windows") == 0) ||
-		       (img->platform_details && strcasestr(img->platform_details, "windows"));
-	if (windows) {
+	if (vec2_image_windows(img)) {
 		verr_set(err, VMIE_ERR_SANBOOTABLE_WINDOWS_NOT_SUPPORTED,
 			 "%s is a Windows AMI (%s): sanbootable is for Linux only",
 			 img->image_id, img->platform_details ? img->platform_details
-			 : img->platform);
+			 : img->platform ? img->platform : "Windows");
 		verr_hint(err, "leave out --install-sanbootable for Windows images "
 			  "(Windows boots from iSCSI with its own iBFT support, "
 			  "without sanbootable)");

@@ -26,14 +26,11 @@ int vwf_sanboot(vwf_run *r, const char *ami_id, char **new_ami_id,
 		vmie_error *err);
 
 /* Instances an earlier run left (killed before it could terminate
- * them): found by their tags; those this machine's journal shows as
- * owned by a dead process are terminated, others are reported with the
- * command to terminate them.  Never fails the run (warnings only). */
-void vwf_sanboot_reap(vwf_run *r);
-
-/* Runs the reaper when the run installs sanbootable, or when this
- * machine's journal lists an instance in the run's region (a killed run's,
- * whatever the next command is).  No AWS call otherwise. */
+ * them), looked for when this run installs sanbootable or this machine's
+ * journal lists an instance in the run's region (no AWS call otherwise):
+ * found by their tags; those the journal shows as owned by a dead
+ * process are terminated, others are reported with the command to
+ * terminate them.  Never fails the run (warnings only). */
 void vwf_sanboot_reap_if_due(vwf_run *r);
 
 #endif

@@ -110,7 +110,7 @@ static void forget_stale(vwf_run *r, const vec2_instance *live, size_t nlive,
 	free(ids);
 }
 
-void vwf_sanboot_reap(vwf_run *r)
+static void reap(vwf_run *r)
 {
 	vkv tags = VKV_INIT;
 	vec2_instance *list = NULL;
@@ -160,5 +160,5 @@ void vwf_sanboot_reap_if_due(vwf_run *r)
 {
 	if (r->opts->install_sanbootable ||
 	    journal_pending(vaws_client_region(r->client)))
-		vwf_sanboot_reap(r);
+		reap(r);
 }
