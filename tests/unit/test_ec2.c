@@ -85,6 +85,7 @@ static void test_images(vaws_client *c)
 		CHECK_STR(img.devices[2].virtual_name, "ephemeral0");
 	}
 	CHECK(vec2_image_encrypted(&img));
+	CHECK(!vec2_image_windows(&img));
 	vec2_image_free(&img);
 	CHECK(img.image_id == NULL && img.devices == NULL);
 	vec2_image_free(NULL);
@@ -99,7 +100,15 @@ static void test_images(vaws_client *c)
 	CHECK_STR(img.state_reason, "Client.Error: broken");
 	CHECK_STR(img.platform, "windows");
 	CHECK(!vec2_image_encrypted(&img) && img.ndevices == 0);
+	CHECK(vec2_image_windows(&img));
 	vec2_image_free(&img);
+	/* Windows by its license alone (usage operation) or its details. */
+	vec2_image w = {.usage_operation = "RunInstances:0002"};
+	CHECK(vec2_image_windows(&w));
+	w = (vec2_image){.platform_details = "Windows with SQL Server Standard"};
+	CHECK(vec2_image_windows(&w));
+	w = (vec2_image){.platform_details = "Linux/UNIX", .usage_operation = "RunInstances"};
+	CHECK(!vec2_image_windows(&w));
 
 	/* Unknown: the error code, or an empty set (deregistered). */
 	answer(400, awst_ec2_error("InvalidAMIID.NotFound"));
