@@ -12,7 +12,7 @@
 
 #include "base/error.h"
 #include "base/xalloc.h"
-#include "transfer/decode.h"
+#include "codec/decode.h"
 
 #define BLOCK (64u << 10)
 #define HEAD (1u << 20)
@@ -216,6 +216,17 @@ static int count_size(dr *d, uint64_t limit, uint64_t *size)
 	return 0;
 }
 
+static long long hint_read_at(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	return vimg_read(ctx, off, buf, len);
+}
+
+bool vimg_size_hint(const vimg_reader *r, vimg_compression c, uint64_t *size)
+{
+	vdec_file f = {.read_at = hint_read_at, .ctx = (void *)r, .size = r->size};
+	return vdec_size_hint(&f, c, size);
+}
+
 int vimg_reader_decompress(vimg_reader *out, const vimg_reader *compressed,
 			   vimg_compression c, uint64_t limit, vmie_error *err)
 {
@@ -230,7 +241,7 @@ int vimg_reader_decompress(vimg_reader *out, const vimg_reader *compressed,
 	d->block = xmalloc(BLOCK);
 	if (restart(d) < 0)
 		goto fail;
-	bool known = vdec_size_hint(compressed, c, &size);
+	bool known = vimg_size_hint(compressed, c, &size);
 	if (known && limit && size > limit) {
 		verr_set(&d->err, VMIE_ERR_FILE_DECOMPRESS_FAILED,
 			 "decompresses to %llu bytes, more than %llu",

@@ -55,6 +55,9 @@ int vimg_reader_file(vimg_reader *r, const char *path, vmie_error *err);
  * (VMIE_ERR_FILE_DECOMPRESS_FAILED: corrupt or truncated) on failure. */
 int vimg_reader_decompress(vimg_reader *out, const vimg_reader *compressed,
 			   vimg_compression c, uint64_t limit, vmie_error *err);
+/* The decompressed size of the compressed file r, where the format
+ * records it (vdec_size_hint: the xz index, zstd frame headers). */
+bool vimg_size_hint(const vimg_reader *r, vimg_compression c, uint64_t *size);
 /* Release whatever the reader owns; safe on a zeroed or memory reader. */
 void vimg_reader_close(vimg_reader *r);
 

@@ -14,7 +14,7 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/xalloc.h"
-#include "transfer/decode.h"
+#include "codec/decode.h"
 
 static const char aws_formats[] =
 	"ImportImage accepts only RAW, VHD, VHDX, VMDK and OVA images; the "

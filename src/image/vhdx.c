@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "base/xalloc.h"
-#include "image/crc32c.h"
+#include "codec/crc32c.h"
 #include "image/vhdx.h"
 
 #define KiB 1024u
@@ -49,10 +49,10 @@ static const char aws_invalid[] =
 static bool crc_ok(const unsigned char *p, size_t len)
 {
 	static const unsigned char zero[4];
-	uint32_t crc = vimg_crc32c(0, p, 4);
+	uint32_t crc = vcrc32c(0, p, 4);
 
-	crc = vimg_crc32c(crc, zero, 4);
-	crc = vimg_crc32c(crc, p + 8, len - 8);
+	crc = vcrc32c(crc, zero, 4);
+	crc = vcrc32c(crc, p + 8, len - 8);
 	return crc == le32(p + 4);
 }
 

@@ -17,7 +17,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/xalloc.h"
-#include "transfer/crc32c.h"
+#include "codec/crc32c.h"
 
 /* The state is saved at most this often while chunks complete (and at
  * the end, whatever happens). */

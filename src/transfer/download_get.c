@@ -17,7 +17,7 @@
 #include "base/error.h"
 #include "base/xalloc.h"
 #include "transfer/curl_headers.h"
-#include "transfer/crc32c.h"
+#include "codec/crc32c.h"
 
 #define MAX_ERROR_BODY (64u << 10)
 

@@ -25,7 +25,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/xalloc.h"
-#include "transfer/crc32c.h"
+#include "codec/crc32c.h"
 
 static void hex(const unsigned char *d, size_t n, char *out)
 {

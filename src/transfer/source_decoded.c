@@ -13,7 +13,7 @@
 
 #include "base/error.h"
 #include "base/xalloc.h"
-#include "transfer/decode.h"
+#include "codec/decode.h"
 
 #define INBUF (1u << 20)
 
@@ -89,9 +89,9 @@ static void dec_free(vsource *s)
 
 static const vsource_ops dec_ops = {dec_read, dec_free};
 
-static long long fd_read_at(const vimg_reader *r, uint64_t off, void *buf, size_t len)
+static long long fd_read_at(void *ctx, uint64_t off, void *buf, size_t len)
 {
-	int fd = *(const int *)r->ctx;
+	int fd = *(const int *)ctx;
 	size_t got = 0;
 	while (got < len) {
 		ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
@@ -118,8 +118,8 @@ static uint64_t size_hint(const vsource *raw, vimg_compression c)
 	uint64_t size = 0;
 	if (fd < 0 || !raw->raw_size || c != VIMG_COMP_XZ)
 		return 0;
-	vimg_reader r = {.read_at = fd_read_at, .ctx = &fd, .size = raw->raw_size};
-	return vdec_size_hint(&r, c, &size) ? size : 0;
+	vdec_file f = {.read_at = fd_read_at, .ctx = &fd, .size = raw->raw_size};
+	return vdec_size_hint(&f, c, &size) ? size : 0;
 }
 
 /* "disk.raw.xz" -> "disk.raw": the object is stored decompressed. */

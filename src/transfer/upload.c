@@ -15,7 +15,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/xalloc.h"
-#include "transfer/crc32c.h"
+#include "codec/crc32c.h"
 
 #define MIB (1ull << 20)
 #define DEFAULT_PARALLEL 4

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "aws/retry.h"
-#include "transfer/crc32c.h"
+#include "codec/crc32c.h"
 #include "transfer/upload.h"
 
 #define VUP_MIN_PART (5u << 20)     /* S3's minimum for all but the last */

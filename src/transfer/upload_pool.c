@@ -12,7 +12,7 @@
 
 #include "base/error.h"
 #include "base/xalloc.h"
-#include "transfer/crc32c.h"
+#include "codec/crc32c.h"
 
 /* Reads (and CRCs) at most this much at a time: the bytes are still in
  * the CPU's cache when the CRC and the sniffer see them. */

@@ -12,7 +12,7 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/log.h"
-#include "transfer/decode.h"
+#include "codec/decode.h"
 #include "vmie.h"
 
 #include <fcntl.h>

@@ -12,7 +12,8 @@
 
 #include "base/buf.h"
 #include "check.h"
-#include "transfer/decode.h"
+#include "codec/decode.h"
+#include "image/image.h"
 
 #define MIB (1u << 20)
 
@@ -225,7 +226,7 @@ static void test_framing(const vbuf *xzv, const vbuf *zsv,
 	CHECK(decode_all(VIMG_COMP_ZSTD, &z, 5, 4099, &out, &err) == 0);
 	CHECK(out.len == n && memcmp(out.data, plain, n) == 0);
 	vimg_reader_mem(&r, z.data, z.len);
-	CHECK(vdec_size_hint(&r, VIMG_COMP_ZSTD, &sz) && sz == n);
+	CHECK(vimg_size_hint(&r, VIMG_COMP_ZSTD, &sz) && sz == n);
 	vbuf_free(&z);
 	vbuf_free(&out);
 
@@ -237,7 +238,7 @@ static void test_framing(const vbuf *xzv, const vbuf *zsv,
 	CHECK(out.len == 2 * n && memcmp(out.data, plain, n) == 0 &&
 	      memcmp(out.data + n, plain, n) == 0);
 	vimg_reader_mem(&r, z.data, z.len);
-	CHECK(vdec_size_hint(&r, VIMG_COMP_XZ, &sz) && sz == 2 * n);
+	CHECK(vimg_size_hint(&r, VIMG_COMP_XZ, &sz) && sz == 2 * n);
 	vbuf_free(&out);
 	/* Padding that is not a multiple of four is corrupt, as xz says. */
 	vbuf_add(&z, "\0", 1);
@@ -342,19 +343,19 @@ static void test_codecs(size_t n)
 	uint64_t sz = 0;
 	vimg_reader r;
 	vimg_reader_mem(&r, cases[2].z.data, cases[2].z.len);
-	CHECK(vdec_size_hint(&r, VIMG_COMP_XZ, &sz) && sz == n);
+	CHECK(vimg_size_hint(&r, VIMG_COMP_XZ, &sz) && sz == n);
 	vimg_reader_mem(&r, cases[3].z.data, cases[3].z.len);
-	CHECK(vdec_size_hint(&r, VIMG_COMP_XZ, &sz) && sz == n);
+	CHECK(vimg_size_hint(&r, VIMG_COMP_XZ, &sz) && sz == n);
 	vimg_reader_mem(&r, cases[4].z.data, cases[4].z.len);
-	CHECK(vdec_size_hint(&r, VIMG_COMP_XZ, &sz) && sz == n);
+	CHECK(vimg_size_hint(&r, VIMG_COMP_XZ, &sz) && sz == n);
 	vimg_reader_mem(&r, cases[7].z.data, cases[7].z.len);
-	CHECK(vdec_size_hint(&r, VIMG_COMP_ZSTD, &sz) && sz == n);
+	CHECK(vimg_size_hint(&r, VIMG_COMP_ZSTD, &sz) && sz == n);
 	vimg_reader_mem(&r, cases[8].z.data, cases[8].z.len);
-	CHECK(!vdec_size_hint(&r, VIMG_COMP_ZSTD, &sz));
+	CHECK(!vimg_size_hint(&r, VIMG_COMP_ZSTD, &sz));
 	vimg_reader_mem(&r, cases[0].z.data, cases[0].z.len);
-	CHECK(!vdec_size_hint(&r, VIMG_COMP_GZIP, &sz));
+	CHECK(!vimg_size_hint(&r, VIMG_COMP_GZIP, &sz));
 	vimg_reader_mem(&r, cases[2].z.data, cases[2].z.len - 1);
-	CHECK(!vdec_size_hint(&r, VIMG_COMP_XZ, &sz));
+	CHECK(!vimg_size_hint(&r, VIMG_COMP_XZ, &sz));
 
 	/* The decompressing reader: reads anywhere, in any order. */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -515,7 +516,7 @@ static void test_bounded(vimg_compression c)
 
 	big_stream(c, &z);
 	vimg_reader_mem(&r, z.data, z.len);
-	CHECK(!vdec_size_hint(&r, c, &sz));
+	CHECK(!vimg_size_hint(&r, c, &sz));
 	long before = peak_kib();
 	CHECK(vimg_reader_decompress(&d, &r, c, 0, &err) == 0);
 	CHECK(d.size == (uint64_t)BIG_MIB * MIB);

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "transfer/crc32c.h"
+#include "codec/crc32c.h"
 #include "transfer/download_internal.h"
 
 static void test_crc_combine(void)

@@ -16,9 +16,9 @@
 #include "base/xalloc.h"
 #include "check.h"
 #include "http_stub.h"
-#include "image/crc32c.h"
+#include "codec/crc32c.h"
 #include "test_env.h"
-#include "transfer/crc32c.h"
+#include "codec/crc32c.h"
 #include "transfer/source.h"
 #include "transfer/upload.h"
 #include "transfer/upload_internal.h"
@@ -344,8 +344,8 @@ static char *expected_composite(const unsigned char *data, size_t n,
 	do {
 		size_t len = n - off < part_size ? n - off : part_size;
 		unsigned char be[4];
-		vcrc32c_be(vimg_crc32c(0, data + off, len), be);
-		comp = vimg_crc32c(comp, be, 4);
+		vcrc32c_be(vcrc32c_portable(0, data + off, len), be);
+		comp = vcrc32c_portable(comp, be, 4);
 		parts++;
 		off += len;
 	} while (off < n);
@@ -398,7 +398,7 @@ static void on_bytes(void *ctx, const void *data, size_t len)
 {
 	watch *w = ctx;
 	w->bytes += len;
-	w->crc = vimg_crc32c(w->crc, data, len);
+	w->crc = vcrc32c_portable(w->crc, data, len);
 }
 
 static void on_progress(void *ctx, uint64_t done, uint64_t total)
@@ -474,7 +474,7 @@ static void test_crc32c(void)
 	bool same = true;
 	for (size_t off = 0; off < 9; off++)
 		same &= vcrc32c(0, big + off, n - off) ==
-			vimg_crc32c(0, big + off, n - off);
+			vcrc32c_portable(0, big + off, n - off);
 	CHECK(same);
 	free(big);
 	char b64[9];
@@ -612,7 +612,7 @@ static void upload_case(vaws_client *c, const char *key, size_t n,
 	CHECK_STR(res.checksum_crc32c, want);
 	/* Every byte was seen once, in order. */
 	CHECK_INT(w.bytes, n);
-	CHECK_INT(w.crc, vimg_crc32c(0, data, n));
+	CHECK_INT(w.crc, vcrc32c_portable(0, data, n));
 	CHECK_INT(w.head_calls, 1);
 	size_t first = part_size ? part_size : VUPLOAD_MIN_PART;
 	CHECK_INT(w.head_len, n < first ? n : first);

@@ -3,7 +3,7 @@
  * loop every codec shares: no progress with the input at its end means a
  * truncated stream, never a spin.
  */
-#include "transfer/decode_internal.h"
+#include "codec/decode_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

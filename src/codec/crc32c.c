@@ -3,8 +3,7 @@
  * entry nor on exit (it continues a raw register), so the standard
  * CRC32C, which does both, is ~crc32_iscsi(data, len, ~crc).
  */
-#include "transfer/crc32c.h"
-#include "image/crc32c.h"
+#include "codec/crc32c.h"
 
 /* Reflected Castagnoli polynomial. */
 #define POLY 0x82F63B78u
@@ -96,7 +95,7 @@ uint32_t vcrc32c(uint32_t crc, const void *data, size_t len)
 {
 	if (have_sse42())
 		return crc_sse42(crc, data, len);
-	return vimg_crc32c(crc, data, len);
+	return vcrc32c_portable(crc, data, len);
 }
 
 const char *vcrc32c_impl(void)
@@ -108,7 +107,7 @@ const char *vcrc32c_impl(void)
 
 uint32_t vcrc32c(uint32_t crc, const void *data, size_t len)
 {
-	return vimg_crc32c(crc, data, len);
+	return vcrc32c_portable(crc, data, len);
 }
 
 const char *vcrc32c_impl(void)

@@ -1,17 +1,20 @@
 /*
- * CRC32C at memory speed, for the upload's per-part checksums (S3's
- * x-amz-checksum-crc32c): ISA-L's crc32_iscsi when vmie is built with it,
- * else the CPU's crc32 instruction (x86 SSE4.2), else image/crc32c.c's
- * table.  Same convention as vimg_crc32c: start from 0, chain calls;
+ * CRC32C (Castagnoli), vmie's one implementation: S3's per-part and
+ * whole-object checksums (x-amz-checksum-crc32c) at memory speed, and the
+ * checksums VHDX puts in its headers and logs.  ISA-L's crc32_iscsi when
+ * vmie is built with it, else the CPU's crc32 instruction (x86 SSE4.2),
+ * else a table.  Start from 0 and chain calls: the CRC of a concatenation;
  * vcrc32c(0, "123456789", 9) is 0xE3069283.
  */
-#ifndef VMIE_TRANSFER_CRC32C_H
-#define VMIE_TRANSFER_CRC32C_H
+#ifndef VMIE_CODEC_CRC32C_H
+#define VMIE_CODEC_CRC32C_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 uint32_t vcrc32c(uint32_t crc, const void *data, size_t len);
+/* The table version every build has (crc32c_table.c), same results. */
+uint32_t vcrc32c_portable(uint32_t crc, const void *data, size_t len);
 
 /* The CRC32C of A followed by B from crc_a, crc_b and B's length (zlib's
  * crc32_combine for the Castagnoli polynomial): the downloader's chunks,

@@ -2,10 +2,10 @@
  * One codec behind vdec: its state and three operations.  Shared by
  * decode.c (the dispatch) and decode_<codec>.c; nothing else includes it.
  */
-#ifndef VMIE_TRANSFER_DECODE_INTERNAL_H
-#define VMIE_TRANSFER_DECODE_INTERNAL_H
+#ifndef VMIE_CODEC_DECODE_INTERNAL_H
+#define VMIE_CODEC_DECODE_INTERNAL_H
 
-#include "transfer/decode.h"
+#include "codec/decode.h"
 
 typedef struct vdec_codec {
 	const char *name;

@@ -8,15 +8,14 @@
  * streams (pigz/pbzip2/pzstd output, `cat a.gz b.gz`) decode as one, as
  * the command-line tools do.
  */
-#ifndef VMIE_TRANSFER_DECODE_H
-#define VMIE_TRANSFER_DECODE_H
+#ifndef VMIE_CODEC_DECODE_H
+#define VMIE_CODEC_DECODE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "image/image.h" /* vimg_compression */
-#include "vmie.h"
+#include "vmie.h" /* vimg_compression (vmie_image.h), vmie_error */
 
 /* The compression the first bytes say (VIMG_COMP_NONE when none); n may be
  * short, up to 6 bytes are looked at. */
@@ -44,11 +43,19 @@ vdec_result vdec_run(vdec *d, const unsigned char **in, size_t *in_len,
 		     unsigned char **out, size_t *out_len, bool at_eof,
 		     vmie_error *err);
 
+/* A compressed file read at random, for vdec_size_hint: read_at returns
+ * the bytes read (short at the end), or -1. */
+typedef struct vdec_file {
+	long long (*read_at)(void *ctx, uint64_t off, void *buf, size_t len);
+	void *ctx;
+	uint64_t size;
+} vdec_file;
+
 /* The decompressed size, read without decompressing where the format
  * allows: the xz index (every stream's), zstd frame headers that carry the
  * content size (every frame's).  gzip's ISIZE is only the size mod 2^32
  * and bzip2 records nothing: false for those, and for any file whose
- * headers do not say.  The file is read through r (random access). */
-bool vdec_size_hint(const vimg_reader *r, vimg_compression c, uint64_t *size);
+ * headers do not say. */
+bool vdec_size_hint(const vdec_file *f, vimg_compression c, uint64_t *size);
 
 #endif

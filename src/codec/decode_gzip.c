@@ -4,7 +4,7 @@
  * bytes after a member that do not start another one are ignored, as
  * gzip -d does with its "trailing garbage" warning.
  */
-#include "transfer/decode_internal.h"
+#include "codec/decode_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,7 +10,7 @@
  * make inspection or the upload hold 2 GiB.  Frames made with --long=28..31
  * are refused with a message that says so.
  */
-#include "transfer/decode_internal.h"
+#include "codec/decode_internal.h"
 
 #include <stdlib.h>
 #include <zstd.h>

@@ -3,7 +3,7 @@
  * -T, pixz) then decodes on every core.  Concatenated streams and stream
  * padding are liblzma's business (LZMA_CONCATENATED).
  */
-#include "transfer/decode_internal.h"
+#include "codec/decode_internal.h"
 
 #include <lzma.h>
 #include <stdlib.h>

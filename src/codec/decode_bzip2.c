@@ -2,7 +2,7 @@
  * bzip2 through libbz2.  pbzip2 writes one stream per block, concatenated:
  * a stream's end starts the next when more input follows.
  */
-#include "transfer/decode_internal.h"
+#include "codec/decode_internal.h"
 
 #include <bzlib.h>
 #include <stdlib.h>

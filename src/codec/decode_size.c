@@ -3,7 +3,7 @@
  * at the end of every stream, and zstd frame headers that carry their
  * content size.  Both walk headers only, with a bound on the work.
  */
-#include "transfer/decode_internal.h"
+#include "codec/decode_internal.h"
 
 #include <lzma.h>
 #include <string.h>
@@ -16,7 +16,15 @@
 #define ZSTD_MAX_BLOCKS (1u << 20)
 #define XZ_MAX_SEEKS 100000
 
-static bool xz_size(const vimg_reader *r, uint64_t *size)
+static bool read_exact(const vdec_file *r, uint64_t off, void *buf,
+		       size_t len)
+{
+	if (off > r->size || len > r->size - off)
+		return false;
+	return r->read_at(r->ctx, off, buf, len) == (long long)len;
+}
+
+static bool xz_size(const vdec_file *r, uint64_t *size)
 {
 	lzma_stream s = LZMA_STREAM_INIT;
 	lzma_index *idx = NULL;
@@ -27,7 +35,7 @@ static bool xz_size(const vimg_reader *r, uint64_t *size)
 	if (lzma_file_info_decoder(&s, &idx, 64u << 20, r->size) != LZMA_OK)
 		return false;
 	for (unsigned steps = 0; steps < XZ_MAX_SEEKS; steps++) {
-		long long got = vimg_read(r, pos, buf, sizeof(buf));
+		long long got = r->read_at(r->ctx, pos, buf, sizeof(buf));
 		if (got < 0)
 			break;
 		s.next_in = buf;
@@ -78,11 +86,11 @@ static bool zstd_header(const unsigned char *h, size_t n, size_t *hlen,
 
 /* One frame's compressed length, by its header and block headers; 0 when
  * the frame is damaged, says no size, or is too long to walk. */
-static uint64_t zstd_frame_len(const vimg_reader *r, uint64_t off,
+static uint64_t zstd_frame_len(const vdec_file *r, uint64_t off,
 			       unsigned *blocks, uint64_t *content)
 {
 	unsigned char h[18];
-	long long got = vimg_read(r, off, h, sizeof(h));
+	long long got = r->read_at(r->ctx, off, h, sizeof(h));
 	size_t hlen;
 	bool checksum;
 
@@ -99,7 +107,7 @@ static uint64_t zstd_frame_len(const vimg_reader *r, uint64_t off,
 	uint64_t p = off + hlen;
 	for (;;) {
 		unsigned char b[3];
-		if (++*blocks > ZSTD_MAX_BLOCKS || !vimg_read_exact(r, p, b, 3))
+		if (++*blocks > ZSTD_MAX_BLOCKS || !read_exact(r, p, b, 3))
 			return 0;
 		uint32_t bh = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16;
 		uint32_t type = (bh >> 1) & 3, bsize = bh >> 3;
@@ -114,7 +122,7 @@ static uint64_t zstd_frame_len(const vimg_reader *r, uint64_t off,
 	return p > r->size ? 0 : p - off;
 }
 
-static bool zstd_size(const vimg_reader *r, uint64_t *size)
+static bool zstd_size(const vdec_file *r, uint64_t *size)
 {
 	uint64_t off = 0, total = 0;
 	unsigned blocks = 0;
@@ -130,7 +138,7 @@ static bool zstd_size(const vimg_reader *r, uint64_t *size)
 	return off == r->size && r->size > 0;
 }
 
-bool vdec_size_hint(const vimg_reader *r, vimg_compression c, uint64_t *size)
+bool vdec_size_hint(const vdec_file *r, vimg_compression c, uint64_t *size)
 {
 	switch (c) {
 	case VIMG_COMP_XZ:
