@@ -159,31 +159,40 @@ static struct curl_slist *build_headers(const vkv *hdrs)
 	return list;
 }
 
+void vhttp_easy_defaults(void *easy, const char *url, const char *ca_bundle,
+			 long connect_timeout_ms, long low_speed_time_s,
+			 char *errbuf, vhttp_response *rs)
+{
+	CURL *c = easy;
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ca_bundle)
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca_bundle);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, low_speed_time_s);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "vmie/" VMIE_VERSION);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, vhttp_header_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, rs);
+}
+
 int vhttp_send(vhttp *h, const vhttp_request *rq, vhttp_response *rs)
 {
 	CURL *c = h->curl;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	vhttp_response_free(rs);
 
-	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_URL, rq->url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (h->ca_bundle)
-		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_bundle);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->low_speed_time_s);
+	vhttp_easy_defaults(c, rq->url, h->ca_bundle, h->connect_timeout_ms,
+			    h->low_speed_time_s, errbuf, rs);
 	if (rq->timeout_ms > 0)
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "vmie/" VMIE_VERSION);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, rs);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, vhttp_header_cb);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, rs);
 
 	const char *m = rq->method ? rq->method : "GET";
 	if (strcmp(m, "HEAD") == 0) {

@@ -58,6 +58,13 @@ void vhttp_response_free(vhttp_response *rs);
  * the header callback that fills rs->headers (ctx = the vhttp_response),
  * and a CURLcode in vhttp's terms, for the retry policy. */
 size_t vhttp_header_cb(char *p, size_t size, size_t n, void *ctx);
+/* What every request of vmie's sets on a (reset) easy handle: the URL,
+ * http(s) only, TLS verified (ca_bundle: NULL for the system's), the
+ * connect timeout, the low-speed abort, the user agent, errbuf, and the
+ * answer's headers into rs.  The caller adds the body and the sink. */
+void vhttp_easy_defaults(void *easy, const char *url, const char *ca_bundle,
+			 long connect_timeout_ms, long low_speed_time_s,
+			 char *errbuf, vhttp_response *rs);
 vhttp_transport vhttp_classify(int curl_code);
 
 /* RFC 3986 percent-encoding of everything but unreserved characters

@@ -27,13 +27,6 @@
 /* A chunk is costly to lose: more tries than a control call's 3. */
 #define CHUNK_ATTEMPTS 5
 
-long long vdl_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void vdownload_result_free(vdownload_result *r)
 {
 	if (!r)
@@ -78,7 +71,7 @@ void vdl_plan_make(vdl_plan *p, uint64_t size, const uint64_t *part_off,
 			c->len = b - off < chunk_size ? b - off : chunk_size;
 			c->part = n;
 			c->whole_part = off == a && c->len == b - a;
-			c->retry = (vretry_state)VRETRY_STATE_INIT;
+			c->job = (vxfer_job)VXFER_JOB_INIT;
 		}
 	}
 }
@@ -91,7 +84,7 @@ void vdl_plan_free(vdl_plan *p)
 
 int vdl_run_save(vdl_run *r, bool force, vmie_error *err)
 {
-	long long now = vdl_now_ms();
+	long long now = vxfer_now_ms();
 	if (!r->dirty || (!force && now - r->last_save < SAVE_MS))
 		return 0;
 	/* The state may only claim bytes that are on the target (EINVAL:
@@ -186,14 +179,14 @@ static void fill_result(const vdl_run *r, vdownload_result *res,
 	res->verified = with != NULL;
 	res->verified_with = xstrdup(with);
 	res->etag = xstrdup(r->obj.etag);
-	res->seconds = (double)(vdl_now_ms() - t0) / 1000.0;
+	res->seconds = (double)(vxfer_now_ms() - t0) / 1000.0;
 }
 
 int vdownload_run(const vdownload_opts *o, vdownload_result *res,
 		  vmie_error *err)
 {
 	memset(res, 0, sizeof(*res));
-	long long t0 = vdl_now_ms();
+	long long t0 = vxfer_now_ms();
 	vdl_run r = {.o = o};
 	r.t.fd = -1;
 	uint64_t resumed = 0;

@@ -19,6 +19,7 @@
 
 #include "aws/retry.h"
 #include "transfer/download.h"
+#include "transfer/inflight.h"
 
 #define VDL_MIB (1ull << 20)
 #define VDL_DEFAULT_CHUNK (16u << 20)
@@ -67,10 +68,7 @@ typedef struct vdl_chunk {
 	uint32_t crc;             /* CRC32C of its bytes, when done */
 	bool has_md5;
 	unsigned char md5[16];    /* MD5 of its bytes, when has_md5 */
-	/* The sender's, while not done. */
-	vretry_state retry;
-	bool resigned;
-	long long not_before;     /* monotonic ms: a retry waits for this */
+	vxfer_job job;            /* the sender's, while not done */
 } vdl_chunk;
 
 typedef struct vdl_plan {
@@ -167,15 +165,13 @@ typedef struct vdl_run {
 /* fdatasync the target, then save the state (when there is news). */
 int vdl_run_save(vdl_run *r, bool force, vmie_error *err);
 
-/* One transfer slot: a reused easy handle, its chunk, the bytes waiting
- * to be written and the digests so far. */
+/* What a transfer slot holds for the download: the bytes waiting to be
+ * written and the digests so far (the slot itself, its easy handle and
+ * the answer's headers are inflight.c's). */
 typedef struct vdl_slot {
-	CURL *easy;
 	vdl_run *r;
-	vdl_chunk *chunk;            /* NULL: idle */
-	struct curl_slist *hdrs;     /* non-NULL while a transfer runs */
-	vhttp_response rs;           /* headers, and an error answer's body */
-	char errbuf[CURL_ERROR_SIZE];
+	vxfer_slot *xs;              /* the slot this state belongs to */
+	vdl_chunk *chunk;            /* the chunk under way; NULL: idle */
 	unsigned char *buf;          /* VDL_BLOCK */
 	size_t blen;
 	uint64_t got;                /* body bytes of this attempt */
@@ -187,12 +183,12 @@ typedef struct vdl_slot {
 	bool bad_range;              /* the answer is not the range asked */
 } vdl_slot;
 
-int vdl_get_start(vdl_run *r, vdl_slot *sl, CURLM *multi,
-		  const char *ca_bundle, vmie_error *err);
-/* The transfer ended (already removed from multi): the rest written,
- * sl->rs filled.  Returns connections opened. */
-long vdl_get_end(vdl_slot *sl, CURLcode cc);
-void vdl_slot_free(vdl_slot *sl, CURLM *multi);
+/* vxfer_ops.start for a chunk: its ranged GET (download_get.c). */
+int vdl_get_start(vdl_run *r, vxfer *x, vxfer_slot *xs, vmie_error *err);
+/* The transfer ended: the rest written, and sl->xs->rs says a short or
+ * wrong-range answer as a dropped connection. */
+void vdl_get_end(vdl_slot *sl);
+void vdl_slot_free(vdl_slot *sl);
 
 /* Fetches every chunk not done, up to r->parallel at once; saves the state
  * as chunks complete.  0, or a status (VMIE_ERR_INTERRUPTED on cancel);
@@ -206,7 +202,5 @@ int vdl_verify(vdl_run *r, const char **with, vmie_error *err);
 /* MD5 of the concatenated digests, as S3's multipart ETag: "hex-N"
  * (out: at least 48 bytes). */
 void vdl_md5_of_md5s(const unsigned char *digests, size_t n, char *out);
-
-long long vdl_now_ms(void);
 
 #endif

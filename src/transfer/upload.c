@@ -76,8 +76,8 @@ void vupload_result_free(vupload_result *res)
 
 int vup_interrupted(vmie_error *err)
 {
-	verr_set(err, VMIE_ERR_INTERRUPTED, "the upload was interrupted");
-	return verr_hint(err, "run the import again to upload the image");
+	verr_set(err, VMIE_ERR_INTERRUPTED, VUP_INTERRUPTED);
+	return verr_hint(err, VUP_INTERRUPTED_HINT);
 }
 
 static int check_opts(const vupload_opts *o, uint64_t size, vmie_error *err)
@@ -178,7 +178,7 @@ int vupload_run(const vupload_opts *o, vsource *src, vupload_result *res,
 	memset(res, 0, sizeof(*res));
 	vup_run r = {.o = o, .src = src};
 	char *etag = NULL, *theirs = NULL, *ours = NULL;
-	long long t0 = vup_now_ms();
+	long long t0 = vxfer_now_ms();
 	r.size = src ? vsource_size(src) : 0;
 	int rc = src ? check_opts(o, r.size, err)
 		     : verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
@@ -231,7 +231,7 @@ out:
 		theirs = ours = NULL;
 		res->size = r.bytes_done;
 		res->parts = r.parts_done;
-		res->seconds = (double)(vup_now_ms() - t0) / 1000.0;
+		res->seconds = (double)(vxfer_now_ms() - t0) / 1000.0;
 		vlog_debug("uploaded s3://%s/%s: %llu bytes in %u parts over "
 			   "%u connections, %.1f s",
 			   o->bucket, o->key, (unsigned long long)res->size,

@@ -20,6 +20,7 @@
 
 #include "aws/retry.h"
 #include "codec/crc32c.h"
+#include "transfer/inflight.h"
 #include "transfer/upload.h"
 
 #define VUP_MIN_PART (5u << 20)     /* S3's minimum for all but the last */
@@ -41,9 +42,7 @@ typedef struct vup_buf {
 	uint32_t crc;           /* CRC32C of data[0..len) */
 	vup_state state;
 	/* The sender's, while READY/SENDING: retries of this part. */
-	vretry_state retry;
-	bool resigned;          /* retried once for expired credentials */
-	long long not_before;   /* monotonic ms: a retry waits for this */
+	vxfer_job job;
 } vup_buf;
 
 /* Called by the producer (any thread) when a part becomes ready or it
@@ -111,24 +110,9 @@ typedef struct vup_run {
 	vretry_policy retry;      /* one quota for every part of this run */
 } vup_run;
 
-/* One transfer slot of the sender: an easy handle kept for reuse. */
-typedef struct vup_slot {
-	CURL *easy;
-	vup_buf *buf;                /* the part it sends; NULL: idle */
-	struct curl_slist *hdrs;     /* non-NULL while a transfer runs */
-	vhttp_response rs;
-	char errbuf[CURL_ERROR_SIZE];
-} vup_slot;
-
-/* Signs part sl->buf and adds its transfer to multi (upload_part.c). */
-int vup_part_start(vup_run *r, vup_slot *sl, CURLM *multi,
-		   const char *ca_bundle, vmie_error *err);
-/* The transfer ended with cc (already removed from the multi handle):
- * sl->rs gets the status or the transport failure.  Returns how many
- * connections it had to open (0 when it reused one). */
-long vup_part_end(vup_slot *sl, CURLcode cc);
-/* Ends a running transfer, frees the handle. */
-void vup_slot_free(vup_slot *sl, CURLM *multi);
+/* vxfer_ops.start for a part: UploadPart of the buffer behind sl->job
+ * (upload_part.c). */
+int vup_part_start(vup_run *r, vxfer *x, vxfer_slot *sl, vmie_error *err);
 
 /* Sends every part the pool produces, up to r->parallel at once, until
  * the pool is drained (0), a part fails for good, the producer fails,
@@ -147,7 +131,9 @@ int vup_s3_complete(vup_run *r, char **etag, char **checksum,
 void vup_s3_abort(vup_run *r);
 
 
-long long vup_now_ms(void);
+/* The words for a cancelled upload. */
+#define VUP_INTERRUPTED "the upload was interrupted"
+#define VUP_INTERRUPTED_HINT "run the import again to upload the image"
 
 /* VMIE_ERR_INTERRUPTED, with the words for it. */
 int vup_interrupted(vmie_error *err);

@@ -228,9 +228,7 @@ static void *producer(void *arg)
 		} else {
 			b->part = n;
 			b->state = VUP_READY;
-			b->retry = (vretry_state)VRETRY_STATE_INIT;
-			b->resigned = false;
-			b->not_before = 0;
+			b->job = (vxfer_job)VXFER_JOB_INIT;
 			if (at_end) {
 				p->eof = true;
 				done = true;

@@ -20,13 +20,6 @@
  * after it started answering in the body); such answers are retried. */
 #define COMPLETE_ATTEMPTS 3
 
-long long vup_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* "?uploads": a query name with no value. */
 static void add_bare(vkv *q, const char *name)
 {

@@ -1,38 +1,38 @@
 /*
- * The parts in flight: up to `parallel` UploadPart requests (upload_part.c)
- * on one libcurl multi handle, each on its own reused connection, fed by
- * the producer's pool.  A failed part stays in its buffer and is sent
- * again after a backoff when the retry policy (aws/retry.h, one quota for
- * the whole upload) allows.  Progress and cancellation are handled here,
- * in the caller's thread.
+ * The parts in flight: the upload engine's side of the shared sender
+ * (inflight.h).  Jobs are the producer's part buffers, taken from the pool
+ * in part order once READY; the image's head is checked before the first
+ * part leaves; a part is done when S3 answers with its ETag and the
+ * CRC32C we sent.  A failed part stays in its buffer (READY again) until
+ * its retry or the end.  Progress is reported here, in the caller's
+ * thread.
  */
 #include "transfer/upload_internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws/awserr.h"
-#include "aws/config.h"
 #include "base/error.h"
-#include "base/log.h"
 #include "base/xalloc.h"
 
-#define POLL_MS 100
 #define PROGRESS_MS 200
 
 typedef struct sender {
 	vup_run *r;
 	vup_pool *pool;
-	CURLM *multi;
-	vup_slot *slots;
-	unsigned nslots;
-	const char *ca_bundle;       /* the client's config owns it */
+	vxfer *x;
 	long long last_progress;
 } sender;
 
-static void wake_multi(void *ctx)
+static vup_buf *buf_of(vxfer_job *job)
 {
-	curl_multi_wakeup(ctx);
+	return (vup_buf *)((char *)job - offsetof(vup_buf, job));
+}
+
+static void wake_sender(void *ctx)
+{
+	vxfer_wake(ctx);
 }
 
 static vup_buf *next_ready(vup_pool *p, long long now)
@@ -40,7 +40,7 @@ static vup_buf *next_ready(vup_pool *p, long long now)
 	vup_buf *best = NULL;
 	for (unsigned i = 0; i < p->nbufs; i++) {
 		vup_buf *b = &p->bufs[i];
-		if (b->state == VUP_READY && b->not_before <= now &&
+		if (b->state == VUP_READY && b->job.not_before <= now &&
 		    (!best || b->part < best->part))
 			best = b;
 	}
@@ -62,10 +62,10 @@ static int head_refused(int rc, vmie_error *err)
 	return rc;
 }
 
-/* The head check, then a transfer for each idle slot that a ready part
- * can fill.  Returns 0, 1 when every part is in S3, or a status. */
-static int dispatch(sender *s, vmie_error *err)
+/* The producer's failure, the head check, then the next ready part. */
+static int next(void *ctx, long long now, vxfer_job **job, vmie_error *err)
 {
+	sender *s = ctx;
 	vup_run *r = s->r;
 	vup_pool *p = s->pool;
 	pthread_mutex_lock(&p->mu);
@@ -79,7 +79,7 @@ static int dispatch(sender *s, vmie_error *err)
 		vup_buf *b = find_part(p, 1, VUP_READY);
 		pthread_mutex_unlock(&p->mu);
 		if (!b)
-			return 0;
+			return VXFER_NONE;
 		/* READY buffers are the sender's: no lock needed to read. */
 		const vupload_opts *o = r->o;
 		int rc = o->check_head(o->check_ctx, b->data, b->len, err);
@@ -89,31 +89,23 @@ static int dispatch(sender *s, vmie_error *err)
 		p->head_ok = true;
 		pthread_cond_broadcast(&p->cv);
 	}
+	int rc = VXFER_NONE;
+	vup_buf *b;
 	if (p->eof && r->parts_done == p->nparts) {
-		pthread_mutex_unlock(&p->mu);
-		return 1;
-	}
-	long long now = vup_now_ms();
-	for (unsigned i = 0; i < s->nslots; i++) {
-		if (s->slots[i].buf)
-			continue;
-		vup_buf *b = next_ready(p, now);
-		if (!b)
-			break;
+		rc = VXFER_ALL_DONE;
+	} else if ((b = next_ready(p, now))) {
 		b->state = VUP_SENDING;
-		s->slots[i].buf = b;
+		*job = &b->job;
+		rc = VXFER_JOB;
 	}
 	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
 
-	for (unsigned i = 0; i < s->nslots; i++) {
-		vup_slot *sl = &s->slots[i];
-		if (!sl->buf || sl->hdrs)
-			continue;
-		int rc = vup_part_start(s->r, sl, s->multi, s->ca_bundle, err);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
+static int start(void *ctx, vxfer *x, vxfer_slot *sl, vmie_error *err)
+{
+	sender *s = ctx;
+	return vup_part_start(s->r, x, sl, err);
 }
 
 static void record_part(vup_run *r, const vup_buf *b, const char *etag)
@@ -144,6 +136,11 @@ static void release(sender *s, vup_buf *b, vup_state state)
 	pthread_mutex_unlock(&s->pool->mu);
 }
 
+static void requeue(void *ctx, vxfer_job *job)
+{
+	release(ctx, buf_of(job), VUP_READY);
+}
+
 /* A 2xx answer: S3 has the part, and says so with its ETag and (as the
  * upload asked for CRC32C) the checksum it computed. */
 static int part_done(sender *s, vup_buf *b, const vhttp_response *rs,
@@ -171,230 +168,105 @@ static int part_done(sender *s, vup_buf *b, const vhttp_response *rs,
 				      "again");
 	}
 	record_part(r, b, etag);
-	vretry_on_success(&r->retry, &b->retry);
 	release(s, b, VUP_FREE);
-	return 0;
+	return VXFER_DONE;
 }
 
-static bool expired_code(const char *code)
+static int ended(void *ctx, vxfer_slot *sl, vxfer_outcome *out,
+		 vmie_error *err)
 {
-	static const char *const codes[] = {"ExpiredToken", "RequestExpired",
-					    "TokenRefreshRequired"};
-	for (size_t i = 0; code && i < sizeof codes / sizeof *codes; i++)
-		if (strcmp(code, codes[i]) == 0)
-			return true;
-	return false;
+	const vhttp_response *rs = &sl->rs;
+	if (rs->transport == VHTTP_OK && rs->status >= 200 && rs->status < 300)
+		return part_done(ctx, buf_of(sl->job), rs, err);
+	/* A part damaged on the way (S3 checked our CRC32C) is whole in its
+	 * buffer: sending it again heals it, as legacy mode knows. */
+	if (out->o.aws_code && strcmp(out->o.aws_code, "BadDigest") == 0)
+		out->o.http_status = 500;
+	return VXFER_FAILED;
 }
 
-static int part_failed(sender *s, vup_buf *b, const vhttp_response *rs,
-		       int attempts, const vawserr_info *info,
-		       vmie_error *err)
+static int give_up(void *ctx, vxfer_slot *sl, int attempts,
+		   const vxfer_outcome *out, vmie_error *err)
 {
+	sender *s = ctx;
 	vup_run *r = s->r;
+	const vhttp_response *rs = &sl->rs;
+	unsigned part = buf_of(sl->job)->part;
 	if (rs->transport != VHTTP_OK) {
-		verr_set(err, VMIE_ERR_AWS_S3_UPLOAD_FAILED,
-			 "S3 UploadPart failed for part %u of s3://%s/%s: "
-			 "%s (after %d attempt%s)",
-			 b->part, r->o->bucket, r->o->key,
-			 rs->transport_error ? rs->transport_error
-					     : "transport error",
-			 attempts, attempts == 1 ? "" : "s");
-		verr_hint(err, rs->transport == VHTTP_TLS
-				       ? "the TLS connection could not be "
-					 "verified: check the system CA "
-					 "certificates and AWS_CA_BUNDLE"
-				       : "check the network and proxy "
-					 "settings, then run the import "
-					 "again");
+		vxfer_no_answer(err, VMIE_ERR_AWS_S3_UPLOAD_FAILED, rs, attempts,
+				"check the network and proxy settings, then "
+				"run the import again");
+		verr_prefix(err, "S3 UploadPart failed for part %u of s3://%s/%s",
+			    part, r->o->bucket, r->o->key);
 		if (err) {
 			err->service = xstrdup("s3");
 			err->operation = xstrdup("UploadPart");
 		}
 		return VMIE_ERR_AWS_S3_UPLOAD_FAILED;
 	}
-	vawserr_fill(err, "s3", "UploadPart", rs->status, info);
-	verr_prefix(err, "part %u (after %d attempt%s)", b->part, attempts,
+	vawserr_fill(err, "s3", "UploadPart", rs->status, &out->info);
+	verr_prefix(err, "part %u (after %d attempt%s)", part, attempts,
 		    attempts == 1 ? "" : "s");
 	if (err)
 		err->status = VMIE_ERR_AWS_S3_UPLOAD_FAILED;
 	return VMIE_ERR_AWS_S3_UPLOAD_FAILED;
 }
 
-/* A transfer ended.  Returns 0 (done, or queued again) or a status. */
-static int finish(sender *s, vup_slot *sl, CURLcode cc, vmie_error *err)
-{
-	vup_run *r = s->r;
-	vup_buf *b = sl->buf;
-	const vhttp_response *rs = &sl->rs;
-	sl->buf = NULL;
-	r->connects += (unsigned)vup_part_end(sl, cc);
-	if (rs->transport == VHTTP_OK && rs->status >= 200 && rs->status < 300)
-		return part_done(s, b, rs, err);
-
-	vawserr_info info = {0};
-	vretry_outcome o = {rs->transport, rs->status, NULL};
-	if (rs->transport == VHTTP_OK) {
-		vawserr_parse(rs, &info);
-		o.aws_code = info.code;
-	}
-	/* A part damaged on the way (S3 checked our CRC32C) is whole in its
-	 * buffer: sending it again heals it, as legacy mode knows. */
-	if (o.aws_code && strcmp(o.aws_code, "BadDigest") == 0)
-		o.http_status = 500;
-	int attempt = b->retry.attempt;
-	long delay = 0;
-	bool again;
-	if (expired_code(o.aws_code) && !b->resigned) {
-		/* Signed again at the next start, with fresh credentials. */
-		b->resigned = true;
-		again = true;
-	} else {
-		again = vretry_should_retry(&r->retry, &b->retry, &o, true,
-					    &delay);
-	}
-	int rc = 0;
-	if (again) {
-		vlog_debug("s3 UploadPart: part %u attempt %d: %s; retrying "
-			   "in %ld ms",
-			   b->part, attempt,
-			   o.aws_code	? o.aws_code
-			   : rs->transport_error ? rs->transport_error
-						 : "server error",
-			   delay);
-		b->not_before = vup_now_ms() + delay;
-		release(s, b, VUP_READY);
-	} else {
-		rc = part_failed(s, b, rs, attempt, &info, err);
-		release(s, b, VUP_READY);
-	}
-	vawserr_info_free(&info);
-	return rc;
-}
-
-static int reap(sender *s, vmie_error *err)
-{
-	CURLMsg *m;
-	int left;
-	while ((m = curl_multi_info_read(s->multi, &left))) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		CURL *e = m->easy_handle;
-		CURLcode cc = m->data.result;
-		char *priv = NULL;
-		curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
-		vup_slot *sl = (vup_slot *)priv;
-		curl_multi_remove_handle(s->multi, e);
-		int rc = finish(s, sl, cc, err);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
-}
-
 /* Bytes in S3 plus bytes on their way, never going back (a retried part
  * starts over), at most every PROGRESS_MS. */
-static void progress(sender *s, bool force)
+static int tick(void *ctx, uint64_t moving, bool final, vmie_error *err)
 {
+	(void)err;
+	sender *s = ctx;
 	vup_run *r = s->r;
 	if (!r->o->progress)
-		return;
-	long long now = vup_now_ms();
-	if (!force && now - s->last_progress < PROGRESS_MS)
-		return;
-	uint64_t done = r->bytes_done;
-	for (unsigned i = 0; i < s->nslots; i++) {
-		curl_off_t up = 0;
-		if (s->slots[i].hdrs &&
-		    curl_easy_getinfo(s->slots[i].easy, CURLINFO_SIZE_UPLOAD_T,
-				      &up) == CURLE_OK &&
-		    up > 0)
-			done += (uint64_t)up;
-	}
-	if (done <= r->progress_sent && !force)
-		return;
+		return 0;
+	long long now = vxfer_now_ms();
+	if (!final && now - s->last_progress < PROGRESS_MS)
+		return 0;
+	uint64_t done = r->bytes_done + moving;
+	if (done <= r->progress_sent && !final)
+		return 0;
 	if (done < r->progress_sent)
 		done = r->progress_sent;
 	s->last_progress = now;
 	r->progress_sent = done;
 	r->o->progress(r->o->progress_ctx, done, r->size);
+	return 0;
 }
 
-static bool cancelled(const vup_run *r)
-{
-	return r->o->cancel && *r->o->cancel;
-}
-
-static int sender_init(sender *s, vup_run *r, vup_pool *p, vmie_error *err)
-{
-	memset(s, 0, sizeof(*s));
-	s->r = r;
-	s->pool = p;
-	s->ca_bundle = vaws_config_setting(vaws_client_config(r->o->client),
-					   "AWS_CA_BUNDLE", "ca_bundle");
-	s->multi = curl_multi_init();
-	s->nslots = r->parallel;
-	s->slots = xcalloc(s->nslots, sizeof(*s->slots));
-	for (unsigned i = 0; s->multi && i < s->nslots; i++) {
-		s->slots[i].easy = curl_easy_init();
-		if (!s->slots[i].easy)
-			break;
-		if (i + 1 == s->nslots)
-			return 0;
-	}
-	return verr_set(err, VMIE_ERR_AWS_CLIENT_INIT_FAILED,
-			"cannot initialise the HTTP client (libcurl)");
-}
-
-/* Ends every transfer still running; their parts are abandoned. */
-static void sender_free(sender *s)
-{
-	for (unsigned i = 0; s->slots && i < s->nslots; i++)
-		vup_slot_free(&s->slots[i], s->multi);
-	free(s->slots);
-	if (s->multi)
-		curl_multi_cleanup(s->multi);
-	memset(s, 0, sizeof(*s));
-}
+static const vxfer_ops ops = {next, start, ended, requeue, give_up, tick};
 
 int vup_send_all(vup_run *r, vmie_error *err)
 {
-	sender s;
+	sender s = {.r = r};
 	vup_pool pool = {0};
-	int rc = sender_init(&s, r, &pool, err);
-	if (rc != 0)
-		goto out;
-	vup_pool_init(&pool, r->parallel + 1, r->src, r->o, wake_multi,
-		      s.multi);
+	s.pool = &pool;
+	vxfer_opts xo = {
+		.client = r->o->client,
+		.parallel = r->parallel,
+		.retry = &r->retry,
+		.cancel = r->o->cancel,
+		.ops = &ops,
+		.ctx = &s,
+		.operation = "UploadPart",
+		.fail_status = VMIE_ERR_AWS_S3_UPLOAD_FAILED,
+		.interrupted = VUP_INTERRUPTED,
+		.interrupted_hint = VUP_INTERRUPTED_HINT,
+	};
+	int rc = 0;
+	s.x = vxfer_new(&xo, err);
+	if (!s.x)
+		return VMIE_ERR_AWS_CLIENT_INIT_FAILED;
+	vup_pool_init(&pool, r->parallel + 1, r->src, r->o, wake_sender, s.x);
 	rc = vup_pool_start(&pool, err);
-	while (rc == 0) {
-		if (cancelled(r)) {
-			rc = vup_interrupted(err);
-			break;
-		}
-		rc = dispatch(&s, err);
-		if (rc != 0)
-			break;
-		int running = 0;
-		if (curl_multi_perform(s.multi, &running) != CURLM_OK) {
-			rc = verr_set(err, VMIE_ERR_AWS_S3_UPLOAD_FAILED,
-				      "the HTTP client (libcurl) failed");
-			break;
-		}
-		rc = reap(&s, err);
-		if (rc != 0)
-			break;
-		progress(&s, false);
-		curl_multi_poll(s.multi, NULL, 0, POLL_MS, NULL);
-	}
-	if (rc == 1) {
-		rc = 0;
-		progress(&s, true);
-	}
-out:
+	if (rc == 0)
+		rc = vxfer_run(s.x, err);
+	r->connects = vxfer_connects(s.x);
 	/* The producer may be waiting on the pool or reading; it stops
-	 * before the multi handle it wakes goes away. */
+	 * before the sender it wakes goes away. */
 	vup_pool_stop(&pool);
-	sender_free(&s);
+	vxfer_free(s.x);
 	vup_pool_free(&pool);
 	return rc;
 }
