@@ -152,6 +152,10 @@ typedef struct vmie_aws_opts {
 	const char *profile;      /* --profile */
 	const char *region;       /* --region */
 	const char *endpoint_url; /* --endpoint-url */
+	/* --outage-window: how long transient failures (no connection, 5xx,
+	 * throttling) are waited out, "600", "90s", "10m", "1h"; "0" turns
+	 * it off.  NULL: VMIE_OUTAGE_WINDOW / vmie_outage_window, else 10 min. */
+	const char *outage_window;
 } vmie_aws_opts;
 
 /* The region the AWS CLI would use: --region, AWS_REGION,

@@ -10,9 +10,11 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "base/timescale.h"
 #include "base/xalloc.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,6 +42,50 @@ static unsigned long long default_seed(void)
 	       ((unsigned long long)getpid() << 16);
 }
 
+long long vaws_parse_outage_window(const char *text)
+{
+	char *end = NULL;
+	if (!text || !*text)
+		return -1;
+	double v = strtod(text, &end);
+	double unit = 1000.0;
+	if (end == text || !isfinite(v) || v < 0)
+		return -1;
+	if (*end == 's' || *end == 'm' || *end == 'h') {
+		unit = *end == 'h' ? 3600e3 : *end == 'm' ? 60e3 : 1e3;
+		end++;
+	}
+	if (*end || v * unit > 7 * 86400e3)
+		return -1;
+	return (long long)(v * unit);
+}
+
+/* --outage-window, else VMIE_OUTAGE_WINDOW / vmie_outage_window in the
+ * profile, else 10 minutes; scaled by the test clock knob. */
+static int outage_setup(vaws_client *c, const vmie_aws_opts *opts,
+			vmie_error *err)
+{
+	const char *flag = opts ? opts->outage_window : NULL;
+	const char *v = flag ? flag : vaws_config_setting(&c->cfg, "VMIE_OUTAGE_WINDOW",
+							  "vmie_outage_window");
+	long long ms = v ? vaws_parse_outage_window(v) : VRETRY_OUTAGE_DEFAULT_S * 1000LL;
+	if (ms < 0) {
+		verr_set(err, flag ? VMIE_ERR_INVALID_ARGUMENT : VMIE_ERR_AWS_CONFIG_INVALID,
+			 "invalid outage window '%s' (%s)", v,
+			 flag ? "--outage-window"
+			      : "VMIE_OUTAGE_WINDOW or vmie_outage_window in the config file");
+		return verr_hint(err, "seconds, or a number with s, m or h: 600, 90s, "
+				      "10m, 1h (at most a week); 0 turns the window off");
+	}
+	double scale = vtime_scale();
+	c->outage_window_ms = ms ? (long long)llround((double)ms * scale) : 0;
+	if (ms && c->outage_window_ms < 1)
+		c->outage_window_ms = 1;
+	vretry_outage_init(&c->outage, c->outage_window_ms, scale, default_seed() ^ 0x5bd1e995);
+	c->retry.time_scale = scale;
+	return 0;
+}
+
 int vaws_client_new(const vmie_aws_opts *opts, vaws_client **out,
 		    vmie_error *err)
 {
@@ -60,7 +106,7 @@ int vaws_client_new(const vmie_aws_opts *opts, vaws_client **out,
 		vaws_config_setting(&c->cfg, "AWS_RETRY_MODE", "retry_mode"),
 		vaws_config_setting(&c->cfg, "AWS_MAX_ATTEMPTS", "max_attempts"),
 		default_seed(), err);
-	if (rc != 0)
+	if (rc != 0 || (rc = outage_setup(c, opts, err)) != 0)
 		goto fail;
 	c->endpoint_flag =
 		xstrdup(opts && opts->endpoint_url && *opts->endpoint_url
@@ -110,7 +156,23 @@ int vaws_client_retry_policy(const vaws_client *c, int min_attempts,
 		n, default_seed(), err);
 	if (rc == 0 && !n && out->max_attempts < min_attempts)
 		out->max_attempts = min_attempts;
+	out->time_scale = c->retry.time_scale;
 	return rc;
+}
+
+long long vaws_client_outage_window_ms(const vaws_client *c)
+{
+	return c->outage_window_ms;
+}
+
+void vaws_client_set_cancel(vaws_client *c, volatile sig_atomic_t *cancel)
+{
+	c->cancel = cancel;
+}
+
+bool vaws_client_failed_transient(const vaws_client *c)
+{
+	return c->failed_transient;
 }
 
 void vaws_client_free(vaws_client *c)
@@ -318,10 +380,82 @@ int vaws_call_sign(vaws_client *c, const vaws_call *k, vkv *h,
 	return 0;
 }
 
+/* "S3", "EC2": a service as the user knows it. */
+static void service_upper(const char *service, char *buf, size_t len)
+{
+	size_t i = 0;
+	for (; service[i] && i + 1 < len; i++)
+		buf[i] = (char)toupper((unsigned char)service[i]);
+	buf[i] = '\0';
+}
+
+static bool cancelled(const vaws_client *c)
+{
+	return c->cancel && *c->cancel;
+}
+
+/* A wait of the outage window: in slices, so that Ctrl-C ends it.  False
+ * when the run was cancelled meanwhile. */
+static bool window_sleep(vaws_client *c, long ms)
+{
+	if (c->sleep_fn != real_sleep) {
+		c->sleep_fn(c->sleep_ctx, ms);
+		return !cancelled(c);
+	}
+	while (ms > 0 && !cancelled(c)) {
+		long step = ms < 100 ? ms : 100;
+		real_sleep(NULL, step);
+		ms -= step;
+	}
+	return !cancelled(c);
+}
+
+/* The policy gave up on o: wait it out when the window allows.  0 to try
+ * again, 1 to give up, VMIE_ERR_INTERRUPTED (err set) when Ctrl-C ended
+ * the wait. */
+static int outage_wait(vaws_client *c, const vaws_call *k, const vretry_outcome *o,
+		       const vhttp_response *rs, vmie_error *err)
+{
+	long delay = 0;
+	int retry = 0;
+	long long now = now_ms();
+	if (!vretry_outage_next(&c->outage, o, now, &delay, &retry))
+		return 1;
+	char svc[16], why[96], line[256];
+	service_upper(k->service, svc, sizeof svc);
+	vretry_outage_why(o, rs->transport_error, why, sizeof why);
+	vretry_outage_message(&c->outage, svc, why, retry, delay, now, line, sizeof line);
+	if (vretry_outage_should_warn(&c->outage, now))
+		vlog_warn("%s", line);
+	else
+		vlog_debug("%s %s: %s", k->service, k->operation, line);
+	if (window_sleep(c, delay))
+		return 0;
+	verr_set(err, VMIE_ERR_INTERRUPTED, "interrupted while waiting for %s "
+		 "(%s %s: %s)", svc, svc, k->operation, why);
+	return VMIE_ERR_INTERRUPTED;
+}
+
+/* An answer after an outage the user was told about: say it is over. */
+static void outage_over(vaws_client *c, const vaws_call *k)
+{
+	if (c->outage.warned_ms >= 0) {
+		char svc[16], dur[32];
+		service_upper(k->service, svc, sizeof svc);
+		vretry_fmt_duration(vretry_outage_elapsed_s(&c->outage, now_ms()), dur,
+				    sizeof dur);
+		vlog_info("%s answers again (after %s of failures)", svc, dur);
+	}
+	vretry_outage_ok(&c->outage);
+	c->failed_transient = false;
+}
+
 int vaws_call_run(vaws_client *c, const vaws_call *k, vhttp_response *rs,
 		  vmie_error *err)
 {
 	vretry_state st = VRETRY_STATE_INIT;
+	/* A call made after Ctrl-C is a cleanup: a few tries, no long wait. */
+	bool cleanup = cancelled(c);
 	for (;;) {
 		vkv h = VKV_INIT;
 		int rc = vaws_call_sign(c, k, &h, err);
@@ -347,8 +481,10 @@ int vaws_call_run(vaws_client *c, const vaws_call *k, vhttp_response *rs,
 			    ok ? response_request_id(rs) : info.request_id, ms);
 		if (ok) {
 			vretry_on_success(&c->retry, &st);
+			outage_over(c, k);
 			return 0;
 		}
+		vretry_outage_failed(&c->outage, now_ms());
 
 		/* A refused connection never delivered the request, so even
 		 * a non-idempotent call can be tried again. */
@@ -368,6 +504,19 @@ int vaws_call_run(vaws_client *c, const vaws_call *k, vhttp_response *rs,
 				c->sleep_fn(c->sleep_ctx, delay);
 			continue;
 		}
+		if (safe && !cleanup) {
+			rc = outage_wait(c, k, &o, rs, err);
+			if (rc == 0) {
+				st.attempt++;
+				vawserr_info_free(&info);
+				continue;
+			}
+			if (rc == VMIE_ERR_INTERRUPTED) {
+				vawserr_info_free(&info);
+				return rc;
+			}
+		}
+		c->failed_transient = vretry_outage_covers(&o);
 		if (rs->transport != VHTTP_OK) {
 			vawserr_info_free(&info);
 			return transport_error(k, rs, attempt, err);

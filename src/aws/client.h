@@ -13,6 +13,7 @@
 #ifndef VMIE_AWS_CLIENT_H
 #define VMIE_AWS_CLIENT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -98,6 +99,24 @@ int vaws_rest(vaws_client *c, const vaws_rest_request *rq, vhttp_response *rs,
  * to lose than one API call. */
 int vaws_client_retry_policy(const vaws_client *c, int min_attempts,
 			     vretry_policy *out, vmie_error *err);
+
+/* The outage window (retry.h) every mechanism of this client uses, in
+ * ms already scaled by the test clock knob; 0 when turned off. */
+long long vaws_client_outage_window_ms(const vaws_client *c);
+
+/* The run's stop flag: a wait in the outage window ends when it is set
+ * (VMIE_ERR_INTERRUPTED), and a call made once it is set (a cleanup after
+ * Ctrl-C) gets the policy's few retries but no window.  NULL: none. */
+void vaws_client_set_cancel(vaws_client *c, volatile sig_atomic_t *cancel);
+
+/* Did the latest call fail on an outcome the outage window covers
+ * (transient or throttling, after the window)?  A polling loop goes on
+ * polling after such a failure: the task lives on in AWS. */
+bool vaws_client_failed_transient(const vaws_client *c);
+
+/* "600", "90s", "10m", "1.5h" -> ms (0 turns the window off); -1 when
+ * the text is not such a duration. */
+long long vaws_parse_outage_window(const char *text);
 
 /* Tests: replace the sleep between attempts (e.g. record the delays and
  * not sleep) and reseed the jitter.  Not for production use. */

@@ -11,6 +11,8 @@
 #include "aws/retry.h"
 #include "base/buf.h"
 
+#include <signal.h>
+
 #define VAWS_NSERVICES 5
 
 struct vaws_client {
@@ -27,6 +29,10 @@ struct vaws_client {
 	const char *creds_source;
 	vaws_sleep_fn sleep_fn;
 	void *sleep_ctx;
+	vretry_outage outage;      /* the request core's outage window */
+	long long outage_window_ms; /* scaled; 0: off */
+	volatile sig_atomic_t *cancel; /* ends a wait in the window; NULL */
+	bool failed_transient;     /* the latest call failed on an outage */
 };
 
 /* One request, laid out and ready to sign. */

@@ -31,6 +31,7 @@ typedef struct vretry_policy {
 	int max_attempts;     /* total attempts, first included */
 	int quota;            /* tokens left in the retry bucket */
 	uint64_t rng;         /* xorshift state for jitter */
+	double time_scale;    /* delays times this (1; the test clock knob) */
 } vretry_policy;
 
 /* From AWS_RETRY_MODE / retry_mode and AWS_MAX_ATTEMPTS / max_attempts
@@ -77,5 +78,63 @@ bool vretry_should_retry(vretry_policy *p, vretry_state *s,
 /* The request succeeded: +1 to the quota when it needed no retry, else
  * the cost of its last retry is refunded (capped at VRETRY_QUOTA_MAX). */
 void vretry_on_success(vretry_policy *p, const vretry_state *s);
+
+/*
+ * The outage window.  The policy above is tuned for blips: 3 attempts and
+ * a quota, so that a client does not hammer a struggling service.  A run
+ * that has moved 100 GiB must not end on a two-minute outage either: when
+ * the policy gives up on an outcome vretry_outage_covers (transient or
+ * throttling), the request is tried again -- capped exponential backoff
+ * with jitter -- for as long as failures have been consecutive for less
+ * than the window.  One window per mechanism (the request core, each
+ * transfer): a success anywhere in it closes the outage.  Pure logic: the
+ * caller sleeps, logs and decides what may be repeated (a request that is
+ * not idempotent only after a refused connection, as for the policy).
+ */
+#define VRETRY_OUTAGE_DEFAULT_S 600
+#define VRETRY_OUTAGE_CAP_S 20
+
+typedef struct vretry_outage {
+	long long window_ms;  /* 0: no window */
+	double time_scale;    /* delays times this (the window is given scaled) */
+	long long since_ms;   /* first failure of the current outage; -1: none */
+	long long warned_ms;  /* the latest warning; -1: none yet */
+	int waits;            /* retries the window made in this outage */
+	uint64_t rng;
+} vretry_outage;
+
+void vretry_outage_init(vretry_outage *w, long long window_ms, double time_scale,
+			uint64_t seed);
+/* Every failed attempt, retried by the policy or not: the outage begins
+ * at the first. */
+void vretry_outage_failed(vretry_outage *w, long long now_ms);
+/* Any success: the outage is over. */
+void vretry_outage_ok(vretry_outage *w);
+/* Could the window cover this outcome: a connection or timeout failure
+ * (never TLS), a 5xx or RequestTimeout, or throttling; never another 4xx. */
+bool vretry_outage_covers(const vretry_outcome *o);
+/* After the policy gave up on o at now_ms: true, with *delay_ms and
+ * *retry (the window's retry count, 1 for the first), while failures have
+ * been consecutive for less than the window; the last retry lands on the
+ * window's end.  False when the window is off, spent, or does not cover o. */
+bool vretry_outage_next(vretry_outage *w, const vretry_outcome *o,
+			long long now_ms, long *delay_ms, int *retry);
+/* Whether to show a "waiting for ..." line now: the first of an outage at
+ * once, then one every 30 s (scaled), not one per request. */
+bool vretry_outage_should_warn(vretry_outage *w, long long now_ms);
+/* Seconds the current outage has lasted at now_ms (0 when none). */
+double vretry_outage_elapsed_s(const vretry_outage *w, long long now_ms);
+/* "20 s", "1.5 s", "1 min 5 s", "10 min": a wait, for messages. */
+void vretry_fmt_duration(double seconds, char *buf, size_t len);
+/* The line to show for a window retry: "waiting for S3 (connection
+ * refused), retry 4 in 20 s", with on the first retry how long vmie will
+ * keep trying, later how long the outage has lasted. */
+void vretry_outage_message(const vretry_outage *w, const char *service,
+			   const char *why, int retry, long delay_ms,
+			   long long now_ms, char *buf, size_t len);
+/* Words for an outcome in a "waiting for S3 (...)" line: "connection
+ * refused", "timed out", "connection reset", "HTTP 503 SlowDown", ... */
+void vretry_outage_why(const vretry_outcome *o, const char *transport_error,
+		       char *buf, size_t len);
 
 #endif

@@ -4,6 +4,7 @@
  */
 #include "transfer/inflight.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,6 +31,7 @@ struct vxfer {
 	unsigned nslots;
 	const char *ca_bundle;       /* the client's config owns it */
 	unsigned connects;
+	vretry_outage outage;        /* this transfer's outage window */
 };
 
 long long vxfer_now_ms(void)
@@ -69,6 +71,9 @@ vxfer *vxfer_new(const vxfer_opts *o, vmie_error *err)
 	x->o = *o;
 	x->ca_bundle = vaws_config_setting(vaws_client_config(o->client),
 					   "AWS_CA_BUNDLE", "ca_bundle");
+	vretry_outage_init(&x->outage, vaws_client_outage_window_ms(o->client),
+			   o->retry ? o->retry->time_scale : 1.0,
+			   (uint64_t)vxfer_now_ms() ^ (uint64_t)(uintptr_t)x);
 	x->multi = curl_multi_init();
 	x->nslots = o->parallel;
 	x->slots = xcalloc(x->nslots, sizeof(*x->slots));
@@ -236,6 +241,39 @@ static const char *why(const vxfer_outcome *out, const vhttp_response *rs)
 					    : "server error";
 }
 
+/* The policy gave up on out: the outage window may still wait it out
+ * (never after Ctrl-C: the loop is ending).  One line for every job
+ * failing at once, not one per job. */
+static bool outage_retry(vxfer *x, vxfer_slot *sl, const vxfer_outcome *out,
+			 long *delay)
+{
+	int retry = 0;
+	long long now = vxfer_now_ms();
+	if (out->final || (x->o.cancel && *x->o.cancel) ||
+	    !vretry_outage_next(&x->outage, &out->o, now, delay, &retry))
+		return false;
+	char why[96], line[256];
+	vretry_outage_why(&out->o, sl->rs.transport_error, why, sizeof why);
+	vretry_outage_message(&x->outage, "S3", why, retry, *delay, now, line, sizeof line);
+	if (vretry_outage_should_warn(&x->outage, now))
+		vlog_warn("%s", line);
+	else
+		vlog_debug("s3 %s: %s", x->o.operation, line);
+	return true;
+}
+
+/* A success after an outage the user was told about: say it is over. */
+static void outage_over(vxfer *x)
+{
+	if (x->outage.warned_ms >= 0) {
+		char dur[32];
+		vretry_fmt_duration(vretry_outage_elapsed_s(&x->outage, vxfer_now_ms()),
+				    dur, sizeof dur);
+		vlog_info("S3 answers again (after %s of failures)", dur);
+	}
+	vretry_outage_ok(&x->outage);
+}
+
 /* A transfer ended.  0 (done, or waiting for its retry) or a status. */
 static int finish(vxfer *x, vxfer_slot *sl, CURLcode cc, vmie_error *err)
 {
@@ -252,6 +290,7 @@ static int finish(vxfer *x, vxfer_slot *sl, CURLcode cc, vmie_error *err)
 	int rc = ops->ended(x->o.ctx, sl, &out, err);
 	if (rc == VXFER_DONE) {
 		vretry_on_success(x->o.retry, &job->retry);
+		outage_over(x);
 		sl->job = NULL;
 		vawserr_info_free(&out.info);
 		return 0;
@@ -270,9 +309,12 @@ static int finish(vxfer *x, vxfer_slot *sl, CURLcode cc, vmie_error *err)
 		job->resigned = true;
 		again = true;
 	} else {
+		vretry_outage_failed(&x->outage, vxfer_now_ms());
 		again = !out.final &&
 			vretry_should_retry(x->o.retry, &job->retry, &out.o,
 					    true, &delay);
+		if (!again && (again = outage_retry(x, sl, &out, &delay)))
+			job->retry.attempt++;
 	}
 	if (again) {
 		vlog_debug("s3 %s: attempt %d: %s; retrying in %ld ms",

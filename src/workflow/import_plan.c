@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "base/buf.h"
+#include "base/timescale.h"
 #include "base/xalloc.h"
 
 char *vwf_upload_key(const char *image_name)
@@ -72,12 +73,7 @@ char *vwf_client_token(const char *run_id, const char *const *s3_urls,
 
 double vwf_poll_scale(void)
 {
-	const char *v = getenv("VMIE_POLL_SCALE");
-	char *end;
-	if (!v || !*v)
-		return 1.0;
-	double d = strtod(v, &end);
-	return *end == '\0' && d > 0 && d <= 1.0 ? d : 1.0;
+	return vtime_scale();
 }
 
 long vwf_poll_delay_ms(unsigned attempt)
