@@ -4,6 +4,7 @@
  * CRC32C, which does both, is ~crc32_iscsi(data, len, ~crc).
  */
 #include "codec/crc32c.h"
+#include <string.h>
 
 /* Reflected Castagnoli polynomial. */
 #define POLY 0x82F63B78u
@@ -140,4 +141,23 @@ void vcrc32c_b64(uint32_t crc, char out[9])
 	out[6] = '=';
 	out[7] = '=';
 	out[8] = '\0';
+}
+
+bool vcrc32c_from_b64(const char *b64, uint32_t *crc)
+{
+	uint64_t v = 0;
+	char again[9];
+	if (!b64 || strlen(b64) != 8 || strcmp(b64 + 6, "==") != 0)
+		return false;
+	for (int i = 0; i < 6; i++) {
+		const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		const char *p = strchr(a, b64[i]);
+		if (!p || !b64[i])
+			return false;
+		v = (v << 6) | (uint32_t)(p - a);
+	}
+	/* 36 bits read, the 4 low ones padding. */
+	*crc = (uint32_t)(v >> 4);
+	vcrc32c_b64(*crc, again);
+	return strcmp(again, b64) == 0;
 }

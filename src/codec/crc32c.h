@@ -10,6 +10,7 @@
 #define VMIE_CODEC_CRC32C_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 uint32_t vcrc32c(uint32_t crc, const void *data, size_t len);
@@ -25,6 +26,9 @@ uint32_t vcrc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
  * and their base64 (out[9], NUL-terminated). */
 void vcrc32c_be(uint32_t crc, unsigned char out[4]);
 void vcrc32c_b64(uint32_t crc, char out[9]);
+/* The other way (ListParts' ChecksumCRC32C): false when b64 is not the
+ * base64 of 4 bytes. */
+bool vcrc32c_from_b64(const char *b64, uint32_t *crc);
 
 /* "isa-l", "sse4.2" or "table": for logs and benchmarks. */
 const char *vcrc32c_impl(void);

@@ -51,6 +51,15 @@ void vsniff_feed(vsniff *s, const void *data, size_t len)
 	}
 }
 
+void vsniff_skip(vsniff *s, uint64_t n)
+{
+	if (!n)
+		return;
+	s->total += n;
+	s->tail_pos = 0;
+	s->tail_floor = s->total;
+}
+
 void vsniff_from_ends(vsniff *s, const void *head, size_t head_len,
 		      const void *tail, size_t tail_len, uint64_t total)
 {
@@ -68,6 +77,8 @@ static long long kept_read_at(const vimg_reader *r, uint64_t off, void *buf,
 	const vsniff *s = r->ctx;
 	uint64_t tail_len = s->total < VSNIFF_TAIL ? s->total : VSNIFF_TAIL;
 	uint64_t tail_start = s->total - tail_len;
+	/* After a skip the ring fills again from tail_pos 0. */
+	uint64_t fresh = s->total - s->tail_floor;
 
 	if (off >= s->total)
 		return 0;
@@ -77,13 +88,14 @@ static long long kept_read_at(const vimg_reader *r, uint64_t off, void *buf,
 		memcpy(buf, s->head + off, len);
 		return (long long)len;
 	}
-	if (off >= tail_start) {
+	if (off >= tail_start && off >= s->tail_floor) {
 		/* The oldest kept byte sits at tail_pos once the ring is full,
 		 * at 0 before. */
-		size_t first = s->total >= VSNIFF_TAIL ? s->tail_pos : 0;
+		size_t first = fresh >= VSNIFF_TAIL ? s->tail_pos : 0;
+		uint64_t base = fresh >= VSNIFF_TAIL ? tail_start : s->tail_floor;
 		for (size_t i = 0; i < len; i++)
 			((unsigned char *)buf)[i] =
-				s->tail[(first + (off - tail_start) + i) % VSNIFF_TAIL];
+				s->tail[(first + (off - base) + i) % VSNIFF_TAIL];
 		return (long long)len;
 	}
 	errno = ENODATA; /* a byte the sniffer did not keep */

@@ -22,11 +22,16 @@ typedef struct vsniff {
 	unsigned char *tail; /* a ring of VSNIFF_TAIL bytes */
 	size_t tail_pos;     /* where the next byte goes */
 	uint64_t total;      /* bytes seen */
+	uint64_t tail_floor; /* the ring holds nothing before this offset */
 } vsniff;
 
 void vsniff_init(vsniff *s);
 void vsniff_free(vsniff *s);
 void vsniff_feed(vsniff *s, const void *data, size_t len);
+
+/* The next n bytes of the stream pass unseen (an upload that resumes
+ * after the head: the parts already in S3 are not read again). */
+void vsniff_skip(vsniff *s, uint64_t n);
 
 /* A sniffer as if it had seen a stream of `total` bytes starting with
  * head and ending with tail (an S3 object read with two ranged GETs). */

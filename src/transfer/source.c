@@ -30,6 +30,24 @@ uint64_t vsource_raw_size(const vsource *s) { return s->raw_size; }
 const char *vsource_name(const vsource *s) { return s->name; }
 vimg_compression vsource_compression(const vsource *s) { return s->compression; }
 
+int vsource_seek(vsource *s, uint64_t offset, vmie_error *err)
+{
+	return s->seek ? s->seek(s, offset, err) : VSOURCE_NO_SEEK;
+}
+
+bool vsource_seekable(const vsource *s)
+{
+	return s->seek && s->seekable;
+}
+
+const char *vsource_validator(const vsource *s)
+{
+	for (; s; s = s->inner)
+		if (s->validator)
+			return s->validator;
+	return NULL;
+}
+
 void vsource_set_stop(vsource *s, const atomic_bool *stop)
 {
 	for (; s; s = s->inner)
@@ -43,6 +61,7 @@ void vsource_free(vsource *s)
 	if (s->ops->free)
 		s->ops->free(s);
 	free(s->name);
+	free(s->validator);
 	free(s);
 }
 

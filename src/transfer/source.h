@@ -61,6 +61,24 @@ vimg_compression vsource_compression(const vsource *s);
 int vsource_open_decoded(vsource *raw, unsigned threads, vsource **out,
 			 vmie_error *err);
 
+/* Positions the source at byte `offset` of what it reads, for an upload
+ * that resumes: a local file seeks; an http source asks again with Range
+ * and If-Range naming the entity of its first answer (a server that then
+ * sends another entity fails with VMIE_ERR_FILE_DOWNLOAD_FAILED: the
+ * file changed); a decoded source that passes bytes through seeks what it
+ * reads.  VSOURCE_NO_SEEK when this source cannot (a compressed stream, a
+ * server without ranges or validator): read it from the start instead.
+ * Call before the first read, or after reading only the head. */
+#define VSOURCE_NO_SEEK 1
+int vsource_seek(vsource *s, uint64_t offset, vmie_error *err);
+/* Would vsource_seek work (without trying it)? */
+bool vsource_seekable(const vsource *s);
+
+/* What names the bytes of an http source: its strong ETag, else its
+ * Last-Modified (NULL for a file, or a server that gives neither).  A
+ * decoded source answers for the one it reads. */
+const char *vsource_validator(const vsource *s);
+
 /* A flag another thread sets to stop the reader: a read waiting on the
  * network returns -1 with VMIE_ERR_INTERRUPTED within a second of it
  * (a local file's reads never wait that long).  Also set on the source

@@ -78,6 +78,21 @@ static long long dec_read(vsource *s, void *buf, size_t len, vmie_error *err)
 	return (long long)(len - room);
 }
 
+/* Pass-through only: the peeked bytes are dropped, the source seeks. */
+static int dec_seek(vsource *s, uint64_t offset, vmie_error *err)
+{
+	dec_src *d = s->impl;
+	if (d->dec)
+		return VSOURCE_NO_SEEK;
+	int rc = vsource_seek(d->raw, offset, err);
+	if (rc == 0) {
+		d->in_pos = d->in_len = 0;
+		d->raw_eof = false;
+		s->raw_offset = d->raw->raw_offset;
+	}
+	return rc;
+}
+
 static void dec_free(vsource *s)
 {
 	dec_src *d = s->impl;
@@ -160,6 +175,8 @@ int vsource_open_decoded(vsource *raw, unsigned threads, vsource **out,
 	if (s->compression == VIMG_COMP_NONE) {
 		s->size = raw->size;
 		s->name = xstrdup(raw->name);
+		s->seek = dec_seek;
+		s->seekable = vsource_seekable(raw);
 		*out = s;
 		return 0;
 	}

@@ -34,6 +34,16 @@ static long long file_read(vsource *s, void *buf, size_t len, vmie_error *err)
 	}
 }
 
+static int file_seek(vsource *s, uint64_t offset, vmie_error *err)
+{
+	file_src *f = s->impl;
+	if (lseek(f->fd, (off_t)offset, SEEK_SET) < 0)
+		return verr_set(err, VMIE_ERR_FILE_PROCESS_FAILED, "seeking in %s: %s",
+				f->path, strerror(errno));
+	s->raw_offset = offset;
+	return 0;
+}
+
 static void file_free(vsource *s)
 {
 	file_src *f = s->impl;
@@ -73,6 +83,8 @@ int vsource_open_file(const char *path, vsource **out, vmie_error *err)
 	s->size = s->raw_size = size;
 	s->fd = fd;
 	s->name = vsource_name_from(path, false);
+	s->seek = file_seek;
+	s->seekable = true;
 	*out = s;
 	return 0;
 }

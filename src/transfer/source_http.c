@@ -43,6 +43,7 @@ typedef struct http_src {
 	uint64_t range_total; /* its complete length; 0: unknown ("*") */
 	uint64_t resume_from; /* the Range this attempt asked for; 0: none */
 	int resumes;
+	bool seeking;         /* the Range is vsource_seek's, not a resume */
 	char errbuf[CURL_ERROR_SIZE];
 } http_src;
 
@@ -142,6 +143,12 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
+/* What If-Range names: a strong ETag, else Last-Modified. */
+static const char *validator_of(const http_src *h)
+{
+	return h->etag && strncmp(h->etag, "W/", 2) != 0 ? h->etag : h->last_modified;
+}
+
 static int start(http_src *h, vmie_error *err)
 {
 	if (h->easy) {
@@ -183,8 +190,7 @@ static int start(http_src *h, vmie_error *err)
 		h->hdrs = curl_slist_append(h->hdrs, vbuf_str(&r));
 		vbuf_reset(&r);
 		/* The same entity or the whole of a new one, never a splice. */
-		const char *validator = h->etag && strncmp(h->etag, "W/", 2) != 0
-						? h->etag : h->last_modified;
+		const char *validator = validator_of(h);
 		if (validator) {
 			vbuf_addf(&r, "If-Range: %s", validator);
 			h->hdrs = curl_slist_append(h->hdrs, vbuf_str(&r));
@@ -263,7 +269,20 @@ static int check_answer(http_src *h, vsource *s, bool resumed, vmie_error *err)
 		const char *path = eff ? strstr(eff, "://") : NULL;
 		path = path ? strchr(path + 3, '/') : NULL;
 		s->name = vsource_name_from(path ? path : "", true);
+		free(s->validator);
+		s->validator = validator_of(h) ? xstrdup(validator_of(h)) : NULL;
+		s->seekable = !h->encoded && h->accept_ranges && s->validator;
 		return 0;
+	}
+	if (h->seeking && (h->status != 206 || h->range_start != h->resume_from ||
+			   (h->total && h->range_total && h->range_total != h->total))) {
+		verr_set(err, VMIE_ERR_FILE_DOWNLOAD_FAILED,
+			 "%s: the server did not send the rest of the same file from "
+			 "byte %llu (HTTP %ld): the file changed", h->shown,
+			 (unsigned long long)h->resume_from, h->status);
+		return verr_hint(err, "the upload cannot go on with another version of "
+				      "the image: run the same command with --restart to "
+				      "upload it from the start");
 	}
 	if (h->status != 206 || h->range_start != h->resume_from)
 		return verr_set(err, VMIE_ERR_FILE_DOWNLOAD_FAILED,
@@ -352,6 +371,24 @@ static long long http_read(vsource *s, void *buf, size_t len, vmie_error *err)
 	}
 }
 
+static int http_seek(vsource *s, uint64_t offset, vmie_error *err)
+{
+	http_src *h = s->impl;
+	if (h->encoded || !h->accept_ranges || !validator_of(h))
+		return VSOURCE_NO_SEEK;
+	h->head = h->len = 0;
+	h->got = offset;
+	h->seeking = true;
+	int rc = start(h, err);
+	if (rc == 0)
+		rc = await_headers(h, s, offset > 0, err);
+	h->seeking = false;
+	if (rc != 0)
+		return err && err->status ? err->status : VMIE_ERR_FILE_DOWNLOAD_FAILED;
+	s->raw_offset = offset;
+	return 0;
+}
+
 static void http_free(vsource *s)
 {
 	http_src *h = s->impl;
@@ -396,6 +433,7 @@ int vsource_open_http(const char *url, const vsource_http_opts *o,
 		vsource_free(s);
 		return err ? err->status : VMIE_ERR_FILE_DOWNLOAD_FAILED;
 	}
+	s->seek = http_seek;
 	*out = s;
 	return 0;
 }

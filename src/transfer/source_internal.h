@@ -32,6 +32,10 @@ struct vsource {
 	 * returns -1 (VMIE_ERR_INTERRUPTED) within a second.  NULL: none. */
 	const atomic_bool *stop;
 	vsource *inner;       /* the source a decoded one reads; NULL */
+	/* vsource_seek for the kinds that can (NULL: VSOURCE_NO_SEEK). */
+	int (*seek)(vsource *s, uint64_t offset, vmie_error *err);
+	bool seekable;        /* seek would work */
+	char *validator;      /* vsource_validator's answer; NULL */
 };
 
 vsource *vsource_alloc(const vsource_ops *ops, void *impl);

@@ -172,12 +172,82 @@ static void run_free(vup_run *r)
 	free(r->upload_id);
 }
 
+/* A resumed upload: the parts before the source's position are taken as
+ * S3 lists them. */
+static int take_listed(vup_run *r, vmie_error *err)
+{
+	const vupload_resume *rs = r->o->resume;
+	for (unsigned n = 1; n < rs->first_part; n++) {
+		const vupload_part_info *p = vup_listed_part(r, n);
+		if (!p || !p->has_crc)
+			return verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
+					"upload: part %u is not in S3 to resume from", n);
+		vup_record_part(r, n, p->size, p->crc, p->etag);
+	}
+	r->upload_id = xstrdup(rs->upload_id);
+	return 0;
+}
+
+/* Complete, and the check of S3's composite checksum against ours.  *done
+ * says the object exists (even when the check failed). */
+static int complete(vup_run *r, char **etag, char **theirs, char **ours,
+		    bool *done, vmie_error *err)
+{
+	const vupload_opts *o = r->o;
+	int rc = vup_s3_complete(r, etag, theirs, err);
+	*ours = composite(r);
+	/* Ctrl-C ended the wait for an answer that may have been lost after
+	 * S3 completed the upload: is the object there? */
+	if (rc == VMIE_ERR_INTERRUPTED && vup_s3_completed(r, *ours, etag) == 1) {
+		vmie_error_clear(err);
+		*theirs = xstrdup(*ours);
+		rc = 0;
+	}
+	*done = rc == 0;
+	if (rc != 0)
+		return rc;
+	if (!*theirs) {
+		vlog_warn("S3 gave no CRC32C for s3://%s/%s: the "
+			  "parts' checksums were checked, the whole "
+			  "object's cannot be",
+			  o->bucket, o->key);
+	} else if (strcmp(*theirs, *ours) != 0) {
+		rc = checksum_mismatch(r, *theirs, *ours, err);
+		delete_object(r);
+	}
+	return rc;
+}
+
+/* A failed or cancelled run: the upload is kept for a resume when the
+ * caller journals it (and always when Complete is what failed: every
+ * part is in S3), else aborted. */
+static void keep_or_abort(vup_run *r, bool complete_failed, vupload_result *res)
+{
+	const vupload_opts *o = r->o;
+	if (!r->upload_id)
+		return;
+	if (r->discard || (!o->keep_on_failure && !complete_failed)) {
+		vup_s3_abort(r);
+		return;
+	}
+	res->kept = true;
+	res->upload_id = xstrdup(r->upload_id);
+	vlog_debug("kept the multipart upload %s of s3://%s/%s (%u parts) for "
+		   "a resume", r->upload_id, o->bucket, o->key, r->parts_done);
+	if (!o->keep_on_failure)
+		vlog_warn("the parts of s3://%s/%s stay in S3 until the upload is "
+			  "completed or aborted: aws s3api abort-multipart-upload "
+			  "--bucket %s --key %s --upload-id %s", o->bucket, o->key,
+			  o->bucket, o->key, r->upload_id);
+}
+
 int vupload_run(const vupload_opts *o, vsource *src, vupload_result *res,
 		vmie_error *err)
 {
 	memset(res, 0, sizeof(*res));
 	vup_run r = {.o = o, .src = src};
 	char *etag = NULL, *theirs = NULL, *ours = NULL;
+	bool tried = false, done = false;
 	long long t0 = vxfer_now_ms();
 	r.size = src ? vsource_size(src) : 0;
 	int rc = src ? check_opts(o, r.size, err)
@@ -193,9 +263,11 @@ int vupload_run(const vupload_opts *o, vsource *src, vupload_result *res,
 		rc = vup_interrupted(err);
 		goto out;
 	}
-	rc = vup_s3_create(&r, err);
+	rc = o->resume ? take_listed(&r, err) : vup_s3_create(&r, err);
 	if (rc != 0)
 		goto out;
+	if (o->on_upload_id)
+		o->on_upload_id(o->journal_ctx, r.upload_id);
 	vlog_debug("multipart upload of s3://%s/%s: %u parts in flight, "
 		   "CRC32C by %s",
 		   o->bucket, o->key, r.parallel, vcrc32c_impl());
@@ -203,22 +275,12 @@ int vupload_run(const vupload_opts *o, vsource *src, vupload_result *res,
 	/* Every part is in S3, but the caller asked to stop: no object. */
 	if (rc == 0 && o->cancel && *o->cancel)
 		rc = vup_interrupted(err);
-	if (rc == 0)
-		rc = vup_s3_complete(&r, &etag, &theirs, err);
 	if (rc == 0) {
-		ours = composite(&r);
-		if (!theirs) {
-			vlog_warn("S3 gave no CRC32C for s3://%s/%s: the "
-				  "parts' checksums were checked, the whole "
-				  "object's cannot be",
-				  o->bucket, o->key);
-		} else if (strcmp(theirs, ours) != 0) {
-			rc = checksum_mismatch(&r, theirs, ours, err);
-			delete_object(&r);
-		}
+		tried = true;
+		rc = complete(&r, &etag, &theirs, &ours, &done, err);
 	}
-	if (rc != 0)
-		vup_s3_abort(&r);
+	if (rc != 0 && !done)
+		keep_or_abort(&r, tried, res);
 out:
 	if (rc == 0) {
 		res->upload_id = r.upload_id;
@@ -231,11 +293,17 @@ out:
 		theirs = ours = NULL;
 		res->size = r.bytes_done;
 		res->parts = r.parts_done;
+		res->sent = r.sent;
 		res->seconds = (double)(vxfer_now_ms() - t0) / 1000.0;
-		vlog_debug("uploaded s3://%s/%s: %llu bytes in %u parts over "
-			   "%u connections, %.1f s",
+		vlog_debug("uploaded s3://%s/%s: %llu bytes in %u parts (%llu sent "
+			   "now) over %u connections, %.1f s",
 			   o->bucket, o->key, (unsigned long long)res->size,
-			   res->parts, r.connects, res->seconds);
+			   res->parts, (unsigned long long)r.sent, r.connects,
+			   res->seconds);
+	} else {
+		res->parts = r.parts_done;
+		res->size = r.bytes_done;
+		res->sent = r.sent;
 	}
 	free(etag);
 	free(theirs);

@@ -75,7 +75,9 @@ typedef struct vup_pool {
 	bool started;
 } vup_pool;
 
-/* Lays out nbufs empty buffers (memory comes as parts need it). */
+/* Lays out nbufs empty buffers (memory comes as parts need it).  A
+ * resumed upload's source stands at o->resume->first_part: production
+ * starts there. */
 void vup_pool_init(vup_pool *p, unsigned nbufs, vsource *src,
 		   const vupload_opts *o, vup_wake_fn wake, void *wake_ctx);
 /* Starts the producer thread (VMIE_ERR_GENERAL_OPERATION_FAILED when
@@ -108,7 +110,16 @@ typedef struct vup_run {
 	uint64_t progress_sent;   /* last bytes_done given to progress */
 	unsigned connects;        /* connections opened for parts */
 	vretry_policy retry;      /* one quota for every part of this run */
+	uint64_t sent;            /* bytes of the parts this run sent */
+	bool discard;             /* abort even when keep_on_failure */
 } vup_run;
+
+/* Records a part S3 holds (sent now, or kept from a resume) and tells
+ * the caller's journal. */
+void vup_record_part(vup_run *r, unsigned part, uint64_t size, uint32_t crc,
+		     const char *etag);
+/* The part S3 listed for a resumed upload, NULL when none. */
+const vupload_part_info *vup_listed_part(const vup_run *r, unsigned part);
 
 /* vxfer_ops.start for a part: UploadPart of the buffer behind sl->job
  * (upload_part.c). */
@@ -129,11 +140,16 @@ int vup_s3_complete(vup_run *r, char **etag, char **checksum,
 /* Best effort: a failure is logged (with the upload id, to clean up by
  * hand), never returned. */
 void vup_s3_abort(vup_run *r);
+/* After a CompleteMultipartUpload that may have gone through unanswered
+ * (Ctrl-C ended the wait for it): 1 when the object is there with the
+ * composite checksum `composite` (its ETag into *etag), 0 when not. */
+int vup_s3_completed(vup_run *r, const char *composite, char **etag);
 
 
 /* The words for a cancelled upload. */
 #define VUP_INTERRUPTED "the upload was interrupted"
-#define VUP_INTERRUPTED_HINT "run the import again to upload the image"
+#define VUP_INTERRUPTED_HINT "run the same command again: the upload goes on " \
+	"where it stopped"
 
 /* VMIE_ERR_INTERRUPTED, with the words for it. */
 int vup_interrupted(vmie_error *err);

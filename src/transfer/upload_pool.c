@@ -37,6 +37,13 @@ void vup_pool_init(vup_pool *p, unsigned nbufs, vsource *src,
 	p->wake = wake;
 	p->wake_ctx = wake_ctx;
 	p->head_ok = o->check_head == NULL;
+	if (o->resume && o->resume->first_part > 1) {
+		/* The head is in S3 already, checked by the run that sent it
+		 * (and by the caller again). */
+		p->head_ok = true;
+		p->nparts = o->resume->first_part - 1;
+		p->bytes_read = o->resume->offset;
+	}
 	atomic_init(&p->stop, false);
 	/* A read waiting on a stalled server must not hold up a stop. */
 	vsource_set_stop(src, &p->stop);

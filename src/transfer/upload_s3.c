@@ -1,15 +1,17 @@
 /*
- * The upload's three control calls, through vaws_rest: CreateMultipartUpload
+ * The upload's control calls, through vaws_rest: CreateMultipartUpload
  * (CRC32C, storage class, metadata), CompleteMultipartUpload (every part's
- * ETag and CRC32C) and AbortMultipartUpload.
+ * ETag and CRC32C), AbortMultipartUpload, and ListParts for a resume.
  */
 #include "transfer/upload_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "aws/awserr.h"
+#include "aws/s3.h"
 #include "aws/xml.h"
 #include "base/buf.h"
 #include "base/error.h"
@@ -184,36 +186,153 @@ int vup_s3_complete(vup_run *r, char **etag, char **checksum,
 	return rc;
 }
 
-void vup_s3_abort(vup_run *r)
+bool vupload_abort(vaws_client *c, const char *bucket, const char *key,
+		   const char *upload_id)
 {
-	const vupload_opts *o = r->o;
-	if (!r->upload_id)
-		return;
 	vkv q = VKV_INIT;
-	vkv_add(&q, "uploadId", r->upload_id);
+	vkv_add(&q, "uploadId", upload_id);
 	vaws_rest_request rq = {
 		.operation = "AbortMultipartUpload",
 		.method = "DELETE",
-		.bucket = o->bucket,
-		.key = o->key,
+		.bucket = bucket,
+		.key = key,
 		.query = &q,
 	};
 	vhttp_response rs = {0};
 	vmie_error err = {0};
-	int rc = vaws_rest(o->client, &rq, &rs, &err);
-	if (rc == 0 || rs.status == 404) {
-		vlog_debug("aborted the multipart upload of s3://%s/%s",
-			   o->bucket, o->key);
+	int rc = vaws_rest(c, &rq, &rs, &err);
+	bool ok = rc == 0 || rs.status == 404;
+	if (ok) {
+		vlog_debug("aborted the multipart upload of s3://%s/%s", bucket, key);
 	} else {
 		vlog_warn("could not abort the multipart upload of s3://%s/%s "
 			  "(%s); its parts are billed until it is aborted: aws "
 			  "s3api abort-multipart-upload --bucket %s --key %s "
 			  "--upload-id %s",
-			  o->bucket, o->key,
-			  err.message ? err.message : "unknown error",
-			  o->bucket, o->key, r->upload_id);
+			  bucket, key, err.message ? err.message : "unknown error",
+			  bucket, key, upload_id);
 	}
 	vmie_error_clear(&err);
 	vhttp_response_free(&rs);
 	vkv_free(&q);
+	return ok;
+}
+
+void vup_s3_abort(vup_run *r)
+{
+	if (r->upload_id)
+		vupload_abort(r->o->client, r->o->bucket, r->o->key, r->upload_id);
+}
+
+int vup_s3_completed(vup_run *r, const char *composite, char **etag)
+{
+	vs3_object obj = {0};
+	vmie_error e = {0};
+	int found = vs3_head_object(r->o->client, r->o->bucket, r->o->key, &obj, &e) == 0 &&
+		    obj.checksum_crc32c && strcmp(obj.checksum_crc32c, composite) == 0;
+	if (found) {
+		free(*etag);
+		*etag = obj.etag;
+		obj.etag = NULL;
+	}
+	vs3_object_free(&obj);
+	vmie_error_clear(&e);
+	return found;
+}
+
+void vupload_part_infos_free(vupload_part_info *parts, size_t n)
+{
+	for (size_t i = 0; parts && i < n; i++)
+		free(parts[i].etag);
+	free(parts);
+}
+
+/* One page of ListParts into *parts; *next the marker of the next page,
+ * 0 when this was the last. */
+static int list_page(vaws_client *c, const vaws_rest_request *rq,
+		     vupload_part_info **parts, size_t *n, size_t *cap,
+		     unsigned *next, vmie_error *err)
+{
+	vhttp_response rs = {0};
+	vxml *doc = NULL;
+	int rc = vaws_rest(c, rq, &rs, err);
+	*next = 0;
+	if (rc != 0) {
+		if (rs.status == 404 && err && err->aws_code &&
+		    strcmp(err->aws_code, "NoSuchUpload") == 0) {
+			vmie_error_clear(err);
+			rc = VUPLOAD_NO_SUCH_UPLOAD;
+		}
+		goto out;
+	}
+	doc = vxml_parse(rs.body.data, rs.body.len);
+	vxml_node *root = doc ? vxml_root(doc) : NULL;
+	if (!root || strcmp(vxml_name(root), "ListPartsResult") != 0) {
+		rc = unreadable("ListParts", &rs, err);
+		goto out;
+	}
+	for (vxml_node *p = vxml_child(root, "Part"); p; p = vxml_next(p, "Part")) {
+		char *num = vxml_text(p, "PartNumber"), *size = vxml_text(p, "Size");
+		char *crc = vxml_text(p, "ChecksumCRC32C");
+		xgrow((void **)parts, cap, *n + 1, sizeof(**parts));
+		vupload_part_info *pi = &(*parts)[(*n)++];
+		memset(pi, 0, sizeof(*pi));
+		pi->number = num ? (unsigned)strtoul(num, NULL, 10) : 0;
+		pi->size = size ? strtoull(size, NULL, 10) : 0;
+		pi->etag = vxml_text(p, "ETag");
+		pi->has_crc = crc && vcrc32c_from_b64(crc, &pi->crc);
+		free(num);
+		free(size);
+		free(crc);
+		if (!pi->number || !pi->etag) {
+			rc = unreadable("ListParts", &rs, err);
+			goto out;
+		}
+	}
+	char *trunc = vxml_text(root, "IsTruncated");
+	char *marker = vxml_text(root, "NextPartNumberMarker");
+	if (trunc && strcmp(trunc, "true") == 0 && marker)
+		*next = (unsigned)strtoul(marker, NULL, 10);
+	free(trunc);
+	free(marker);
+out:
+	vxml_free(doc);
+	vhttp_response_free(&rs);
+	return rc;
+}
+
+int vupload_list_parts(vaws_client *c, const char *bucket, const char *key,
+		       const char *upload_id, vupload_part_info **parts,
+		       size_t *n, vmie_error *err)
+{
+	size_t cap = 0;
+	unsigned marker = 0;
+	int rc;
+	*parts = NULL;
+	*n = 0;
+	do {
+		char m[16];
+		vkv q = VKV_INIT;
+		vkv_add(&q, "uploadId", upload_id);
+		if (marker) {
+			snprintf(m, sizeof m, "%u", marker);
+			vkv_add(&q, "part-number-marker", m);
+		}
+		vaws_rest_request rq = {.operation = "ListParts", .method = "GET",
+					.bucket = bucket, .key = key, .query = &q};
+		unsigned prev = marker;
+		rc = list_page(c, &rq, parts, n, &cap, &marker, err);
+		vkv_free(&q);
+		/* A marker that does not move on would loop forever. */
+		if (rc == 0 && marker && marker <= prev)
+			rc = verr_set(err, VMIE_ERR_AWS_S3_UPLOAD_FAILED,
+				      "S3 ListParts: the next page starts where "
+				      "this one did (part %u)", marker);
+	} while (rc == 0 && marker);
+	if (rc != 0) {
+		vupload_part_infos_free(*parts, *n);
+		*parts = NULL;
+		*n = 0;
+	}
+	return rc;
 }

@@ -55,11 +55,44 @@ static vup_buf *find_part(vup_pool *p, unsigned part, vup_state state)
 	return NULL;
 }
 
-static int head_refused(int rc, vmie_error *err)
+/* A refused image is not worth keeping for a resume. */
+static int head_refused(vup_run *r, int rc, vmie_error *err)
 {
+	r->discard = true;
 	if (err && !err->message)
 		verr_set(err, rc, "the image was refused before the upload");
 	return rc;
+}
+
+static int source_changed(const vup_run *r, const vup_buf *b,
+			  const vupload_part_info *in_s3, vmie_error *err)
+{
+	char mine[9], theirs[9];
+	vcrc32c_b64(b->crc, mine);
+	vcrc32c_b64(in_s3->crc, theirs);
+	verr_set(err, VMIE_ERR_FILE_PROCESS_FAILED,
+		 "part %u of the image (%zu bytes, CRC32C %s) is not the part %u "
+		 "already in s3://%s/%s (%llu bytes, CRC32C %s): the source "
+		 "changed since the upload began", b->part, b->len, mine, b->part,
+		 r->o->bucket, r->o->key, (unsigned long long)in_s3->size, theirs);
+	return verr_hint(err, "run the same command with --restart to upload the "
+			      "image as it is now");
+}
+
+/* A part read again for a resumed upload that S3 already holds: kept
+ * when it is the same bytes, never sent twice.  1 when b was such a part
+ * (released), 0 when it must be sent, or a status. */
+static int already_in_s3(sender *s, vup_buf *b, vmie_error *err)
+{
+	const vupload_part_info *in_s3 = vup_listed_part(s->r, b->part);
+	if (!in_s3)
+		return 0;
+	if (in_s3->size != b->len || !in_s3->has_crc || in_s3->crc != b->crc)
+		return source_changed(s->r, b, in_s3, err);
+	vup_record_part(s->r, b->part, b->len, b->crc, in_s3->etag);
+	b->state = VUP_FREE;
+	pthread_cond_broadcast(&s->pool->cv);
+	return 1;
 }
 
 /* The producer's failure, the head check, then the next ready part. */
@@ -84,19 +117,29 @@ static int next(void *ctx, long long now, vxfer_job **job, vmie_error *err)
 		const vupload_opts *o = r->o;
 		int rc = o->check_head(o->check_ctx, b->data, b->len, err);
 		if (rc != 0)
-			return head_refused(rc, err);
+			return head_refused(r, rc, err);
 		pthread_mutex_lock(&p->mu);
 		p->head_ok = true;
 		pthread_cond_broadcast(&p->cv);
 	}
 	int rc = VXFER_NONE;
 	vup_buf *b;
-	if (p->eof && r->parts_done == p->nparts) {
-		rc = VXFER_ALL_DONE;
-	} else if ((b = next_ready(p, now))) {
-		b->state = VUP_SENDING;
-		*job = &b->job;
-		rc = VXFER_JOB;
+	for (;;) {
+		if (p->eof && r->parts_done == p->nparts) {
+			rc = VXFER_ALL_DONE;
+		} else if ((b = next_ready(p, now))) {
+			int kept = r->o->resume ? already_in_s3(s, b, err) : 0;
+			if (kept == 1)
+				continue;
+			if (kept < 0) {
+				rc = kept;
+			} else {
+				b->state = VUP_SENDING;
+				*job = &b->job;
+				rc = VXFER_JOB;
+			}
+		}
+		break;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return rc;
@@ -108,24 +151,43 @@ static int start(void *ctx, vxfer *x, vxfer_slot *sl, vmie_error *err)
 	return vup_part_start(s->r, x, sl, err);
 }
 
-static void record_part(vup_run *r, const vup_buf *b, const char *etag)
+void vup_record_part(vup_run *r, unsigned part, uint64_t size, uint32_t crc,
+		     const char *etag)
 {
-	if (b->part > r->parts_cap) {
+	if (part > r->parts_cap) {
 		size_t cap = r->parts_cap ? r->parts_cap : 64;
-		while (cap < b->part)
+		while (cap < part)
 			cap *= 2;
 		r->parts = xrealloc(r->parts, cap * sizeof(*r->parts));
 		memset(r->parts + r->parts_cap, 0,
 		       (cap - r->parts_cap) * sizeof(*r->parts));
 		r->parts_cap = cap;
 	}
-	vup_part *pt = &r->parts[b->part - 1];
+	vup_part *pt = &r->parts[part - 1];
 	free(pt->etag);
 	pt->etag = xstrdup(etag);
-	pt->crc = b->crc;
-	pt->size = b->len;
+	pt->crc = crc;
+	pt->size = size;
 	r->parts_done++;
-	r->bytes_done += b->len;
+	r->bytes_done += size;
+	if (r->o->on_part)
+		r->o->on_part(r->o->journal_ctx, part, size, crc);
+}
+
+const vupload_part_info *vup_listed_part(const vup_run *r, unsigned part)
+{
+	const vupload_resume *rs = r->o->resume;
+	size_t lo = 0, hi = rs ? rs->nparts : 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (rs->parts[mid].number == part)
+			return &rs->parts[mid];
+		if (rs->parts[mid].number < part)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 static void release(sender *s, vup_buf *b, vup_state state)
@@ -167,7 +229,8 @@ static int part_done(sender *s, vup_buf *b, const vhttp_response *rs,
 		return verr_hint(err, "the data changed in transit; try "
 				      "again");
 	}
-	record_part(r, b, etag);
+	vup_record_part(r, b->part, b->len, b->crc, etag);
+	r->sent += b->len;
 	release(s, b, VUP_FREE);
 	return VXFER_DONE;
 }
@@ -195,7 +258,7 @@ static int give_up(void *ctx, vxfer_slot *sl, int attempts,
 	if (rs->transport != VHTTP_OK) {
 		vxfer_no_answer(err, VMIE_ERR_AWS_S3_UPLOAD_FAILED, rs, attempts,
 				"check the network and proxy settings, then "
-				"run the import again");
+				"run the same command again");
 		verr_prefix(err, "S3 UploadPart failed for part %u of s3://%s/%s",
 			    part, r->o->bucket, r->o->key);
 		if (err) {
