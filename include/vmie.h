@@ -249,6 +249,9 @@ typedef struct vmie_options {
 	const char *download_path;    /* --download PATH: a file or block device */
 	bool sparse;                  /* --sparse: skip zero blocks on a device too */
 	bool overwrite;               /* --overwrite: replace an existing file */
+	/* --restart: an earlier run of the same command is not resumed: what
+	 * it left (an upload, a task, an instance) is cleaned up first. */
+	bool restart;
 	/* how the run reports and stops */
 	vmie_event_fn on_event;       /* NULL: no progress events */
 	void *event_ctx;
@@ -327,6 +330,41 @@ int vmie_inspect(const char *path, vimg_info *info, vmie_error *err);
  * S3 object's two ends). */
 int vmie_preflight(const vmie_options *opts, vmie_source_kind kind,
 		   vmie_error *err);
+
+/*
+ * Runs that survive.  Every import, export and convert keeps a journal on
+ * this machine ($XDG_STATE_HOME/vmie/runs/, 0600): the same command run
+ * again goes on where the last run of it stopped.  These list the
+ * journals, and drop one (cleaning up what its run left in AWS).
+ */
+typedef struct vmie_run_info {
+	char *id;            /* the journal's id: 16 hex digits */
+	char *run_id;        /* in every ClientToken and vmie:run-id tag */
+	char *operation;     /* "import", "export", "convert" */
+	char *state;         /* "running", "interrupted", "failed", "done" */
+	bool running;        /* a vmie process on this machine works on it */
+	long pid;            /* the process that last worked on it */
+	char *command;       /* the command that resumes it */
+	char *region;
+	char *source;        /* --source, or --ami-id for an export */
+	char *where;         /* where it stopped, in words */
+	char *error;         /* its last failure, NULL: none */
+	long long created;   /* epoch seconds */
+	long long updated;
+	vmie_result result;  /* what it made so far */
+} vmie_run_info;
+
+/* The runs journaled on this machine, the latest first; finished ones
+ * only with `all`.  Free with vmie_run_infos_free. */
+int vmie_runs_list(bool all, vmie_run_info **out, size_t *n, vmie_error *err);
+void vmie_run_infos_free(vmie_run_info *runs, size_t n);
+
+/* Drops run `id`: what it left unfinished in AWS is cleaned up (its
+ * multipart upload aborted, an active task cancelled, its instances
+ * terminated), then its journal removed.  What it finished stays.  aws:
+ * credentials and endpoint as for any command; the region is the run's.
+ * A run a live process works on is refused. */
+int vmie_runs_discard(const vmie_aws_opts *aws, const char *id, vmie_error *err);
 
 /* Run an operation: validates, runs the preflight, then does the work,
  * filling res (may be NULL; free it with vmie_result_free, also after a

@@ -61,6 +61,18 @@ int vec2_describe_image(vaws_client *c, const char *image_id, vec2_image *out,
 			vmie_error *err);
 
 /* True when any EBS mapping is encrypted. */
+/* DescribeImages of this account's AMI with this name (AMI names are
+ * unique per account and region): 0 (out filled), VEC2_NOT_FOUND, or a
+ * status.  How a run finds the AMI a CreateImage made when its answer was
+ * lost. */
+int vec2_find_own_image(vaws_client *c, const char *name, vec2_image *out,
+			vmie_error *err);
+
+/* DeregisterImage, then DeleteSnapshot of each of its EBS snapshots:
+ * an unfinished AMI nobody needs any more.  0 or a status. */
+int vec2_deregister_image(vaws_client *c, const vec2_image *img,
+			  vmie_error *err);
+
 bool vec2_image_encrypted(const vec2_image *img);
 
 /* True for a Windows AMI: its platform, its platform details, or a

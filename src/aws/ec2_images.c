@@ -145,3 +145,55 @@ out:
 	vxml_free(doc);
 	return rc;
 }
+
+int vec2_find_own_image(vaws_client *c, const char *name, vec2_image *out,
+			vmie_error *err)
+{
+	vkv q = VKV_INIT;
+	vxml *doc = NULL;
+
+	memset(out, 0, sizeof(*out));
+	vkv_add(&q, "Owner.1", "self");
+	vec2_q_filter(&q, 1, "name", name);
+	int rc = vec2_call(c, "DescribeImages", &q, true,
+			   VMIE_ERR_AWS_AMI_FETCH_FAILED, &doc, err);
+	if (rc == 0) {
+		vxml_node *it = vxml_find(vxml_root(doc), "imagesSet/item");
+		if (it)
+			parse_image(it, out);
+		else
+			rc = VEC2_NOT_FOUND;
+	}
+	vxml_free(doc);
+	return rc;
+}
+
+int vec2_deregister_image(vaws_client *c, const vec2_image *img,
+			  vmie_error *err)
+{
+	vkv q = VKV_INIT;
+	vkv_add(&q, "ImageId", img->image_id);
+	/* Deregistering twice answers InvalidAMIID.NotFound: already done. */
+	vmie_error e = {0};
+	int rc = vec2_call(c, "DeregisterImage", &q, true,
+			   VMIE_ERR_AWS_AMI_CREATE_FAILED, NULL, &e);
+	if (rc != 0 && vec2_code_is(&e, "InvalidAMIID.NotFound")) {
+		vmie_error_clear(&e);
+		rc = 0;
+	}
+	verr_move(err, &e);
+	for (size_t i = 0; rc == 0 && i < img->ndevices; i++) {
+		const vec2_block_device *d = &img->devices[i];
+		if (!d->ebs || !d->snapshot_id)
+			continue;
+		vkv s = VKV_INIT;
+		vkv_add(&s, "SnapshotId", d->snapshot_id);
+		rc = vec2_call(c, "DeleteSnapshot", &s, true,
+			       VMIE_ERR_AWS_AMI_CREATE_FAILED, NULL, err);
+		if (rc != 0 && err && vec2_code_is(err, "InvalidSnapshot.NotFound")) {
+			vmie_error_clear(err);
+			rc = 0;
+		}
+	}
+	return rc;
+}

@@ -18,6 +18,7 @@
 #include "base/xalloc.h"
 #include "aws/s3.h"
 #include "transfer/download.h"
+#include "workflow/journal_steps.h"
 #include "workflow/workflows.h"
 
 static void on_progress(void *ctx, uint64_t done, uint64_t total)
@@ -76,6 +77,16 @@ int vwf_download(vwf_run *r, const char *bucket, const char *key,
 		.cancel = o->cancel,
 	};
 	vdownload_result dr = {0};
+	json_t *st = vwf_journal_step(r->journal, VWF_STEP_DOWNLOAD);
+	if (vwf_journal_step_done(r->journal, VWF_STEP_DOWNLOAD)) {
+		vlog_info("downloaded already to %s", o->download_path);
+		if (!r->res->download_path)
+			r->res->download_path = xstrdup(o->download_path);
+		return 0;
+	}
+	vwf_step_state(st, "started");
+	vwf_jset(st, "path", o->download_path);
+	vwf_journal_save(r->journal);
 	vwf_phase_begin(r, "download");
 	vlog_info("downloading s3://%s/%s to %s", bucket, key,
 		  o->download_path);
@@ -89,6 +100,8 @@ int vwf_download(vwf_run *r, const char *bucket, const char *key,
 	free(res->verified_with);
 	res->verified_with = rc == 0 ? xstrdup(dr.verified_with) : NULL;
 	if (rc == 0) {
+		vwf_step_state(st, "done");
+		vwf_journal_save(r->journal);
 		vwf_report_result(r, "download_path", o->download_path);
 		report(r, bucket, key, &dr);
 		vwf_phase_end(r, dr.fetched);
@@ -116,6 +129,7 @@ static int follow_bucket_region(vwf_run *r, const char *bucket, vmie_error *err)
 	vaws_client *c = NULL;
 	rc = vaws_client_new(&aws, &c, err);
 	if (rc == 0) {
+		vaws_client_set_cancel(c, r->opts->cancel);
 		vaws_client_free(r->client);
 		r->client = c;
 	}

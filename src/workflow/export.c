@@ -23,10 +23,11 @@ int vwf_export_run(vwf_run *r, const char *ami_id, vmie_error *err)
 	    (rc = vwf_export_task(r, ami_id, role_created, &key, err)) != 0)
 		goto out;
 	if (r->opts->download_path &&
-	    (rc = vwf_download(r, r->opts->s3_bucket, key, err)) != 0)
+	    (rc = vwf_download(r, r->opts->s3_bucket, key, err)) != 0 &&
+	    rc != VMIE_ERR_INTERRUPTED)
 		vlog_warn("the export is in S3: continue the download (it resumes) "
-			  "with: vmie download %s %s", r->res->export_url,
-			  r->opts->download_path);
+			  "with the same command, or with: vmie download %s %s",
+			  r->res->export_url, r->opts->download_path);
 out:
 	free(key);
 	return rc;
@@ -39,8 +40,10 @@ int vwf_export(const vmie_options *o, vmie_result *res, vmie_error *err)
 	char *sanboot_ami = NULL;
 	int rc = vwf_run_start(&r, o, res, err);
 
-	if (rc != 0)
+	if (rc != 0 || (rc = vwf_run_journal(&r, VMIE_OP_EXPORT, VMIE_SOURCE_NONE, err)) != 0)
 		goto out;
+	free(res->source_ami_id);
+	free(res->ami_id);
 	res->source_ami_id = xstrdup(o->ami_id);
 	res->ami_id = xstrdup(o->ami_id);
 	if ((rc = vwf_export_check_image(&r, o->ami_id, &img, err)) != 0)
@@ -56,6 +59,7 @@ int vwf_export(const vmie_options *o, vmie_result *res, vmie_error *err)
 out:
 	free(sanboot_ami);
 	vec2_image_free(&img);
+	vwf_run_journal_end(&r, rc, err);
 	vwf_run_finish(&r);
-	return rc;
+	return rc == VWF_RUN_DONE_BEFORE ? 0 : rc;
 }

@@ -1,9 +1,11 @@
 /*
  * The ExportImage task: started with a ClientToken derived from the run
- * (a retried request never starts a second export), polled with the same
- * backoff as an import, cancelled when the run is interrupted, and its
- * result confirmed with HeadObject: a "completed" task whose object is
- * missing is a failure, not a success.
+ * and written to the journal first (a retried request, or the same
+ * command after a crash, never starts a second export), polled with the
+ * same backoff as an import, left to AWS when the run is interrupted (the
+ * same command follows it again), and its result confirmed with
+ * HeadObject: a "completed" task whose object is missing is a failure,
+ * not a success.
  */
 #include "workflow/export_steps.h"
 
@@ -19,6 +21,7 @@
 #include "base/xalloc.h"
 #include "workflow/import_plan.h"
 #include "workflow/import_steps.h"
+#include "workflow/journal_steps.h"
 
 static const char *format_of(const vmie_options *o)
 {
@@ -54,7 +57,16 @@ static int start(vwf_run *r, const char *ami_id, const char *prefix,
 	vbuf_addf(&what, "export:%s:s3://%s/%s:%s", ami_id, o->s3_bucket, prefix,
 		  format_of(o));
 	const char *urls[] = {vbuf_str(&what)};
-	char *token = vwf_client_token(r->run_id, urls, 1);
+	json_t *st = vwf_journal_step(r->journal, VWF_STEP_EXPORT);
+	char *token = vwf_js(st, "token") ? xstrdup(vwf_js(st, "token"))
+					  : vwf_client_token(r->run_id, urls, 1);
+	/* The intent first: the same token again is the same export. */
+	vwf_step_state(st, "started");
+	vwf_jset(st, "ami_id", ami_id);
+	vwf_jset(st, "prefix", prefix);
+	vwf_jset(st, "format", format_of(o));
+	vwf_jset(st, "token", token);
+	vwf_journal_save(r->journal);
 	vwf_option_tags(o, &tags);
 	vec2_export_params p = {
 		.image_id = ami_id,
@@ -67,30 +79,28 @@ static int start(vwf_run *r, const char *ami_id, const char *prefix,
 		.tags = tags.n ? &tags : NULL,
 	};
 	struct start_ctx ctx = {r, &p, task_id};
-	int rc = vwf_retry_while_role_propagates(r, role_created, "VM Export",
-						 start_once, &ctx, err);
+	int rc = vwf_cancelled(r) ? vwf_interrupted(r, err)
+				  : vwf_retry_while_role_propagates(r, role_created, "VM Export",
+								    start_once, &ctx, err);
+	if (rc == 0) {
+		vwf_jset(st, "task_id", *task_id);
+		vwf_journal_save(r->journal);
+	}
 	vkv_free(&tags);
 	free(token);
 	vbuf_free(&what);
 	return rc;
 }
 
-static void cancel_task(vwf_run *r)
-{
-	vmie_error e = {0};
-	const char *id = r->res->export_task_id;
-	if (vec2_cancel_export_task(r->client, id, &e) == 0)
-		vlog_warn("cancelled export task %s", id);
-	else
-		vlog_error("could not cancel export task %s: %s; cancel it with: "
-			   "aws ec2 cancel-export-task --export-task-id %s", id,
-			   e.message ? e.message : "?", id);
-	vmie_error_clear(&e);
-}
-
 static int failed(vwf_run *r, const vec2_export_task *t, vmie_error *err)
 {
 	const char *msg = t->status_message ? t->status_message : "(no message)";
+	json_t *st = vwf_journal_step(r->journal, VWF_STEP_EXPORT);
+	vwf_step_state(st, "failed");
+	vwf_jset(st, "status", t->status);
+	vwf_jset(st, "message", msg);
+	vwf_journal_save(r->journal);
+	free(r->res->status_message);
 	r->res->status_message = xstrdup(msg);
 	verr_set(err, VMIE_ERR_AWS_EXPORT_TASK_FAILED, "export task %s %s: %s",
 		 r->res->export_task_id, t->status, msg);
@@ -120,6 +130,11 @@ static int wait_task(vwf_run *r, vmie_error *err)
 				      "export task %s is no longer known to EC2", id);
 		if (rc != 0) {
 			vec2_export_task_free(&t);
+			if (vwf_poll_goes_on(r, rc, err, "checking the export task")) {
+				if ((rc = vwf_sleep(r, vwf_poll_delay_ms(attempt), err)) != 0)
+					return rc;
+				continue;
+			}
 			return rc;
 		}
 		bool done = strcmp(t.status, "completed") == 0;
@@ -135,10 +150,9 @@ static int wait_task(vwf_run *r, vmie_error *err)
 			return rc;
 		}
 		vec2_export_task_free(&t);
-		if ((rc = vwf_sleep(r, vwf_poll_delay_ms(attempt), err)) != 0) {
-			cancel_task(r);
+		/* Interrupted: the export goes on in AWS; the journal keeps it. */
+		if ((rc = vwf_sleep(r, vwf_poll_delay_ms(attempt), err)) != 0)
 			return rc;
-		}
 	}
 }
 
@@ -170,6 +184,55 @@ static int confirm(vwf_run *r, const char *key, vmie_error *err)
 	return rc;
 }
 
+/* What an earlier run of this command did: 0 when the export is done
+ * (the result and *key filled), 1 when it must be followed (its task id
+ * and prefix taken) or started, or a status (it failed). */
+static int from_journal(vwf_run *r, const char *ami_id, char **prefix, char **key,
+			vmie_error *err)
+{
+	json_t *st = vwf_journal_step_if(r->journal, VWF_STEP_EXPORT);
+	const char *state = vwf_js(st, "state"), *id = vwf_js(st, "task_id");
+	/* An export of another AMI (a sanbootable one made again) is not
+	 * this one. */
+	free(r->res->export_task_id);
+	r->res->export_task_id = NULL;
+	if (!state || strcmp(vwf_js(st, "ami_id") ? vwf_js(st, "ami_id") : "", ami_id) != 0) {
+		vwf_journal_step_drop(r->journal, VWF_STEP_EXPORT);
+		return 1;
+	}
+	free(*prefix);
+	*prefix = xstrdup(vwf_js(st, "prefix"));
+	r->res->export_task_id = id ? xstrdup(id) : NULL;
+	if (strcmp(state, "done") == 0) {
+		*key = xstrdup(vwf_js(st, "key"));
+		free(r->res->export_url);
+		r->res->export_url = xstrdup(vwf_js(st, "url"));
+		r->res->export_size = (uint64_t)vwf_ji(st, "size", 0);
+		vlog_info("exported already (task %s): %s", id, r->res->export_url);
+		return 0;
+	}
+	if (strcmp(state, "failed") == 0) {
+		verr_set(err, VMIE_ERR_AWS_EXPORT_TASK_FAILED, "export task %s of an "
+			 "earlier run of this command %s: %s", id, vwf_js(st, "status"),
+			 vwf_js(st, "message"));
+		verr_hint(err, "fix what the message says, then export again with --restart");
+		return VMIE_ERR_AWS_EXPORT_TASK_FAILED;
+	}
+	if (id)
+		vlog_info("following export task %s, started by the interrupted run", id);
+	return 1;
+}
+
+static void journal_done(vwf_run *r, const char *key)
+{
+	json_t *st = vwf_journal_step(r->journal, VWF_STEP_EXPORT);
+	vwf_step_state(st, "done");
+	vwf_jset(st, "key", key);
+	vwf_jset(st, "url", r->res->export_url);
+	vwf_jseti(st, "size", (long long)r->res->export_size);
+	vwf_journal_save(r->journal);
+}
+
 int vwf_export_task(vwf_run *r, const char *ami_id, bool role_created,
 		    char **key, vmie_error *err)
 {
@@ -180,23 +243,35 @@ int vwf_export_task(vwf_run *r, const char *ami_id, bool role_created,
 
 	*key = NULL;
 	vwf_phase_begin(r, "export");
-	rc = start(r, ami_id, prefix, role_created, &task_id, err);
-	if (rc != 0) {
-		if (err && err->status != VMIE_ERR_INTERRUPTED)
-			verr_prefix(err, "starting the export of %s", ami_id);
+	if ((rc = from_journal(r, ami_id, &prefix, key, err)) != 1) {
+		if (rc == 0)
+			vwf_phase_end(r, 0);
 		goto out;
 	}
-	r->res->export_task_id = task_id;
-	vwf_report_result(r, "export_task_id", task_id);
-	vlog_info("export task %s started: %s to s3://%s/%s", task_id, ami_id,
-		  r->opts->s3_bucket, prefix);
+	if (!r->res->export_task_id) {
+		if ((rc = vwf_journal_step_options(r->journal, VWF_STEP_EXPORT, r->opts,
+						   err)) != 0)
+			goto out;
+		rc = start(r, ami_id, prefix, role_created, &task_id, err);
+		if (rc != 0) {
+			if (err && err->status != VMIE_ERR_INTERRUPTED)
+				verr_prefix(err, "starting the export of %s", ami_id);
+			goto out;
+		}
+		r->res->export_task_id = task_id;
+		vlog_info("export task %s started: %s to s3://%s/%s", task_id, ami_id,
+			  r->opts->s3_bucket, prefix);
+	}
+	vwf_report_result(r, "export_task_id", r->res->export_task_id);
 	if ((rc = wait_task(r, err)) != 0)
 		goto out;
-	*key = object_key(prefix, task_id, format_of(r->opts));
+	*key = object_key(prefix, r->res->export_task_id, format_of(r->opts));
 	if ((rc = confirm(r, *key, err)) != 0)
 		goto out;
 	vbuf_addf(&url, "s3://%s/%s", r->opts->s3_bucket, *key);
+	free(r->res->export_url);
 	r->res->export_url = vbuf_detach(&url);
+	journal_done(r, *key);
 	vwf_report_result(r, "export_url", r->res->export_url);
 	vwf_phase_end(r, 0); /* AWS moved the bytes: no rate to show */
 	vlog_success("exported %s to %s (%llu bytes)", ami_id, r->res->export_url,

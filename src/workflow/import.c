@@ -68,6 +68,7 @@ int vwf_import_run(vwf_run *r, vmie_source_kind kind, vmie_error *err)
 	bool role_created = false;
 	int rc;
 
+	free(res->source);
 	res->source = xstrdup(o->source);
 	rc = setup(r, kind, &role_created, err);
 	if (rc != 0)
@@ -81,9 +82,18 @@ int vwf_import_run(vwf_run *r, vmie_source_kind kind, vmie_error *err)
 	}
 	if (rc != 0)
 		goto out;
+	free(res->s3_url);
+	free(res->format);
 	res->s3_url = s3_url(&disks[0]);
 	res->format = xstrdup(disks[0].format);
 	vwf_report_result(r, "s3_url", res->s3_url);
+	/* Ctrl-C during the upload's last call: the object is made, and
+	 * said to be, but no task starts. */
+	if (vwf_cancelled(r)) {
+		vlog_info("the image is in S3: %s", res->s3_url);
+		rc = vwf_interrupted(r, err);
+		goto out;
+	}
 	if (o->upload_only) {
 		vlog_success("uploaded %s", res->s3_url);
 		goto out;
@@ -107,10 +117,11 @@ int vwf_import(const vmie_options *o, vmie_source_kind kind, vmie_result *res,
 	vwf_run r;
 	int rc = vwf_run_start(&r, o, res, err);
 
-	if (rc == 0) {
+	if (rc == 0 && (rc = vwf_run_journal(&r, VMIE_OP_IMPORT, kind, err)) == 0) {
 		vwf_sanboot_reap_if_due(&r);
 		rc = vwf_import_run(&r, kind, err);
 	}
+	vwf_run_journal_end(&r, rc, err);
 	vwf_run_finish(&r);
-	return rc;
+	return rc == VWF_RUN_DONE_BEFORE ? 0 : rc;
 }

@@ -94,6 +94,11 @@ static int check_object(vwf_run *r, vwf_disk *d, vmie_error *err)
 	return rc;
 }
 
+int vwf_import_check_object(vwf_run *r, vwf_disk *d, vmie_error *err)
+{
+	return check_object(r, d, err);
+}
+
 /* "s3://bucket/key": validation has checked the shape and the bucket. */
 static void disk_from_url(const char *url, vwf_disk *d)
 {

@@ -10,6 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "transfer/source.h"
+#include "transfer/upload.h"
+#include "workflow/journal.h"
 #include "workflow/run_ctx.h"
 
 /* One disk for ImportImage's DiskContainers. */
@@ -46,6 +49,29 @@ int vwf_retry_while_role_propagates(vwf_run *r, bool role_created,
 /* Upload a local file or URL source; fills disk. */
 int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 		      vwf_disk *disk, vmie_error *err);
+
+/* What an interrupted run's upload left (import_resume.c), from its
+ * journal step and ListParts: 0 with *out the resume (the parts S3
+ * holds; rs.first_part the first one the journal and S3 do not agree on,
+ * rs.offset the bytes before it), VWF_UPLOAD_NEW (nothing to go on
+ * from: a new upload), VWF_UPLOAD_COMPLETED (the object is there, made
+ * of the recorded parts), or a status (the source is not what the
+ * upload read: VMIE_ERR_INVALID_SOURCE). */
+typedef struct vwf_upload_resume {
+	vupload_resume rs;
+	vupload_part_info *parts;
+	size_t nparts;
+	uint64_t held;     /* bytes of the parts S3 holds */
+} vwf_upload_resume;
+#define VWF_UPLOAD_NEW 1
+#define VWF_UPLOAD_COMPLETED 2
+int vwf_upload_plan_resume(vwf_run *r, json_t *step, vsource *src,
+			   vwf_upload_resume *out, vmie_error *err);
+void vwf_upload_resume_free(vwf_upload_resume *p);
+
+/* One object in S3 checked as an s3:// source is (import_s3.c): its size
+ * and format into d (bucket and key set). */
+int vwf_import_check_object(vwf_run *r, vwf_disk *d, vmie_error *err);
 
 /* An s3:// source or a JSON file's disk containers: check each object
  * (HeadObject) and name its format from its first and last bytes. */

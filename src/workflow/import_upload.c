@@ -3,9 +3,17 @@
  * when compressed, sniffed as it passes, sent to S3 in parts.  The image's
  * head is checked before anything but its first part has been read, so
  * an image AWS would refuse costs seconds, not the whole upload.
+ *
+ * Journaled (journal_steps.h, "upload"): the intent before the multipart
+ * upload is created, its id, every part S3 holds.  An interrupted upload
+ * goes on where it stopped (import_resume.c says from where): a file or
+ * a URL that serves ranges is read from the first missing part on, its
+ * head read again for the checks; a compressed stream is decoded again
+ * from the start, the parts S3 holds compared instead of sent.
  */
 #include "workflow/import_steps.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,18 +25,21 @@
 #include "base/kv.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "codec/crc32c.h"
 #include "transfer/sniff.h"
-#include "transfer/source.h"
-#include "transfer/upload.h"
 #include "workflow/import_plan.h"
+#include "workflow/journal_steps.h"
 
 #define DEFAULT_STORAGE_CLASS "STANDARD_IA"
+/* Of a resumed upload's head, read again for the checks. */
+#define HEAD_AGAIN (8u << 20)
 
 typedef struct upload_ctx {
 	vwf_run *run;
 	vsource *src;
 	vsniff sniff;
 	vimg_info head; /* what the head said */
+	json_t *step;   /* the journal's "upload" step; NULL: no journal */
 } upload_ctx;
 
 /* Progress in image bytes when their total is known; for a compressed
@@ -72,6 +83,30 @@ static int check_head(void *ctx, const void *head, size_t len, vmie_error *err)
 	return 0;
 }
 
+/* The journal's side of the upload engine. */
+static void on_upload_id(void *ctx, const char *upload_id)
+{
+	upload_ctx *u = ctx;
+	vwf_jset(u->step, "upload_id", upload_id);
+	vwf_journal_save(u->run->journal);
+}
+
+/* parts[n - 1] is part n: [n, size, CRC32C], null while S3 lacks it. */
+static void on_part(void *ctx, unsigned part, uint64_t size, uint32_t crc)
+{
+	upload_ctx *u = ctx;
+	json_t *parts = json_object_get(u->step, "parts");
+	char b64[9];
+	if (!parts || !part)
+		return;
+	while (json_array_size(parts) < part)
+		json_array_append_new(parts, json_null());
+	vcrc32c_b64(crc, b64);
+	json_array_set_new(parts, part - 1, json_pack("[I, I, s]", (json_int_t)part,
+						      (json_int_t)size, b64));
+	vwf_journal_save_soon(u->run->journal);
+}
+
 static int open_source(const vmie_options *o, vmie_source_kind kind,
 		       vsource **out, vmie_error *err)
 {
@@ -97,16 +132,144 @@ static void upload_metadata(vkv *meta)
 	vbuf_free(&by);
 }
 
+/* The intent, before CreateMultipartUpload: where, how the parts are cut,
+ * and what the source was. */
+static void journal_intent(upload_ctx *u, const char *bucket, const char *key,
+			   size_t part_size)
+{
+	json_t *st = u->step;
+	json_t *opts = json_incref(json_object_get(st, "options"));
+	json_object_clear(st);
+	if (opts)
+		json_object_set_new(st, "options", opts);
+	vwf_step_state(st, "started");
+	vwf_jset(st, "bucket", bucket);
+	vwf_jset(st, "key", key);
+	vwf_jseti(st, "size", (long long)vsource_size(u->src));
+	vwf_jseti(st, "part_size", (long long)part_size);
+	vwf_jset(st, "compression", vimg_compression_name(vsource_compression(u->src)));
+	vwf_jseti(st, "started_at", (long long)time(NULL));
+	json_object_set_new(st, "source", json_pack("{s:s?, s:I}", "validator",
+						    vsource_validator(u->src), "length",
+						    (json_int_t)vsource_raw_size(u->src)));
+	json_object_set_new(st, "parts", json_array());
+	vwf_journal_save(u->run->journal);
+}
+
+/* The head of a resumed upload, read again for the checks and the
+ * sniffer, then the source positioned at the first missing part.  0, or
+ * a status (the head refused, the source not the same). */
+static int skip_held(upload_ctx *u, const vupload_resume *rs, vmie_error *err)
+{
+	size_t want = rs->offset < HEAD_AGAIN ? (size_t)rs->offset : HEAD_AGAIN;
+	unsigned char *head = xmalloc(want);
+	size_t got = 0;
+	int rc = 0;
+	while (got < want) {
+		long long n = vsource_read(u->src, head + got, want - got, err);
+		if (n < 0) {
+			rc = err && err->status ? err->status : VMIE_ERR_FILE_PROCESS_FAILED;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	vsniff_feed(&u->sniff, head, got);
+	if ((rc = check_head(u, head, got, err)) != 0)
+		goto out;
+	rc = vsource_seek(u->src, rs->offset, err);
+	if (rc == 0)
+		vsniff_skip(&u->sniff, rs->offset - got);
+out:
+	free(head);
+	return rc;
+}
+
+/* An upload to go on with: the resume ready (the source positioned), the
+ * message said.  VWF_UPLOAD_NEW / VWF_UPLOAD_COMPLETED as planned. */
+static int resume_upload(upload_ctx *u, vwf_upload_resume *plan, vmie_error *err)
+{
+	int rc = vwf_upload_plan_resume(u->run, u->step, u->src, plan, err);
+	if (rc != 0)
+		return rc;
+	vupload_resume *rs = &plan->rs;
+	/* A source that cannot seek is read from its start: the parts S3
+	 * holds are compared as they pass, not sent again. */
+	if (rs->first_part > 1 && !vsource_seekable(u->src)) {
+		rs->first_part = 1;
+		rs->offset = 0;
+	}
+	uint64_t size = vsource_size(u->src), psize = (uint64_t)vwf_ji(u->step, "part_size", 0);
+	vbuf of = VBUF_INIT;
+	if (size && psize)
+		vbuf_addf(&of, " of %" PRIu64, (size + psize - 1) / psize);
+	vlog_info("resuming the upload of %s stopped at %s%d %%: %zu%s parts are in S3%s",
+		  vsource_name(u->src), size ? "" : "~",
+		  size ? (int)(plan->held * 100 / size) : 0, plan->nparts, vbuf_str(&of),
+		  rs->first_part > 1 ? "" : "; reading the image again from its start "
+		  "to check them");
+	vbuf_free(&of);
+	if (rs->first_part > 1)
+		rc = skip_held(u, rs, err);
+	return rc;
+}
+
+/* The earlier run's object: its format and size from S3. */
+static int adopt_object(upload_ctx *u, vwf_disk *disk, vmie_error *err)
+{
+	disk->bucket = xstrdup(vwf_js(u->step, "bucket"));
+	disk->key = xstrdup(vwf_js(u->step, "key"));
+	int rc = vwf_import_check_object(u->run, disk, err);
+	if (rc == 0)
+		vlog_info("the interrupted run completed the upload: s3://%s/%s is there",
+			  disk->bucket, disk->key);
+	return rc;
+}
+
+static void journal_done(upload_ctx *u, const vwf_disk *disk, const vupload_result *up)
+{
+	json_t *st = u->step;
+	vwf_step_state(st, "done");
+	vwf_jset(st, "format", disk->format);
+	vwf_jseti(st, "object_size", (long long)disk->size);
+	vwf_jset(st, "etag", up ? up->etag : NULL);
+	vwf_jset(st, "checksum", up ? up->checksum_crc32c : NULL);
+	json_object_del(st, "parts");
+	vwf_journal_save(u->run->journal);
+}
+
+/* An upload done by an earlier run of this command. */
+static void from_journal(const json_t *st, vwf_disk *disk)
+{
+	disk->bucket = xstrdup(vwf_js(st, "bucket"));
+	disk->key = xstrdup(vwf_js(st, "key"));
+	disk->format = xstrdup(vwf_js(st, "format"));
+	disk->size = (uint64_t)vwf_ji(st, "object_size", 0);
+	vlog_info("the image is in S3 already: s3://%s/%s (%s, uploaded by an "
+		  "earlier run)", disk->bucket, disk->key, disk->format);
+}
+
 int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 		      vwf_disk *disk, vmie_error *err)
 {
 	const vmie_options *o = r->opts;
 	upload_ctx u = {.run = r};
 	vupload_result up = {0};
+	vwf_upload_resume plan = {0};
 	vkv meta = VKV_INIT;
 	char *key = NULL;
 	int rc;
 
+	if (vwf_journal_step_done(r->journal, VWF_STEP_UPLOAD)) {
+		from_journal(vwf_journal_step_if(r->journal, VWF_STEP_UPLOAD), disk);
+		if (!r->res->uploaded_bytes)
+			r->res->uploaded_bytes = disk->size;
+		return 0;
+	}
+	if ((rc = vwf_journal_step_options(r->journal, VWF_STEP_UPLOAD, o, err)) != 0)
+		return rc;
+	u.step = vwf_journal_step(r->journal, VWF_STEP_UPLOAD);
 	vsniff_init(&u.sniff);
 	rc = open_source(o, kind, &u.src, err);
 	if (rc != 0)
@@ -115,6 +278,22 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 	if (vsource_compression(u.src) != VIMG_COMP_NONE)
 		vlog_info("decompressing %s as it uploads",
 			  vimg_compression_name(vsource_compression(u.src)));
+	vwf_phase_begin(r, "upload");
+	rc = u.step && vwf_js(u.step, "upload_id") ? resume_upload(&u, &plan, err)
+						   : VWF_UPLOAD_NEW;
+	if (rc == VWF_UPLOAD_COMPLETED) {
+		rc = adopt_object(&u, disk, err);
+		if (rc == 0) {
+			journal_done(&u, disk, NULL);
+			r->res->uploaded_bytes += disk->size;
+			vwf_phase_end(r, 0);
+		}
+		goto out;
+	}
+	if (rc == VWF_UPLOAD_NEW)
+		journal_intent(&u, bucket, key, vupload_part_size(vsource_size(u.src), 1));
+	else if (rc != 0)
+		goto out;
 	upload_metadata(&meta);
 	vupload_opts uo = {
 		.client = r->client,
@@ -122,6 +301,7 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 		.key = key,
 		.storage_class = o->storage_class ? o->storage_class : DEFAULT_STORAGE_CLASS,
 		.metadata = &meta,
+		.part_size = (size_t)vwf_ji(u.step, "part_size", 0),
 		.progress = on_progress,
 		.progress_ctx = &u,
 		.cancel = o->cancel,
@@ -129,23 +309,37 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 		.check_ctx = &u,
 		.on_bytes = on_bytes,
 		.bytes_ctx = &u,
+		.resume = plan.rs.upload_id ? &plan.rs : NULL,
+		.keep_on_failure = u.step != NULL,
+		.on_upload_id = u.step ? on_upload_id : NULL,
+		.on_part = u.step ? on_part : NULL,
+		.journal_ctx = &u,
 	};
-	vwf_phase_begin(r, "upload");
 	vlog_info("uploading to s3://%s/%s", bucket, key);
 	rc = vupload_run(&uo, u.src, &up, err);
-	if (rc != 0)
+	if (rc != 0) {
+		/* Nothing left to go on from: the upload was aborted. */
+		if (!up.kept)
+			vwf_journal_step_drop(r->journal, VWF_STEP_UPLOAD);
+		vwf_journal_save(r->journal);
 		goto out;
+	}
 	vimg_format f = vsniff_format(&u.sniff);
 	disk->bucket = xstrdup(bucket);
 	disk->key = key;
 	key = NULL;
 	disk->format = xstrdup(vimg_format_name(f));
 	disk->size = up.size;
+	journal_done(&u, disk, &up);
+	if (plan.rs.upload_id)
+		vlog_info("sent %" PRIu64 " of %" PRIu64 " bytes: the rest was in S3 already",
+			  up.sent, up.size);
 	r->res->uploaded_bytes += up.size;
-	vwf_phase_end(r, up.size);
+	vwf_phase_end(r, up.sent);
 out:
 	if (rc != 0 && r->phase)
 		r->phase = NULL;
+	vwf_upload_resume_free(&plan);
 	vupload_result_free(&up);
 	vkv_free(&meta);
 	free(key);

@@ -26,7 +26,10 @@ int vwf_run_start(vwf_run *r, const vmie_options *o, vmie_result *res,
 	r->res = res;
 	r->t0 = vwf_now();
 	r->run_id = vwf_new_run_id();
-	return vaws_client_new(&o->aws, &r->client, err);
+	int rc = vaws_client_new(&o->aws, &r->client, err);
+	if (rc == 0)
+		vaws_client_set_cancel(r->client, o->cancel);
+	return rc;
 }
 
 void vwf_run_finish(vwf_run *r)

@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "workflow/journal_steps.h"
 #include "workflow/sanboot_steps.h"
 
 int vwf_sanboot_check_image(vwf_run *r, const vec2_image *img, vmie_error *err)
@@ -88,14 +89,47 @@ static int steps(vwf_sanboot_job *job, vmie_error *err)
 		check_source, vwf_sb_network, vwf_sb_profile, vwf_sb_launch,
 		vwf_sb_wait_online, vwf_sb_install, vwf_sb_image,
 	};
-	for (size_t i = 0; i < sizeof(step) / sizeof(step[0]); i++) {
-		int rc = step[i](job, err);
+	size_t n = sizeof(step) / sizeof(step[0]), from = 1;
+	int rc = check_source(job, err);
+	if (rc != 0)
+		return rc;
+	/* The interrupted run made its AMI already: only its wait is left,
+	 * and its instance is not needed any more. */
+	if (vwf_sb_earlier_image(job)) {
+		vwf_sb_leftover_instance(job);
+		from = n - 1;
+	}
+	for (size_t i = from; i < n; i++) {
+		rc = step[i](job, err);
 		if (rc == 0 && vwf_cancelled(job->r))
 			rc = vwf_interrupted(job->r, err);
 		if (rc != 0)
 			return rc;
 	}
 	return 0;
+}
+
+/* An earlier run of this command made the AMI: 1 (*new_ami_id set),
+ * else 0 with the journal's step ready for this one. */
+static int from_journal(vwf_sanboot_job *job, char **new_ami_id)
+{
+	json_t *st = job->jstep;
+	const char *src = vwf_js(st, "source_ami");
+	if (src && strcmp(src, job->source_ami) != 0) {
+		/* Another source AMI (an import made again): not this install. */
+		json_object_clear(st);
+		src = NULL;
+	}
+	if (!vwf_journal_step_done(job->r->journal, VWF_STEP_SANBOOT)) {
+		vwf_jset(st, "source_ami", job->source_ami);
+		vwf_step_state(st, "started");
+		vwf_journal_save(job->r->journal);
+		return 0;
+	}
+	*new_ami_id = xstrdup(vwf_js(st, "ami_id"));
+	vlog_info("sanbootable is installed already: AMI %s (from %s)", *new_ami_id,
+		  job->source_ami);
+	return 1;
 }
 
 int vwf_sanboot(vwf_run *r, const char *ami_id, char **new_ami_id,
@@ -107,24 +141,38 @@ int vwf_sanboot(vwf_run *r, const char *ami_id, char **new_ami_id,
 		.source_ami = ami_id,
 		.profile = profile ? profile : VMIE_DEFAULT_INSTANCE_PROFILE,
 		.instance_type = VMIE_DEFAULT_INSTANCE_TYPE,
+		.jstep = vwf_journal_step(r->journal, VWF_STEP_SANBOOT),
 	};
 	int rc;
 
 	*new_ami_id = NULL;
 	if (!r->res->source_ami_id)
 		r->res->source_ami_id = xstrdup(ami_id);
+	if (from_journal(&job, new_ami_id)) {
+		free(r->res->sanbootable_ami_id);
+		r->res->sanbootable_ami_id = xstrdup(*new_ami_id);
+		return 0;
+	}
+	if ((rc = vwf_journal_step_options(r->journal, VWF_STEP_SANBOOT, r->opts, err)) != 0)
+		return rc;
 	vlog_info("installing iPXE sanbootable on a copy of %s", ami_id);
 	rc = steps(&job, err);
+	/* Ended on every path, Ctrl-C included: it is billed by the hour, and
+	 * a resumed run launches another when it needs one. */
 	vwf_sb_terminate(&job);
 	if (rc == 0) {
+		vwf_step_state(job.jstep, "done");
+		vwf_jset(job.jstep, "ami_id", job.new_ami_id);
+		vwf_journal_save(r->journal);
+		free(r->res->sanbootable_ami_id);
 		r->res->sanbootable_ami_id = xstrdup(job.new_ami_id);
 		vwf_report_result(r, "sanbootable_ami_id", job.new_ami_id);
 		*new_ami_id = xstrdup(job.new_ami_id);
 	} else if (job.new_ami_id && !job.finished) {
-		vlog_warn("AMI %s was started but not finished: when it is not "
-			  "needed, remove it with: aws ec2 deregister-image "
-			  "--image-id %s (then delete its snapshot)", job.new_ami_id,
-			  job.new_ami_id);
+		vlog_warn("AMI %s was started but not finished: the same command "
+			  "goes on with it; when it is not needed, remove it with: "
+			  "aws ec2 deregister-image --image-id %s (then delete its "
+			  "snapshot)", job.new_ami_id, job.new_ami_id);
 	}
 	vwf_sanboot_job_free(&job);
 	return rc;

@@ -16,6 +16,7 @@
 #include "base/kv.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "workflow/journal_steps.h"
 
 /* AMI names are unique per account and region: source, time, run. */
 static char *image_name(const vwf_sanboot_job *job)
@@ -32,12 +33,37 @@ static char *image_name(const vwf_sanboot_job *job)
 	return vbuf_detach(&b);
 }
 
+/* The AMI a CreateImage of this name made, when its answer was lost (a
+ * dropped connection, a kill): true with job->new_ami_id set. */
+static bool made_already(vwf_sanboot_job *job, const char *name)
+{
+	vec2_image img = {0};
+	vmie_error e = {0};
+	bool found = vec2_find_own_image(job->r->client, name, &img, &e) == 0 &&
+		     strcmp(img.state, "failed") != 0;
+	if (found) {
+		free(job->new_ami_id);
+		job->new_ami_id = xstrdup(img.image_id);
+		vlog_info("AMI %s (%s) was made by the CreateImage whose answer was lost",
+			  img.image_id, name);
+	}
+	vec2_image_free(&img);
+	vmie_error_clear(&e);
+	return found;
+}
+
 static int create(vwf_sanboot_job *job, vmie_error *err)
 {
 	char *name = image_name(job);
 	vbuf desc = VBUF_INIT;
 	vkv tags = VKV_INIT;
 	int rc;
+
+	/* The name first: AMI names are unique, so a run killed during the
+	 * call finds its AMI by it. */
+	vwf_jset(job->jstep, "image_name", name);
+	vwf_jset(job->jstep, "image_id", NULL);
+	vwf_journal_save(job->r->journal);
 
 	vbuf_addf(&desc, "%s%s%s%s with iPXE sanbootable (vmie)", job->source_ami,
 		  job->img.name ? " (" : "", job->img.name ? job->img.name : "",
@@ -55,6 +81,14 @@ static int create(vwf_sanboot_job *job, vmie_error *err)
 		.tags = &tags,
 	};
 	rc = vec2_create_image(job->r->client, &p, &job->new_ami_id, err);
+	if (rc != 0 && rc != VMIE_ERR_INTERRUPTED && made_already(job, name)) {
+		vmie_error_clear(err);
+		rc = 0;
+	}
+	if (rc == 0) {
+		vwf_jset(job->jstep, "image_id", job->new_ami_id);
+		vwf_journal_save(job->r->journal);
+	}
 	if (rc != 0) {
 		verr_prefix(err, "creating an AMI from instance %s", job->instance_id);
 		rc = vwf_sb_as_step(err, rc, VMIE_ERR_SANBOOTABLE_AMI_CREATE_FAILED);
@@ -101,6 +135,15 @@ static int wait_available(vwf_sanboot_job *job, vmie_error *err)
 	for (;;) {
 		vec2_image img = {0};
 		rc = vec2_describe_image(r->client, id, &img, err);
+		if (rc < 0 && vwf_poll_goes_on(r, rc, err, "checking the new AMI")) {
+			vec2_image_free(&img);
+			if ((rc = vwf_sb_wait_next(r, &w, err)) == 0)
+				continue;
+			if (rc == VWF_SB_TIMED_OUT)
+				rc = verr_set(err, VMIE_ERR_AWS_AMI_TIMEOUT, "AMI %s was not "
+					      "available in time", id);
+			break;
+		}
 		if (rc < 0) {
 			vec2_image_free(&img);
 			verr_prefix(err, "checking AMI %s", id);
@@ -163,15 +206,28 @@ static int tag(vwf_sanboot_job *job, vmie_error *err)
 	return rc;
 }
 
+bool vwf_sb_earlier_image(vwf_sanboot_job *job)
+{
+	const char *name = vwf_js(job->jstep, "image_name");
+	if (!name)
+		return false;
+	if (made_already(job, name))
+		return true;
+	vwf_jset(job->jstep, "image_name", NULL);
+	return false;
+}
+
 int vwf_sb_image(vwf_sanboot_job *job, vmie_error *err)
 {
 	vwf_run *r = job->r;
-	int rc;
+	int rc = 0;
 
 	vwf_phase_begin(r, "image");
-	rc = vwf_sb_stop(job, err);
-	if (rc == 0)
-		rc = create(job, err);
+	if (!job->new_ami_id) {
+		rc = vwf_sb_stop(job, err);
+		if (rc == 0)
+			rc = create(job, err);
+	}
 	if (rc == 0)
 		rc = wait_available(job, err);
 	if (rc == 0)

@@ -16,7 +16,9 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "workflow/import_plan.h"
+#include "workflow/journal_steps.h"
 #include "workflow/sanboot_journal.h"
+#include "workflow/state_dir.h"
 #include "workflow/sanboot_scripts.h"
 
 /* How long RunInstances may refuse a just-created instance profile. */
@@ -66,16 +68,32 @@ static bool next_subnet(vwf_sanboot_job *job, const vmie_error *e)
 }
 
 /* One subnet: RunInstances, retried while a new profile propagates.  The
- * token names the subnet: the same launch retried is one instance, a
- * launch in another zone is another request. */
+ * token names the subnet and the launch's number in the run: the same
+ * launch retried is one instance, a launch in another zone (or one after
+ * the interrupted run's instance was ended) is another request.  The
+ * intent is journaled first: a run killed during the call leaves the
+ * token, and the instance is found by its tags. */
 static int run_in_subnet(vwf_sanboot_job *job, vmie_error *err)
 {
 	vwf_run *r = job->r;
-	const char *src[] = {job->source_ami, job->subnet_id ? job->subnet_id : ""};
-	char *token = vwf_client_token(r->run_id, src, 2);
+	char launch[32];
+	long long n = vwf_ji(job->jstep, "launch", 0) + 1;
+	snprintf(launch, sizeof launch, "launch %lld", n);
+	const char *src[] = {job->source_ami, job->subnet_id ? job->subnet_id : "",
+			     n > 1 ? launch : NULL};
+	char *token = vwf_client_token(r->run_id, src, n > 1 ? 3 : 2);
 	vkv tags = VKV_INIT;
 	vwf_sb_wait w;
 	int rc;
+
+	vwf_jseti(job->jstep, "launch", n);
+	vwf_jset(job->jstep, "token", token);
+	vwf_jset(job->jstep, "subnet", job->subnet_id);
+	vwf_jset(job->jstep, "instance_id", NULL);
+	vwf_jset(job->jstep, "command_id", NULL);
+	vwf_jsetb(job->jstep, "terminated", false);
+	vwf_jsetb(job->jstep, "installed", false);
+	vwf_journal_save(r->journal);
 
 	instance_tags(job, &tags);
 	vec2_run_params p = {
@@ -139,20 +157,80 @@ static int run_instance(vwf_sanboot_job *job, vmie_error *err)
 	return rc;
 }
 
+/* The interrupted run's instance: the one its journal names, or (when
+ * RunInstances never answered) the one tagged with the run's id.  NULL
+ * when there is none alive. */
+static char *earlier_instance(vwf_sanboot_job *job)
+{
+	const char *id = vwf_js(job->jstep, "instance_id");
+	vkv tags = VKV_INIT;
+	vec2_instance *list = NULL;
+	size_t n = 0;
+	vmie_error e = {0};
+	char *found = NULL;
+	if (vwf_jb(job->jstep, "terminated") || (!id && !vwf_js(job->jstep, "token")))
+		return NULL;
+	vkv_add(&tags, "vmie:run-id", job->r->run_id);
+	vkv_add(&tags, "vmie:source-ami", job->source_ami);
+	if (vec2_find_instances(job->r->client, &tags, true, &list, &n, &e) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (!found && (!id || strcmp(list[i].instance_id, id) == 0))
+				found = xstrdup(list[i].instance_id);
+	for (size_t i = 0; i < n; i++)
+		vec2_instance_free(&list[i]);
+	free(list);
+	vkv_free(&tags);
+	vmie_error_clear(&e);
+	return found;
+}
+
+void vwf_sb_leftover_instance(vwf_sanboot_job *job)
+{
+	job->instance_id = earlier_instance(job);
+	job->journaled = job->instance_id != NULL;
+}
+
+/* A resumed run: the earlier instance goes on when sanbootable is on it
+ * (only the image is left to make), else it is ended and the install
+ * starts again on a new one.  true when job->instance_id is taken over. */
+static bool take_over(vwf_sanboot_job *job)
+{
+	char *id = earlier_instance(job);
+	if (!id)
+		return false;
+	job->instance_id = id;
+	if (vwf_jb(job->jstep, "installed")) {
+		job->installed = true;
+		job->journaled = true;
+		vlog_info("going on with instance %s of the interrupted run: sanbootable "
+			  "is installed on it", id);
+		return true;
+	}
+	vlog_info("terminating instance %s of the interrupted run (sanbootable was "
+		  "not installed on it yet): the install starts again on a new one", id);
+	job->journaled = true;
+	vwf_sb_terminate(job);
+	free(job->instance_id);
+	job->instance_id = NULL;
+	return false;
+}
+
 static void journal(vwf_sanboot_job *job)
 {
-	vwf_journal_entry e;
+	vwf_instance_entry e;
 	const char *why = NULL;
 
-	vwf_journal_entry_for_me(&e, job->instance_id, job->r->run_id,
+	vwf_instance_entry_for_me(&e, job->instance_id, job->r->run_id,
 				 vaws_client_region(job->r->client), job->source_ami);
-	if (vwf_journal_add(&e, &why) == 0)
+	vwf_jset(job->jstep, "instance_id", job->instance_id);
+	vwf_journal_save(job->r->journal);
+	if (vwf_instances_add(&e, &why) == 0)
 		job->journaled = true;
 	else
 		vlog_warn("could not journal instance %s (%s): if this run is "
 			  "killed, the next one will not terminate it by itself",
 			  job->instance_id, why);
-	vwf_journal_entry_free(&e);
+	vwf_instance_entry_free(&e);
 }
 
 /* Polls the instance until it is in `want`; a state that does not lead
@@ -171,6 +249,15 @@ static int wait_state(vwf_sanboot_job *job, const char *want, const char *knob,
 	for (;;) {
 		vec2_instance inst = {0};
 		rc = vec2_describe_instance(r->client, id, &inst, err);
+		if (rc < 0 && vwf_poll_goes_on(r, rc, err, "checking the instance")) {
+			vec2_instance_free(&inst);
+			if ((rc = vwf_sb_wait_next(r, &w, err)) == 0)
+				continue;
+			if (rc == VWF_SB_TIMED_OUT)
+				rc = verr_set(err, VMIE_ERR_AWS_INSTANCE_TIMEOUT, "instance %s "
+					      "was not %s in time", id, want);
+			break;
+		}
 		if (rc < 0) {
 			vec2_instance_free(&inst);
 			verr_prefix(err, "checking instance %s", id);
@@ -227,10 +314,17 @@ int vwf_sb_launch(vwf_sanboot_job *job, vmie_error *err)
 	int rc;
 
 	vwf_phase_begin(r, "launch");
+	if (take_over(job)) {
+		free(r->res->instance_id);
+		r->res->instance_id = xstrdup(job->instance_id);
+		vwf_phase_end(r, 0);
+		return 0;
+	}
 	rc = run_instance(job, err);
 	if (rc != 0)
 		return rc;
 	journal(job);
+	free(r->res->instance_id);
 	r->res->instance_id = xstrdup(job->instance_id);
 	vwf_report_result(r, "instance_id", job->instance_id);
 	vlog_info("launched temporary instance %s (%s) from %s", job->instance_id,
@@ -324,6 +418,8 @@ void vwf_sb_terminate(vwf_sanboot_job *job)
 		return; /* journal kept: the next run checks again */
 	}
 	if (job->journaled)
-		vwf_journal_remove(id);
+		vwf_instances_remove(id);
 	job->journaled = false;
+	vwf_jsetb(job->jstep, "terminated", true);
+	vwf_journal_save(job->r->journal);
 }

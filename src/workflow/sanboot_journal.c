@@ -4,22 +4,18 @@
 #include "workflow/sanboot_journal.h"
 
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
 #include "base/xalloc.h"
+#include "workflow/state_dir.h"
 
-void vwf_journal_entry_free(vwf_journal_entry *e)
+void vwf_instance_entry_free(vwf_instance_entry *e)
 {
 	if (!e)
 		return;
@@ -42,45 +38,6 @@ static bool safe_id(const char *id)
 	return id[2] != '\0';
 }
 
-/* $XDG_STATE_HOME/vmie/instances (an absolute XDG_STATE_HOME only, as
- * the XDG spec says), else ~/.local/state/vmie/instances. */
-static char *journal_dir(void)
-{
-	const char *xdg = getenv("XDG_STATE_HOME");
-	const char *home = getenv("HOME");
-	vbuf b = VBUF_INIT;
-
-	if (xdg && xdg[0] == '/') {
-		vbuf_addf(&b, "%s/vmie/instances", xdg);
-		return vbuf_detach(&b);
-	}
-	if (!home || home[0] != '/') {
-		struct passwd *pw = getpwuid(getuid());
-		home = pw ? pw->pw_dir : NULL;
-	}
-	if (!home)
-		return NULL;
-	vbuf_addf(&b, "%s/.local/state/vmie/instances", home);
-	return vbuf_detach(&b);
-}
-
-/* mkdir -p with mode 0700 for what it creates. */
-static int make_dirs(char *path)
-{
-	for (char *p = path + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		int rc = mkdir(path, 0700);
-		*p = c;
-		if (rc != 0 && errno != EEXIST)
-			return -1;
-		if (c == '\0')
-			return 0;
-	}
-}
-
 static char *entry_path(const char *dir, const char *id)
 {
 	vbuf b = VBUF_INIT;
@@ -88,67 +45,36 @@ static char *entry_path(const char *dir, const char *id)
 	return vbuf_detach(&b);
 }
 
-/* Field 22 of /proc/<pid>/stat: with the pid, it names one process
- * (a pid alone may have been reused since). */
-static long long proc_start_ticks(long pid)
+void vwf_instance_entry_for_me(vwf_instance_entry *e, const char *instance_id,
+			       const char *run_id, const char *region,
+			       const char *source_ami)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-	if (!p)
-		return -1;
-	p++; /* the space before field 3 (state) */
-	for (int field = 3; field < 22 && p; field++)
-		p = strchr(p + 1, ' ');
-	/* p: the space before field 22, starttime */
-	return p ? strtoll(p + 1, NULL, 10) : -1;
-}
-
-void vwf_journal_hostname(char *buf, size_t len)
-{
-	if (gethostname(buf, len) != 0)
-		snprintf(buf, len, "unknown");
-	buf[len - 1] = '\0';
-}
-
-void vwf_journal_entry_for_me(vwf_journal_entry *e, const char *instance_id,
-			      const char *run_id, const char *region,
-			      const char *source_ami)
-{
-	char host[256];
-	vwf_journal_hostname(host, sizeof(host));
+	vwf_owner me;
+	vwf_owner_me(&me);
 	memset(e, 0, sizeof(*e));
 	e->instance_id = xstrdup(instance_id);
-	e->hostname = xstrdup(host);
+	e->hostname = xstrdup(me.host);
 	e->run_id = xstrdup(run_id);
 	e->region = xstrdup(region);
 	e->source_ami = xstrdup(source_ami);
-	e->pid = (long)getpid();
-	e->proc_start = proc_start_ticks(e->pid);
+	e->pid = me.pid;
+	e->proc_start = me.proc_start;
 	e->started = (long long)time(NULL);
 }
 
-int vwf_journal_add(const vwf_journal_entry *e, const char **why)
+int vwf_instances_add(const vwf_instance_entry *e, const char **why)
 {
-	char *dir = journal_dir(), *path = NULL, *tmp = NULL, *text = NULL;
+	char *dir = vwf_state_dir("instances"), *path = NULL, *text = NULL;
 	json_t *o = NULL;
-	int fd = -1, rc = -1;
+	int rc = -1;
 
 	*why = "no home directory";
 	if (!dir || !safe_id(e->instance_id))
 		goto out;
 	*why = "cannot create the journal directory";
-	if (make_dirs(dir) != 0)
+	if (vwf_make_dirs(dir) != 0)
 		goto out;
 	path = entry_path(dir, e->instance_id);
-	tmp = xmalloc(strlen(path) + 5);
-	sprintf(tmp, "%s.tmp", path);
 	o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s?, s:I}",
 		      "instance_id", e->instance_id, "pid", (json_int_t)e->pid,
 		      "proc_start", (json_int_t)e->proc_start,
@@ -157,36 +83,21 @@ int vwf_journal_add(const vwf_journal_entry *e, const char **why)
 		      "started", (json_int_t)e->started);
 	text = o ? json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
 	*why = "cannot write the journal file";
-	if (!text)
+	if (!text || vwf_write_atomic(path, text, strlen(text)) != 0)
 		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto out;
-	size_t len = strlen(text);
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
-		unlink(tmp);
-		goto out;
-	}
-	if (rename(tmp, path) != 0) {
-		unlink(tmp);
-		goto out;
-	}
 	rc = 0;
 	*why = NULL;
 out:
-	if (fd >= 0)
-		close(fd);
 	free(text);
 	json_decref(o);
-	free(tmp);
 	free(path);
 	free(dir);
 	return rc;
 }
 
-void vwf_journal_remove(const char *instance_id)
+void vwf_instances_remove(const char *instance_id)
 {
-	char *dir = journal_dir();
+	char *dir = vwf_state_dir("instances");
 	if (dir && safe_id(instance_id)) {
 		char *path = entry_path(dir, instance_id);
 		unlink(path);
@@ -201,9 +112,9 @@ static char *str_of(json_t *o, const char *key)
 	return s ? xstrdup(s) : NULL;
 }
 
-int vwf_journal_read(const char *instance_id, vwf_journal_entry *out)
+int vwf_instances_read(const char *instance_id, vwf_instance_entry *out)
 {
-	char *dir = journal_dir(), *path = NULL;
+	char *dir = vwf_state_dir("instances"), *path = NULL;
 	json_t *o = NULL;
 	int rc = 1;
 
@@ -234,9 +145,9 @@ out:
 	return rc;
 }
 
-char **vwf_journal_list(size_t *n)
+char **vwf_instances_list(size_t *n)
 {
-	char *dir = journal_dir();
+	char *dir = vwf_state_dir("instances");
 	DIR *d = dir ? opendir(dir) : NULL;
 	char **ids = NULL;
 	size_t cap = 0;
@@ -261,14 +172,8 @@ char **vwf_journal_list(size_t *n)
 	return ids;
 }
 
-bool vwf_journal_owner_alive(const vwf_journal_entry *e)
+bool vwf_instance_owner_alive(const vwf_instance_entry *e)
 {
-	if (e->pid <= 0)
-		return false;
-	if (kill((pid_t)e->pid, 0) != 0 && errno != EPERM)
-		return false;
-	/* The pid is in use: by the same process only if it started when
-	 * the one that wrote the entry did. */
-	long long now = proc_start_ticks(e->pid);
-	return e->proc_start < 0 || now < 0 || now == e->proc_start;
+	vwf_owner o = {.pid = e->pid, .proc_start = e->proc_start};
+	return vwf_owner_alive(&o);
 }

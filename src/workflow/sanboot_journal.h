@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef struct vwf_journal_entry {
+typedef struct vwf_instance_entry {
 	char *instance_id;
 	char *hostname;
 	char *run_id;
@@ -23,27 +23,25 @@ typedef struct vwf_journal_entry {
 	long pid;
 	long long proc_start; /* the process's start time (/proc ticks); -1 */
 	long long started;    /* epoch seconds of the launch */
-} vwf_journal_entry;
+} vwf_instance_entry;
 
-void vwf_journal_entry_free(vwf_journal_entry *e);
+void vwf_instance_entry_free(vwf_instance_entry *e);
 
 /* An entry for this process (pid, hostname, start time filled here). */
-void vwf_journal_entry_for_me(vwf_journal_entry *e, const char *instance_id,
+void vwf_instance_entry_for_me(vwf_instance_entry *e, const char *instance_id,
 			      const char *run_id, const char *region,
 			      const char *source_ami);
 
 /* 0, or -1 with *why set (a static string; the caller warns: a run
  * without a journal entry still terminates its instance itself). */
-int vwf_journal_add(const vwf_journal_entry *e, const char **why);
-void vwf_journal_remove(const char *instance_id);
+int vwf_instances_add(const vwf_instance_entry *e, const char **why);
+void vwf_instances_remove(const char *instance_id);
 /* 0 (out filled), 1 when there is no entry, -1 when it is unreadable. */
-int vwf_journal_read(const char *instance_id, vwf_journal_entry *out);
+int vwf_instances_read(const char *instance_id, vwf_instance_entry *out);
 /* The instance ids the journal holds (free each, then the array). */
-char **vwf_journal_list(size_t *n);
+char **vwf_instances_list(size_t *n);
 
-/* This machine's name (static buffer of the caller, len >= 256). */
-void vwf_journal_hostname(char *buf, size_t len);
 /* The process that wrote e (on this machine) is still running. */
-bool vwf_journal_owner_alive(const vwf_journal_entry *e);
+bool vwf_instance_owner_alive(const vwf_instance_entry *e);
 
 #endif

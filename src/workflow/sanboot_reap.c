@@ -14,10 +14,11 @@
 #include "base/kv.h"
 #include "base/log.h"
 #include "workflow/sanboot_journal.h"
+#include "workflow/state_dir.h"
 #include "workflow/sanboot_steps.h"
 
 static void terminate_orphan(vwf_run *r, const vec2_instance *inst,
-			     const vwf_journal_entry *e)
+			     const vwf_instance_entry *e)
 {
 	const char *region = vaws_client_region(r->client);
 	vmie_error err = {0};
@@ -34,11 +35,11 @@ static void terminate_orphan(vwf_run *r, const vec2_instance *inst,
 		vmie_error_clear(&err);
 		return;
 	}
-	vwf_journal_remove(inst->instance_id);
+	vwf_instances_remove(inst->instance_id);
 }
 
 static void report_foreign(vwf_run *r, const vec2_instance *inst,
-			   const vwf_journal_entry *e)
+			   const vwf_instance_entry *e)
 {
 	const char *region = vaws_client_region(r->client);
 	const char *run = vkv_get(&inst->tags, "vmie:run-id");
@@ -63,20 +64,25 @@ static void report_foreign(vwf_run *r, const vec2_instance *inst,
 
 static void reap_one(vwf_run *r, const vec2_instance *inst, const char *host)
 {
-	vwf_journal_entry e;
-	int jr = vwf_journal_read(inst->instance_id, &e);
+	vwf_instance_entry e;
+	const char *run = vkv_get(&inst->tags, "vmie:run-id");
+	/* This very run's, left by the run it resumes: it decides itself
+	 * whether the instance goes on or goes. */
+	if (run && strcmp(run, r->run_id) == 0)
+		return;
+	int jr = vwf_instances_read(inst->instance_id, &e);
 
 	if (jr != 0) {
 		report_foreign(r, inst, NULL);
 	} else if (!e.hostname || strcmp(e.hostname, host) != 0) {
 		report_foreign(r, inst, &e);
-	} else if (vwf_journal_owner_alive(&e)) {
+	} else if (vwf_instance_owner_alive(&e)) {
 		vlog_info("instance %s belongs to a vmie run still going (pid %ld): "
 			  "left alone", inst->instance_id, e.pid);
 	} else {
 		terminate_orphan(r, inst, &e);
 	}
-	vwf_journal_entry_free(&e);
+	vwf_instance_entry_free(&e);
 }
 
 static bool listed(const vec2_instance *list, size_t n, const char *id)
@@ -94,17 +100,17 @@ static void forget_stale(vwf_run *r, const vec2_instance *live, size_t nlive,
 {
 	const char *region = vaws_client_region(r->client);
 	size_t n = 0;
-	char **ids = vwf_journal_list(&n);
+	char **ids = vwf_instances_list(&n);
 
 	for (size_t i = 0; i < n; i++) {
-		vwf_journal_entry e;
-		if (vwf_journal_read(ids[i], &e) == 0 && !listed(live, nlive, ids[i]) &&
+		vwf_instance_entry e;
+		if (vwf_instances_read(ids[i], &e) == 0 && !listed(live, nlive, ids[i]) &&
 		    e.region && strcmp(e.region, region) == 0 && e.hostname &&
-		    strcmp(e.hostname, host) == 0 && !vwf_journal_owner_alive(&e)) {
+		    strcmp(e.hostname, host) == 0 && !vwf_instance_owner_alive(&e)) {
 			vlog_debug("journal: %s is no longer live; entry removed", ids[i]);
-			vwf_journal_remove(ids[i]);
+			vwf_instances_remove(ids[i]);
 		}
-		vwf_journal_entry_free(&e);
+		vwf_instance_entry_free(&e);
 		free(ids[i]);
 	}
 	free(ids);
@@ -118,7 +124,7 @@ static void reap(vwf_run *r)
 	vmie_error err = {0};
 	char host[256];
 
-	vwf_journal_hostname(host, sizeof(host));
+	vwf_hostname(host, sizeof(host));
 	vkv_add(&tags, "CreatedBy", VWF_SB_CREATED_BY);
 	vkv_add(&tags, "Name", VWF_SB_NAME_TAG);
 	if (vec2_find_instances(r->client, &tags, true, &list, &n, &err) != 0) {
@@ -142,14 +148,14 @@ static bool journal_pending(const char *region)
 {
 	size_t n = 0;
 	bool found = false;
-	char **ids = vwf_journal_list(&n);
+	char **ids = vwf_instances_list(&n);
 
 	for (size_t i = 0; i < n; i++) {
-		vwf_journal_entry e;
-		if (!found && vwf_journal_read(ids[i], &e) == 0 && e.region &&
+		vwf_instance_entry e;
+		if (!found && vwf_instances_read(ids[i], &e) == 0 && e.region &&
 		    strcmp(e.region, region) == 0)
 			found = true;
-		vwf_journal_entry_free(&e);
+		vwf_instance_entry_free(&e);
 		free(ids[i]);
 	}
 	free(ids);

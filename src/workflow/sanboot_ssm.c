@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "workflow/journal_steps.h"
 #include "workflow/sanboot_scripts.h"
 
 /* The document's executionTimeout: the install downloads packages and
@@ -47,12 +48,24 @@ int vwf_sb_wait_online(vwf_sanboot_job *job, vmie_error *err)
 	vwf_sb_wait w;
 	int rc;
 
+	if (job->installed)
+		return 0; /* a resumed run's instance has what it needs */
 	vwf_phase_begin(r, "ssm");
 	vlog_info("waiting for the SSM agent on %s", job->instance_id);
 	vwf_sb_wait_start(&w, "VMIE_SANBOOT_SSM_TIMEOUT_S", 600, 15000);
 	for (;;) {
 		char *ping = NULL;
 		rc = vssm_ping_status(r->client, job->instance_id, &ping, err);
+		if (rc != 0 && vwf_poll_goes_on(r, rc, err, "asking SSM about the instance")) {
+			rc = vwf_sb_wait_next(r, &w, err);
+			if (rc == 0)
+				continue;
+		}
+		if (rc == VWF_SB_TIMED_OUT) {
+			agent_timeout(job, &w, last, err);
+			rc = VMIE_ERR_SANBOOTABLE_SSM_AGENT_FAILED;
+			break;
+		}
 		if (rc != 0) {
 			verr_prefix(err, "asking SSM about instance %s", job->instance_id);
 			rc = vwf_sb_as_step(err, rc, VMIE_ERR_AWS_SSM_STATUS_CHECK_FAILED);
@@ -147,6 +160,16 @@ static int wait_command(vwf_sanboot_job *job, vmie_error *err)
 		vssm_invocation inv = {0};
 		rc = vssm_get_invocation(r->client, job->command_id, job->instance_id,
 					 &inv, err);
+		if (rc < 0 && vwf_poll_goes_on(r, rc, err, "following the install command")) {
+			vssm_invocation_free(&inv);
+			if ((rc = vwf_sb_wait_next(r, &w, err)) == 0)
+				continue;
+			if (rc == VWF_SB_TIMED_OUT)
+				rc = verr_set(err, VMIE_ERR_AWS_SSM_TIMEOUT, "the sanbootable "
+					      "install (SSM command %s) did not finish in time",
+					      job->command_id);
+			break;
+		}
 		if (rc < 0) {
 			vssm_invocation_free(&inv);
 			verr_prefix(err, "following SSM command %s", job->command_id);
@@ -195,6 +218,8 @@ int vwf_sb_install(vwf_sanboot_job *job, vmie_error *err)
 	vwf_run *r = job->r;
 	int rc;
 
+	if (job->installed)
+		return 0;
 	vwf_phase_begin(r, "install");
 	rc = vssm_send_shell(r->client, job->instance_id, vdata_install_sanbootable_sh,
 			     INSTALL_EXEC_TIMEOUT_S, "vmie: install iPXE sanbootable",
@@ -203,12 +228,18 @@ int vwf_sb_install(vwf_sanboot_job *job, vmie_error *err)
 		verr_prefix(err, "sending the sanbootable install to %s", job->instance_id);
 		return vwf_sb_as_step(err, rc, VMIE_ERR_AWS_SSM_COMMAND_FAILED);
 	}
+	vwf_jset(job->jstep, "command_id", job->command_id);
+	vwf_journal_save(r->journal);
+	free(r->res->command_id);
 	r->res->command_id = xstrdup(job->command_id);
 	vwf_report_result(r, "command_id", job->command_id);
 	vlog_info("installing sanbootable on %s (SSM command %s)", job->instance_id,
 		  job->command_id);
 	rc = wait_command(job, err);
 	if (rc == 0) {
+		job->installed = true;
+		vwf_jsetb(job->jstep, "installed", true);
+		vwf_journal_save(r->journal);
 		vlog_success("sanbootable installed on %s", job->instance_id);
 		vwf_phase_end(r, 0);
 	}

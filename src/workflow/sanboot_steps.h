@@ -20,6 +20,7 @@
 #include <stdbool.h>
 
 #include "aws/ec2.h"
+#include "workflow/journal.h"
 #include "workflow/run_ctx.h"
 
 /* Tags that mark the temporary instance; the reaper finds it by them. */
@@ -44,6 +45,8 @@ typedef struct vwf_sanboot_job {
 	char *command_id;
 	char *new_ami_id;       /* set as soon as CreateImage answers */
 	bool finished;          /* the new AMI is available and tagged */
+	json_t *jstep;          /* the journal's "sanboot" step; NULL: none */
+	bool installed;         /* the instance (a resumed one too) has it */
 } vwf_sanboot_job;
 
 void vwf_sanboot_job_free(vwf_sanboot_job *job);
@@ -58,7 +61,9 @@ int vwf_sb_profile(vwf_sanboot_job *job, vmie_error *err);
 /* sanboot_instance.c: RunInstances (retried while a new profile
  * propagates), journaled, then the wait for running (phase "launch");
  * StopInstances and the wait for stopped; the termination that runs on
- * every path and never fails (it says what to do when it cannot). */
+ * every path and never fails (it says what to do when it cannot).  A
+ * resumed run takes over the instance of the interrupted one when
+ * sanbootable is installed on it, and ends it otherwise. */
 int vwf_sb_launch(vwf_sanboot_job *job, vmie_error *err);
 int vwf_sb_stop(vwf_sanboot_job *job, vmie_error *err);
 void vwf_sb_terminate(vwf_sanboot_job *job);
@@ -70,8 +75,15 @@ int vwf_sb_wait_online(vwf_sanboot_job *job, vmie_error *err);
 int vwf_sb_install(vwf_sanboot_job *job, vmie_error *err);
 
 /* sanboot_image.c: stop, CreateImage, the wait for available, the tags
- * (phase "image"). */
+ * (phase "image"); with job->new_ami_id set already, only the wait and
+ * the tags. */
 int vwf_sb_image(vwf_sanboot_job *job, vmie_error *err);
+/* The interrupted run's CreateImage made its AMI (pending or available):
+ * true with job->new_ami_id set, so it is waited for, not made twice. */
+bool vwf_sb_earlier_image(vwf_sanboot_job *job);
+/* sanboot_instance.c: the interrupted run's instance, when one lives, in
+ * job->instance_id: to be terminated, nothing more to do on it. */
+void vwf_sb_leftover_instance(vwf_sanboot_job *job);
 
 /* sanboot_wait.c: one polling loop's clock. */
 typedef struct vwf_sb_wait {
