@@ -100,6 +100,12 @@ const struct cli_option cli_options[OPT__COUNT] = {
 			"arrays that read unwritten blocks as zeros)", "off"},
 	[OPT_OVERWRITE] = {"overwrite", 0, NULL,
 			   "replace an existing download file", "off"},
+	[OPT_RESTART] = {"restart", 0, NULL,
+			 "do not resume an earlier run of the same command: clean up "
+			 "what it left and start over", "resume"},
+	[OPT_DISCARD] = {"discard", 0, "RUN",
+			 "drop run RUN: clean up what it left in AWS, forget it", NULL},
+	[OPT_ALL] = {"all", 0, NULL, "list finished runs too", "off"},
 	[OPT_PROFILE] = {"profile", 0, "NAME",
 			 "AWS profile from ~/.aws/config and credentials",
 			 "AWS_PROFILE, then \"default\""},
@@ -118,6 +124,10 @@ const struct cli_option cli_options[OPT__COUNT] = {
 		      "print the result (or the error) as JSON on stdout",
 		      NULL},
 	[OPT_NO_PROGRESS] = {"no-progress", 0, NULL, "no progress bars", NULL},
+	[OPT_OUTAGE_WINDOW] = {"outage-window", 0, "DURATION",
+			       "how long to wait out AWS being unreachable, throttling "
+			       "or failing (600, 90s, 10m, 1h; 0: not at all)",
+			       "VMIE_OUTAGE_WINDOW, vmie_outage_window, then 10m"},
 	[OPT_VERSION] = {"version", 0, NULL, "print the version and exit",
 			 NULL},
 	[OPT_HELP] = {"help", 'h', NULL, "print help and exit", NULL},
@@ -228,6 +238,10 @@ static void store(struct cli_args *a, int id, const char *val)
 	case OPT_DOWNLOAD: a->opts.download_path = val; break;
 	case OPT_SPARSE: a->opts.sparse = true; break;
 	case OPT_OVERWRITE: a->opts.overwrite = true; break;
+	case OPT_RESTART: a->opts.restart = true; break;
+	case OPT_DISCARD: a->discard = val; break;
+	case OPT_ALL: a->all = true; break;
+	case OPT_OUTAGE_WINDOW: a->opts.aws.outage_window = val; break;
 	case OPT_PROFILE: a->opts.aws.profile = val; break;
 	case OPT_ENDPOINT_URL: a->opts.aws.endpoint_url = val; break;
 	case OPT_DEBUG:

@@ -53,6 +53,9 @@ enum cli_opt {
 	OPT_DOWNLOAD,
 	OPT_SPARSE,
 	OPT_OVERWRITE,
+	OPT_RESTART,
+	OPT_DISCARD,
+	OPT_ALL,
 	/* global options (any command, before or after it) */
 	OPT_PROFILE,
 	OPT_ENDPOINT_URL,
@@ -62,6 +65,7 @@ enum cli_opt {
 	OPT_LOG_FILE,
 	OPT_JSON,
 	OPT_NO_PROGRESS,
+	OPT_OUTAGE_WINDOW,
 	OPT_VERSION,
 	OPT_HELP,
 	OPT__COUNT
@@ -72,7 +76,7 @@ enum cli_opt {
 	(OPTBIT(OPT_PROFILE) | OPTBIT(OPT_ENDPOINT_URL) | OPTBIT(OPT_DEBUG) |  \
 	 OPTBIT(OPT_VERBOSE) | OPTBIT(OPT_QUIET) | OPTBIT(OPT_LOG_FILE) |      \
 	 OPTBIT(OPT_JSON) | OPTBIT(OPT_NO_PROGRESS) | OPTBIT(OPT_VERSION) |    \
-	 OPTBIT(OPT_HELP))
+	 OPTBIT(OPT_HELP) | OPTBIT(OPT_OUTAGE_WINDOW))
 
 /* What import (and convert) accept beyond the reference tool's options. */
 #define CLI_IMPORT_OPTIONS                                                    \
@@ -121,6 +125,7 @@ extern const struct cli_command cli_cmd_convert;
 extern const struct cli_command cli_cmd_whoami;
 extern const struct cli_command cli_cmd_inspect;
 extern const struct cli_command cli_cmd_download;
+extern const struct cli_command cli_cmd_runs;
 
 /* NULL-terminated, in the order `vmie --help` lists them. */
 extern const struct cli_command *const cli_commands[];
@@ -145,6 +150,8 @@ struct cli_args {
 	const char **operands; /* a command's operands (cmd->operands) */
 	size_t noperands;
 	const char **tags;     /* --tag values, in order (opts.tags) */
+	const char *discard;   /* vmie runs --discard RUN */
+	bool all;              /* vmie runs --all */
 };
 
 /* Parse argv.  On a usage error returns VMIE_ERR_INVALID_ARGUMENT with

@@ -76,7 +76,7 @@ static const char exit_statuses[] =
 	"       preflight or inspect found errors AWS would refuse the image for\n"
 	"  5    sanbootable installation error (a Windows AMI, the install\n"
 	"       script failed, the new AMI could not be made)\n"
-	"  130  interrupted (SIGINT)\n"
+	"  130  interrupted (SIGINT); the same command goes on from there\n"
 	"  143  terminated (SIGTERM)\n";
 
 static const char environment[] =
@@ -93,10 +93,13 @@ static const char environment[] =
 	"  AWS_MAX_ATTEMPTS             attempts per AWS request "
 	"(retries + 1)\n"
 	"  AWS_RETRY_MODE               standard (default) or legacy\n"
+	"  VMIE_OUTAGE_WINDOW           how long to wait out an outage "
+	"(--outage-window wins)\n"
 	"  NO_COLOR                     set (to anything): no colour\n"
 	"  XDG_STATE_HOME               log files go to "
-	"$XDG_STATE_HOME/vmie/logs\n"
-	"                               (default ~/.local/state/vmie/logs)\n";
+	"$XDG_STATE_HOME/vmie/logs, run\n"
+	"                               journals to .../vmie/runs (default\n"
+	"                               ~/.local/state/vmie/...)\n";
 
 void cli_help_main(FILE *out)
 {

@@ -11,7 +11,7 @@
 
 const struct cli_command *const cli_commands[] = {
 	&cli_cmd_import, &cli_cmd_export, &cli_cmd_convert, &cli_cmd_download, &cli_cmd_inspect,
-	&cli_cmd_whoami, NULL,
+	&cli_cmd_whoami, &cli_cmd_runs, NULL,
 };
 
 const struct cli_command *cli_command_find(const char *name)
