@@ -3,6 +3,7 @@
   GET  /_vmie/state            what is left: instances not terminated,
                                multipart uploads open, tasks by state ...
   GET  /_vmie/requests         recent requests (no secrets), for assertions
+  DELETE /_vmie/requests       forget them (what comes next is measured alone)
   POST /_vmie/faults           {"operation", "service"?, "count"?, "status"?, "code"?,
                                 "message"?, "latency_ms"?, "reset_after_bytes"?,
                                 "direction"?: "request"|"response"}
@@ -55,6 +56,9 @@ def handle(handler, emu, raw_path, raw_query):
             return _reply(handler, 200, state(emu))
         if route == ("GET", "requests"):
             return _reply(handler, 200, list(emu.requests))
+        if route == ("DELETE", "requests"):
+            emu.requests.clear()
+            return _reply(handler, 200, {})
         if route == ("POST", "faults"):
             return _reply(handler, 200, emu.faults.add(body))
         if route == ("DELETE", "faults"):

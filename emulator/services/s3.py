@@ -8,7 +8,7 @@ import shutil
 import urllib.parse
 
 from . import s3_buckets as buckets_ops
-from . import s3_complete, s3_multipart
+from . import s3_complete, s3_lifecycle, s3_multipart
 from . import s3_objects as objects_ops
 from .s3_common import (OBJECTS, blob_path, buckets, new_blob, object_id, objects,
                         remove_blob, tmp_dir, uploads)
@@ -28,6 +28,9 @@ _BUCKET_SUBRESOURCES = {
     ("GET", "uploads"): "ListMultipartUploads",
     ("GET", "location"): "GetBucketLocation",
     ("POST", "delete"): "DeleteObjects",
+    ("PUT", "lifecycle"): "PutBucketLifecycleConfiguration",
+    ("GET", "lifecycle"): "GetBucketLifecycleConfiguration",
+    ("DELETE", "lifecycle"): "DeleteBucketLifecycle",
 }
 _BUCKET_PLAIN = {"PUT": "CreateBucket", "HEAD": "HeadBucket", "DELETE": "DeleteBucket",
                  "GET": "ListObjects"}
@@ -95,6 +98,11 @@ OPERATIONS = {
     "ListObjects": _bucket_op(buckets_ops.list_objects),
     "DeleteObjects": _bucket_op(objects_ops.delete_objects),
     "ListMultipartUploads": _bucket_op(s3_multipart.list_multipart_uploads),
+    "PutBucketLifecycleConfiguration":
+        _bucket_op(s3_lifecycle.put_bucket_lifecycle_configuration),
+    "GetBucketLifecycleConfiguration":
+        _bucket_op(s3_lifecycle.get_bucket_lifecycle_configuration),
+    "DeleteBucketLifecycle": _bucket_op(s3_lifecycle.delete_bucket_lifecycle),
     "PutObject": _object_op(objects_ops.put_object),
     "HeadObject": _object_op(objects_ops.head_object),
     "GetObject": _object_op(objects_ops.get_object),

@@ -8,6 +8,7 @@
 #include "base/xalloc.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,18 @@ size_t vhttp_header_cb(char *p, size_t size, size_t n, void *ctx)
 	if (klen > 0)
 		vkv_addn(&rs->headers, p, klen, v, (size_t)(end - v));
 	return len;
+}
+
+char *vhttp_transport_words(void *easy, int code, const char *errbuf)
+{
+	const char *text = errbuf && errbuf[0] ? errbuf : curl_easy_strerror((CURLcode)code);
+	long os = 0;
+	curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os);
+	if (os != ECONNREFUSED || strstr(text, "refused"))
+		return xstrdup(text);
+	vbuf b = VBUF_INIT;
+	vbuf_addf(&b, "%s (connection refused)", text);
+	return vbuf_detach(&b);
 }
 
 vhttp_transport vhttp_classify(int code)
@@ -216,10 +229,9 @@ int vhttp_send(vhttp *h, const vhttp_request *rq, vhttp_response *rs)
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 	if (rc != CURLE_OK) {
 		rs->transport = rc == CURLE_WRITE_ERROR ? VHTTP_IO : vhttp_classify(rc);
-		rs->transport_error = xstrdup(
-			rc == CURLE_WRITE_ERROR ? "response body too large"
-			: errbuf[0]		? errbuf
-						: curl_easy_strerror(rc));
+		rs->transport_error = rc == CURLE_WRITE_ERROR
+					      ? xstrdup("response body too large")
+					      : vhttp_transport_words(c, rc, errbuf);
 		rs->status = 0;
 		return -1;
 	}

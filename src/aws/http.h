@@ -66,6 +66,9 @@ void vhttp_easy_defaults(void *easy, const char *url, const char *ca_bundle,
 			 long connect_timeout_ms, long low_speed_time_s,
 			 char *errbuf, vhttp_response *rs);
 vhttp_transport vhttp_classify(int curl_code);
+/* The words for a transfer that got no answer (malloc'd): curl's, with
+ * "(connection refused)" when the OS said so and curl did not. */
+char *vhttp_transport_words(void *easy, int curl_code, const char *errbuf);
 
 /* RFC 3986 percent-encoding of everything but unreserved characters
  * (A-Z a-z 0-9 - _ . ~); keep_slash leaves '/' as is (URI paths). */

@@ -4,6 +4,7 @@
 #include "aws/s3.h"
 
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,6 +153,21 @@ int vs3_put_bucket_encryption_sse_s3(vaws_client *c, const char *bucket,
 			  "<SSEAlgorithm>AES256</SSEAlgorithm>"
 			  "</ApplyServerSideEncryptionByDefault></Rule>"
 			  "</ServerSideEncryptionConfiguration>", err);
+}
+
+int vs3_put_lifecycle_abort_uploads(vaws_client *c, const char *bucket,
+				    unsigned days, vmie_error *err)
+{
+	char body[512];
+	snprintf(body, sizeof body,
+		 "<LifecycleConfiguration xmlns=\"" S3_NS "\"><Rule>"
+		 "<ID>vmie-abort-incomplete-multipart-uploads</ID>"
+		 "<Filter><Prefix></Prefix></Filter><Status>Enabled</Status>"
+		 "<AbortIncompleteMultipartUpload><DaysAfterInitiation>%u"
+		 "</DaysAfterInitiation></AbortIncompleteMultipartUpload>"
+		 "</Rule></LifecycleConfiguration>", days);
+	return put_config(c, "PutBucketLifecycleConfiguration", bucket, "lifecycle",
+			  body, err);
 }
 
 void vs3_object_free(vs3_object *o)

@@ -38,6 +38,13 @@ int vs3_put_public_access_block(vaws_client *c, const char *bucket,
 int vs3_put_bucket_encryption_sse_s3(vaws_client *c, const char *bucket,
 				     vmie_error *err);
 
+/* A lifecycle rule for the whole bucket: incomplete multipart uploads
+ * are aborted `days` after they began (what nothing else cleans up:
+ * the upload of a run nobody resumed).  Replaces the bucket's lifecycle
+ * configuration: for buckets vmie creates. */
+int vs3_put_lifecycle_abort_uploads(vaws_client *c, const char *bucket,
+				    unsigned days, vmie_error *err);
+
 /* GetBucketEncryption: *algorithm is "AES256", "aws:kms", "aws:kms:dsse"
  * (the first rule's SSEAlgorithm), or NULL when the bucket has no
  * default encryption configuration

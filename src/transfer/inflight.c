@@ -225,9 +225,7 @@ static void read_answer(vxfer *x, vxfer_slot *sl, CURLcode cc)
 	} else {
 		rs->status = 0;
 		rs->transport = vhttp_classify(cc);
-		rs->transport_error = xstrdup(sl->errbuf[0]
-						      ? sl->errbuf
-						      : curl_easy_strerror(cc));
+		rs->transport_error = vhttp_transport_words(sl->easy, cc, sl->errbuf);
 	}
 }
 

@@ -295,11 +295,11 @@ out:
 		res->parts = r.parts_done;
 		res->sent = r.sent;
 		res->seconds = (double)(vxfer_now_ms() - t0) / 1000.0;
-		vlog_debug("uploaded s3://%s/%s: %llu bytes in %u parts (%llu sent "
-			   "now) over %u connections, %.1f s",
+		vlog_debug("uploaded s3://%s/%s: %llu bytes in %u parts over %u "
+			   "connections, %.1f s (%llu bytes sent now)",
 			   o->bucket, o->key, (unsigned long long)res->size,
-			   res->parts, (unsigned long long)r.sent, r.connects,
-			   res->seconds);
+			   res->parts, r.connects, res->seconds,
+			   (unsigned long long)r.sent);
 	} else {
 		res->parts = r.parts_done;
 		res->size = r.bytes_done;

@@ -45,6 +45,7 @@ static int create_bucket(vwf_run *r, const char *bucket, const char *region,
 	}
 	vlog_success("created bucket %s in %s (public access blocked, SSE-S3)",
 		     bucket, region);
+	vwf_bucket_lifecycle(r, bucket);
 	return 0;
 }
 

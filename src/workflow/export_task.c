@@ -9,6 +9,7 @@
  */
 #include "workflow/export_steps.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -58,8 +59,12 @@ static int start(vwf_run *r, const char *ami_id, const char *prefix,
 		  format_of(o));
 	const char *urls[] = {vbuf_str(&what)};
 	json_t *st = vwf_journal_step(r->journal, VWF_STEP_EXPORT);
+	char attempt[32];
+	snprintf(attempt, sizeof attempt, "attempt %lld", vwf_ji(st, "attempt", 1));
+	const char *with_attempt[] = {vbuf_str(&what), attempt};
 	char *token = vwf_js(st, "token") ? xstrdup(vwf_js(st, "token"))
-					  : vwf_client_token(r->run_id, urls, 1);
+		      : vwf_ji(st, "attempt", 1) > 1 ? vwf_client_token(r->run_id, with_attempt, 2)
+						     : vwf_client_token(r->run_id, urls, 1);
 	/* The intent first: the same token again is the same export. */
 	vwf_step_state(st, "started");
 	vwf_jset(st, "ami_id", ami_id);
@@ -212,11 +217,18 @@ static int from_journal(vwf_run *r, const char *ami_id, char **prefix, char **ke
 		return 0;
 	}
 	if (strcmp(state, "failed") == 0) {
-		verr_set(err, VMIE_ERR_AWS_EXPORT_TASK_FAILED, "export task %s of an "
-			 "earlier run of this command %s: %s", id, vwf_js(st, "status"),
-			 vwf_js(st, "message"));
-		verr_hint(err, "fix what the message says, then export again with --restart");
-		return VMIE_ERR_AWS_EXPORT_TASK_FAILED;
+		/* An export is minutes, not an import's hour: try it again,
+		 * as another request (another token). */
+		vlog_warn("export task %s of an earlier run of this command %s: %s; "
+			  "exporting again", id, vwf_js(st, "status"), vwf_js(st, "message"));
+		long long attempt = vwf_ji(st, "attempt", 1) + 1;
+		json_object_clear(st);
+		vwf_jseti(st, "attempt", attempt);
+		free(r->res->export_task_id);
+		r->res->export_task_id = NULL;
+		free(*prefix);
+		*prefix = vwf_export_prefix(r->opts->s3_export_prefix);
+		return 1;
 	}
 	if (id)
 		vlog_info("following export task %s, started by the interrupted run", id);
@@ -248,10 +260,9 @@ int vwf_export_task(vwf_run *r, const char *ami_id, bool role_created,
 			vwf_phase_end(r, 0);
 		goto out;
 	}
+	if ((rc = vwf_journal_step_options(r->journal, VWF_STEP_EXPORT, r->opts, err)) != 0)
+		goto out;
 	if (!r->res->export_task_id) {
-		if ((rc = vwf_journal_step_options(r->journal, VWF_STEP_EXPORT, r->opts,
-						   err)) != 0)
-			goto out;
 		rc = start(r, ami_id, prefix, role_created, &task_id, err);
 		if (rc != 0) {
 			if (err && err->status != VMIE_ERR_INTERRUPTED)

@@ -30,6 +30,9 @@ void vwf_disk_free(vwf_disk *d);
 /* The bucket exists (created with public access blocked and SSE-S3 when
  * missing), is ours, and is in the client's region. */
 int vwf_ensure_bucket(vwf_run *r, const char *bucket, vmie_error *err);
+/* A bucket vmie just created: incomplete multipart uploads aborted after
+ * 7 days (bucket_lifecycle.c); a failure is a warning. */
+void vwf_bucket_lifecycle(vwf_run *r, const char *bucket);
 
 /* The VM Import service role exists with the trust policy and the
  * permissions for the buckets; *created says it was just made or changed

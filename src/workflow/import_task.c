@@ -252,10 +252,9 @@ int vwf_import_task(vwf_run *r, const vwf_disk *disks, unsigned ndisks,
 			vwf_phase_end(r, 0);
 		return rc;
 	}
+	if ((rc = vwf_journal_step_options(r->journal, VWF_STEP_IMPORT, r->opts, err)) != 0)
+		return rc;
 	if (!r->res->import_task_id) {
-		if ((rc = vwf_journal_step_options(r->journal, VWF_STEP_IMPORT, r->opts,
-						   err)) != 0)
-			return rc;
 		rc = start_task(r, disks, ndisks, role_created, &task_id, err);
 		if (rc != 0) {
 			if (err && err->status != VMIE_ERR_INTERRUPTED)

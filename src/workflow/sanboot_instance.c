@@ -77,7 +77,13 @@ static int run_in_subnet(vwf_sanboot_job *job, vmie_error *err)
 {
 	vwf_run *r = job->r;
 	char launch[32];
-	long long n = vwf_ji(job->jstep, "launch", 0) + 1;
+	/* A launch whose answer never came may still make its instance: the
+	 * same token again is that instance, not a second one. */
+	bool unanswered = vwf_js(job->jstep, "token") && !vwf_js(job->jstep, "instance_id") &&
+			  !vwf_jb(job->jstep, "terminated") &&
+			  strcmp(vwf_js(job->jstep, "subnet") ? vwf_js(job->jstep, "subnet") : "",
+				 job->subnet_id ? job->subnet_id : "") == 0;
+	long long n = vwf_ji(job->jstep, "launch", 0) + (unanswered ? 0 : 1);
 	snprintf(launch, sizeof launch, "launch %lld", n);
 	const char *src[] = {job->source_ami, job->subnet_id ? job->subnet_id : "",
 			     n > 1 ? launch : NULL};

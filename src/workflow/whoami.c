@@ -29,7 +29,12 @@ int vmie_whoami(const vmie_aws_opts *aws, vmie_identity *out, vmie_error *err)
 {
 	memset(out, 0, sizeof(*out));
 	vaws_client *c = NULL;
-	int rc = vaws_client_new(aws, &c, err);
+	/* A quick question: answered now or not at all, no outage waited out
+	 * unless asked (--outage-window). */
+	vmie_aws_opts o = aws ? *aws : (vmie_aws_opts){0};
+	if (!o.outage_window)
+		o.outage_window = "0";
+	int rc = vaws_client_new(&o, &c, err);
 	if (rc != 0)
 		return rc;
 	out->region = xstrdup(vaws_client_region(c));

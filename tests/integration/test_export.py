@@ -204,7 +204,9 @@ def test_failed_export_task_shows_message(vmie_bin, emu_env, control):
     assert "ServerError: disk too large." in r.stderr
 
 
-def test_interrupted_export_cancels_the_task(vmie_bin, emu_env, control):
+def test_interrupted_export_keeps_the_task(vmie_bin, emu_env, control):
+    """Ctrl-C while the export runs: AWS goes on with it (it costs nothing
+    more), the run says so and how to drop it; dropping it cancels it."""
     ami = seed(control)
     control("POST", "force", {"kind": "export", "outcome": "stall"})
     p = subprocess.Popen([vmie_bin, "export", "-b", BUCKET, "-a", ami], env=emu_env,
@@ -217,7 +219,14 @@ def test_interrupted_export_cancels_the_task(vmie_bin, emu_env, control):
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
-    assert "cancelled export task export-ami-" in err
+    assert re.search(r"kept: export task export-ami-\w+, which goes on in AWS", err), err
+    assert "run the same command again to go on" in err
+    assert export_tasks(control).get("active")
+    runs = json.loads(vmie(vmie_bin, emu_env, "runs", "--json").stdout)
+    assert [r["operation"] for r in runs] == ["export"]
+    r = vmie(vmie_bin, emu_env, "runs", "--discard", runs[0]["id"])
+    assert r.returncode == 0, r.stderr
+    assert "cancelled export task export-ami-" in r.stderr
     assert not export_tasks(control).get("active")
 
 
@@ -255,8 +264,9 @@ def test_convert_failing_after_the_import_says_how_to_go_on(vmie_bin, emu_env, c
     r = vmie(vmie_bin, emu_env, "convert", "-b", BUCKET, "-s", str(disk), "--download",
              str(tmp_path / "back.raw"), "--json", timeout=180)
     assert r.returncode == 3, r.stderr
-    m = re.search(r"the import made (ami-[0-9a-f]+): go on from it with: vmie export "
-                  rf"--s3-bucket {BUCKET} --ami-id (ami-[0-9a-f]+) --download ", r.stderr)
+    m = re.search(r"the import made (ami-[0-9a-f]+): the same command goes on from it, "
+                  rf"and so does: vmie export --s3-bucket {BUCKET} --ami-id (ami-[0-9a-f]+) "
+                  "--download ", r.stderr)
     assert m and m.group(1) == m.group(2), r.stderr
     # --json: the error, and what the run made before it (for a script).
     doc = json.loads(r.stdout)
@@ -264,6 +274,15 @@ def test_convert_failing_after_the_import_says_how_to_go_on(vmie_bin, emu_env, c
     assert doc["result"]["ami_id"] == m.group(1)
     assert doc["result"]["export_task_id"].startswith("export-ami-")
     assert "status" not in doc["result"]
+    # The same command again: the import is not redone, the export is.
+    r = vmie(vmie_bin, emu_env, "convert", "-b", BUCKET, "-s", str(disk), "--download",
+             str(tmp_path / "back.raw"), "--json", timeout=180)
+    res = result_of(r)
+    assert "exporting again" in r.stderr
+    assert res["ami_id"] == m.group(1)
+    tasks = control("GET", "state")["ec2"]
+    assert len(tasks["import_tasks"]["completed"]) == 1
+    assert len(tasks["export_tasks"]["completed"]) == 1
 
 
 def test_convert_sanbootable_download(vmie_bin, emu_env, control, aws, tmp_path):

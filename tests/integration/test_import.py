@@ -329,7 +329,10 @@ def test_doomed_image_refused_before_upload(vmie_bin, emu_env, aws, control, ser
     assert control("GET", "state")["ec2"]["import_tasks"] == {}
 
 
-def test_interrupted_upload_leaves_no_open_upload(vmie_bin, emu_env, control, tmp_path):
+def test_interrupted_upload_is_kept_for_the_same_command(vmie_bin, emu_env, control,
+                                                          tmp_path):
+    """Ctrl-C mid-upload keeps the parts in S3 (test_resume.py: the same
+    command goes on from them); --restart throws them away first."""
     big = tmp_path / "big.raw"
     make_raw(big, 64 * MIB, 40 * MIB)
     # Slow parts: the upload is surely under way when the signal comes.
@@ -343,8 +346,12 @@ def test_interrupted_upload_leaves_no_open_upload(vmie_bin, emu_env, control, tm
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
-    assert "interrupted" in err
+    assert "interrupted" in err and "kept: the multipart upload" in err
     control("DELETE", "faults")
+    (kept,) = open_uploads(control)
+    r = vmie_import(vmie_bin, emu_env, "--source", str(big), "--upload-only", "--restart")
+    assert r.returncode == 0, r.stderr
+    assert "aborted the unfinished upload" in r.stderr
     assert open_uploads(control) == []
 
 
@@ -368,7 +375,7 @@ def test_ctrl_c_with_a_stalled_server_is_prompt(vmie_bin, emu_env, control, serv
     took = time.time() - t0
     assert p.returncode == 130, err
     assert took < 10, f"Ctrl-C took {took:.1f} s with a stalled server"
-    assert open_uploads(control) == []
+    assert len(open_uploads(control)) == 1  # kept for the same command
 
 
 def test_upload_only(vmie_bin, emu_env, control, disk):
@@ -428,9 +435,10 @@ def test_progress_bar_on_a_terminal(vmie_bin, emu_env, disk):
     assert "upload   done:" in text
 
 
-def test_interrupted_wait_cancels_the_task(vmie_bin, emu_env, control, disk):
-    """Ctrl-C while the task runs: the task is cancelled, nothing keeps
-    converting for a user who asked to stop."""
+def test_interrupted_wait_keeps_the_task(vmie_bin, emu_env, control, disk):
+    """Ctrl-C while the task runs: AWS converts on anyway, so the task is
+    kept for the same command to follow (test_resume.py), and the run
+    says how to cancel it instead."""
     control("POST", "force", {"kind": "import", "outcome": "stall"})
     p = subprocess.Popen([vmie_bin, "import", "--s3-bucket", BUCKET, "--source", str(disk)],
                          env=emu_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -445,6 +453,12 @@ def test_interrupted_wait_cancels_the_task(vmie_bin, emu_env, control, disk):
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
-    assert "cancelled import task import-ami-" in err
+    assert "kept: import task import-ami-" in err and "which goes on in AWS" in err
+    assert "vmie runs --discard" in err
+    assert active()
+    # --restart cancels it; the new run's task (no stall forced) completes.
+    r = vmie_import(vmie_bin, emu_env, "--source", str(disk), "--restart")
+    assert r.returncode == 0, r.stderr
+    assert "cancelled import task" in r.stderr
     tasks = control("GET", "state")["ec2"]["import_tasks"]
-    assert not tasks.get("active"), tasks
+    assert not tasks.get("active") and len(tasks["completed"]) == 1, tasks

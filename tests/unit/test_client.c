@@ -11,6 +11,7 @@
 #include "vmie.h"
 
 #include <ctype.h>
+#include <signal.h>
 #include <time.h>
 
 #define AKID "AKIDEXAMPLE0TESTKEY1"
@@ -567,6 +568,93 @@ static void test_whoami(void)
 	vmie_error_clear(&err);
 }
 
+/* A stop flag the fake sleep raises after a number of sleeps. */
+static volatile sig_atomic_t stop_flag;
+static int stop_after;
+
+static void stopping_sleep(void *ctx, long ms)
+{
+	fake_sleep(ctx, ms);
+	if (stop_after && ndelays >= stop_after)
+		stop_flag = 1;
+}
+
+/* The outage window: after the standard policy's attempts, a transient
+ * failure is retried (with a warning) while the window lasts; never a
+ * 4xx; Ctrl-C ends the wait; a call made after Ctrl-C gets no window. */
+static void test_outage_window(void)
+{
+	vmie_error err = {0};
+	env_for_stub();
+	setenv("VMIE_OUTAGE_WINDOW", "60", 1);
+	for (int i = 0; i < 6; i++)
+		http_stub_add(stub, "POST", "/", 503, NULL, ec2_unavailable);
+	http_stub_add(stub, "POST", "/", 200, NULL, sts_ok);
+	vaws_client *c = client();
+	if (!c)
+		return;
+	CHECK_INT(vaws_client_outage_window_ms(c), 60000);
+	vbuf_reset(&logged);
+	CHECK_INT(vsts_get_caller_identity(c, NULL, NULL, NULL, &err), 0);
+	CHECK_INT(http_stub_count(stub, "POST", "/"), 7);
+	CHECK_CONTAINS(vbuf_str(&logged), "WARN waiting for STS (HTTP 503 Unavailable), "
+		       "retry 1 in ");
+	CHECK_CONTAINS(vbuf_str(&logged), "vmie keeps trying for up to 60 s");
+	CHECK_CONTAINS(vbuf_str(&logged), "STS answers again");
+	CHECK(!vaws_client_failed_transient(c));
+	vaws_client_free(c);
+
+	/* A 4xx that is not throttling: no window. */
+	env_for_stub();
+	http_stub_add(stub, "POST", "/", 403, NULL,
+		      "<ErrorResponse><Error><Code>AccessDenied</Code><Message>no"
+		      "</Message></Error><RequestId>r</RequestId></ErrorResponse>");
+	c = client();
+	CHECK_INT(vsts_get_caller_identity(c, NULL, NULL, NULL, &err),
+		  VMIE_ERR_AWS_REQUEST_FAILED);
+	CHECK_INT(http_stub_count(stub, "POST", "/"), 1);
+	CHECK(!vaws_client_failed_transient(c));
+	vmie_error_clear(&err);
+
+	/* Ctrl-C during the wait ends it. */
+	http_stub_reset(stub);
+	http_stub_add(stub, "POST", "/", 503, NULL, ec2_unavailable);
+	stop_flag = 0;
+	stop_after = 5;
+	vaws_client_set_cancel(c, &stop_flag);
+	vaws_client_set_sleep(c, stopping_sleep, NULL);
+	ndelays = 0;
+	CHECK_INT(vsts_get_caller_identity(c, NULL, NULL, NULL, &err), VMIE_ERR_INTERRUPTED);
+	CHECK_CONTAINS(err.message, "interrupted while waiting for STS");
+	vmie_error_clear(&err);
+	/* A cleanup call after it: the policy's 3 attempts, no window. */
+	http_stub_reset(stub);
+	http_stub_add(stub, "POST", "/", 503, NULL, ec2_unavailable);
+	CHECK_INT(vsts_get_caller_identity(c, NULL, NULL, NULL, &err),
+		  VMIE_ERR_AWS_REQUEST_FAILED);
+	CHECK_INT(http_stub_count(stub, "POST", "/"), 3);
+	CHECK(vaws_client_failed_transient(c));
+	vmie_error_clear(&err);
+	vaws_client_free(c);
+
+	/* A bad setting is refused, naming where it came from. */
+	setenv("VMIE_OUTAGE_WINDOW", "soon", 1);
+	vaws_client *bad = NULL;
+	CHECK_INT(vaws_client_new(NULL, &bad, &err), VMIE_ERR_AWS_CONFIG_INVALID);
+	CHECK_CONTAINS(err.message, "VMIE_OUTAGE_WINDOW");
+	vmie_error_clear(&err);
+	vmie_aws_opts o = {.outage_window = "-5"};
+	CHECK_INT(vaws_client_new(&o, &bad, &err), VMIE_ERR_INVALID_ARGUMENT);
+	CHECK_CONTAINS(err.message, "--outage-window");
+	vmie_error_clear(&err);
+	CHECK_INT(vaws_parse_outage_window("90s"), 90000);
+	CHECK_INT(vaws_parse_outage_window("10m"), 600000);
+	CHECK_INT(vaws_parse_outage_window("1.5h"), 5400000);
+	CHECK_INT(vaws_parse_outage_window("0"), 0);
+	CHECK_INT(vaws_parse_outage_window("8d"), -1);
+	setenv("VMIE_OUTAGE_WINDOW", "0", 1);
+}
+
 int main(void)
 {
 	(void)test_write; /* shared helpers this file does not need */
@@ -580,6 +668,7 @@ int main(void)
 	vmie_set_log_handler(on_log, NULL);
 	test_query_ok();
 	test_retries();
+	test_outage_window();
 	test_json();
 	test_rest();
 	test_errors();

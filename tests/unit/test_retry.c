@@ -222,9 +222,103 @@ static void test_quota(void)
 	CHECK_INT(p.quota, 0);
 }
 
+/* The outage window: after the policy, transient failures are waited
+ * out while they have lasted less than the window; a success closes it. */
+static void test_outage_window(void)
+{
+	vretry_outage w;
+	long d = 0;
+	int n = 0;
+	vretry_outage_init(&w, 600000, 1.0, 7);
+	vretry_outcome refused = transport(VHTTP_CONNECT);
+	/* What it covers: no connection, 5xx, throttling; never TLS or a 4xx. */
+	CHECK(vretry_outage_covers(&refused));
+	vretry_outcome o = status(503, "SlowDown");
+	CHECK(vretry_outage_covers(&o));
+	o = status(400, "RequestLimitExceeded");
+	CHECK(vretry_outage_covers(&o));
+	o = transport(VHTTP_TLS);
+	CHECK(!vretry_outage_covers(&o));
+	CHECK(!vretry_outage_next(&w, &o, 0, &d, &n));
+	o = status(403, "AccessDenied");
+	CHECK(!vretry_outage_covers(&o));
+	o = status(200, NULL);
+	CHECK(!vretry_outage_covers(&o));
+
+	/* Delays grow, with jitter, to the cap; the count goes up. */
+	long long now = 1000;
+	long prev_max = 0;
+	for (int i = 1; i <= 12; i++) {
+		CHECK(vretry_outage_next(&w, &refused, now, &d, &n));
+		CHECK_INT(n, i);
+		long cap = i == 1 ? 2500 : i == 2 ? 5000 : i == 3 ? 10000 : 20000;
+		CHECK(d >= cap / 2 && d <= cap);
+		if (d > prev_max)
+			prev_max = d;
+		now += d;
+	}
+	CHECK(prev_max <= VRETRY_OUTAGE_CAP_S * 1000);
+	CHECK(vretry_outage_elapsed_s(&w, now) > 100);
+	/* The last retry lands on the window's end, then no more. */
+	CHECK(vretry_outage_next(&w, &refused, 1000 + 599000, &d, &n));
+	CHECK(d <= 1000);
+	CHECK(!vretry_outage_next(&w, &refused, 1000 + 600000, &d, &n));
+	/* A success: a new outage gets a whole window again. */
+	vretry_outage_ok(&w);
+	CHECK(vretry_outage_next(&w, &refused, 5000000, &d, &n));
+	CHECK_INT(n, 1);
+
+	/* Warnings: the first at once, then every 30 s, not per request. */
+	vretry_outage_ok(&w);
+	CHECK(vretry_outage_should_warn(&w, 0));
+	CHECK(!vretry_outage_should_warn(&w, 10000));
+	CHECK(vretry_outage_should_warn(&w, 30000));
+
+	/* The test clock scales delays; a zero window is no window. */
+	vretry_outage_init(&w, 6000, 0.01, 7);
+	CHECK(vretry_outage_next(&w, &refused, 0, &d, &n));
+	CHECK(d >= 12 && d <= 25);
+	vretry_outage_init(&w, 0, 1.0, 7);
+	CHECK(!vretry_outage_next(&w, &refused, 0, &d, &n));
+
+	char why[64], line[256];
+	vretry_outage_why(&refused, "Failed to connect: Connection refused", why, sizeof why);
+	CHECK_STR(why, "connection refused");
+	o = status(500, "InternalError");
+	vretry_outage_why(&o, NULL, why, sizeof why);
+	CHECK_STR(why, "HTTP 500 InternalError");
+	o = status(400, "RequestLimitExceeded");
+	vretry_outage_why(&o, NULL, why, sizeof why);
+	CHECK_STR(why, "throttled: RequestLimitExceeded");
+	vretry_outage_init(&w, 600000, 1.0, 7);
+	vretry_outage_failed(&w, 0);
+	vretry_outage_message(&w, "S3", "connection refused", 1, 2000, 0, line, sizeof line);
+	CHECK_STR(line, "waiting for S3 (connection refused), retry 1 in 2.0 s; vmie keeps "
+		  "trying for up to 10 min (--outage-window)");
+	vretry_outage_message(&w, "S3", "connection refused", 4, 20000, 65000, line, sizeof line);
+	CHECK_STR(line, "waiting for S3 (connection refused), retry 4 in 20 s (failing for 65 s)");
+}
+
+/* The test clock knob scales the policy's delays too. */
+static void test_time_scale(void)
+{
+	vretry_policy p;
+	vretry_policy_init(&p, NULL, "10", 9, NULL);
+	p.time_scale = 0.01;
+	vretry_state st = VRETRY_STATE_INIT;
+	vretry_outcome o = status(503, NULL);
+	long d = 0;
+	for (int i = 0; i < 6; i++) {
+		CHECK(vretry_should_retry(&p, &st, &o, true, &d));
+		CHECK(d <= 200);
+	}
+}
+
 int main(void)
 {
 	test_init();
+	test_outage_window();
+	test_time_scale();
 	test_classes();
 	test_attempts_and_delays();
 	test_quota();

@@ -797,7 +797,8 @@ static void test_persistent_fault(vaws_client *c)
 	CHECK_INT(w.bytes, 0);
 	vmie_error_clear(&err);
 
-	/* A failing Complete: aborted. */
+	/* A failing Complete: every part is in S3, so the upload is kept
+	 * for the rerun that completes it, never aborted. */
 	opts_init(&o, c, "fail3.raw", &w);
 	o.part_size = 5 * MIB;
 	fault("{\"operation\": \"CompleteMultipartUpload\", \"count\": 1, "
@@ -806,7 +807,11 @@ static void test_persistent_fault(vaws_client *c)
 	clear_faults();
 	CHECK_INT(rc, VMIE_ERR_AWS_S3_UPLOAD_FAILED);
 	CHECK_STR(err.aws_code, "InvalidPart");
+	CHECK(res.kept && res.upload_id);
+	CHECK_INT(open_uploads(c), 1);
+	CHECK(res.upload_id && vupload_abort(c, BUCKET, "fail3.raw", res.upload_id));
 	CHECK_INT(open_uploads(c), 0);
+	vupload_result_free(&res);
 	vmie_error_clear(&err);
 	unlink(path);
 	free(path);
@@ -1133,11 +1138,12 @@ static void test_stub(void)
 	vupload_result res = {0};
 	vmie_error err = {0};
 
-	/* S3's checksum differs from ours: an error, and the object goes. */
+	/* S3's checksum differs from ours: an error, and the object goes
+	 * (the upload is complete: nothing to abort). */
 	stub_case(stub, vbuf_str(&ok_hdrs), vbuf_str(&wrong), NULL);
 	CHECK_INT(stub_upload(stub, &err, &res), VMIE_ERR_AWS_S3_UPLOAD_FAILED);
 	CHECK_CONTAINS(err.message, "does not match");
-	CHECK_INT(http_stub_count(stub, "DELETE", STUB_PATH), 2);
+	CHECK_INT(http_stub_count(stub, "DELETE", STUB_PATH), 1);
 	vmie_error_clear(&err);
 
 	/* The Complete body it sent: the part's ETag and CRC32C. */
