@@ -43,6 +43,7 @@ bench:
 	@./scripts/bootstrap.sh --bench
 	@$(MAKE) --no-print-directory build
 	@/usr/bin/python3 bench/bench_import.py --vmie $(BUILD)/vmie
+	@/usr/bin/python3 bench/bench_resume.py --vmie $(BUILD)/vmie
 	@/usr/bin/python3 bench/bench_download.py --vmie $(BUILD)/vmie
 
 clean:

@@ -31,8 +31,9 @@
 #include "workflow/journal_steps.h"
 
 #define DEFAULT_STORAGE_CLASS "STANDARD_IA"
-/* Of a resumed upload's head, read again for the checks. */
-#define HEAD_AGAIN (8u << 20)
+/* Of a resumed upload's head, read again for the checks: what the
+ * sniffer keeps, and what the head-decided checks look at. */
+#define HEAD_AGAIN VSNIFF_HEAD
 
 typedef struct upload_ctx {
 	vwf_run *run;
