@@ -349,7 +349,7 @@ def test_interrupted_upload_is_kept_for_the_same_command(vmie_bin, emu_env, cont
     assert "interrupted" in err and "kept: the multipart upload" in err
     control("DELETE", "faults")
     (kept,) = open_uploads(control)
-    r = vmie_import(vmie_bin, emu_env, "--source", str(big), "--upload-only", "--restart")
+    r = vmie_import(vmie_bin, emu_env, "--source", str(big), "--restart")
     assert r.returncode == 0, r.stderr
     assert "aborted the unfinished upload" in r.stderr
     assert open_uploads(control) == []
