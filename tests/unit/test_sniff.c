@@ -130,8 +130,35 @@ static void test_head_checks(void)
 	free(p);
 }
 
+/* A resumed upload: the head read again, the parts already in S3
+ * skipped, the rest fed.  What was skipped is not there; what was fed
+ * after it reads back at its offsets, also when less than a tail's worth
+ * came after the skip. */
+static void test_skip(size_t after)
+{
+	size_t head = 1u << 20, gap = 7u << 20, n = head + gap + after;
+	unsigned char *p = pattern(n);
+	unsigned char buf[4096];
+	vsniff s;
+	vimg_reader r;
+	vsniff_init(&s);
+	feed_in(&s, p, head, 65536);
+	vsniff_skip(&s, gap);
+	feed_in(&s, p + head + gap, after, 1000);
+	vsniff_reader(&s, &r);
+	CHECK(r.size == n);
+	CHECK(vimg_read_exact(&r, 0, buf, 512) && memcmp(buf, p, 512) == 0);
+	size_t t = after < 4096 ? after : 4096;
+	CHECK(vimg_read_exact(&r, n - t, buf, t) && memcmp(buf, p + n - t, t) == 0);
+	CHECK(vimg_read(&r, head + gap - 512, buf, 512) == -1);
+	vsniff_free(&s);
+	free(p);
+}
+
 int main(void)
 {
+	test_skip(3u << 20);
+	test_skip(1000);
 	test_keeps_head_and_tail(100, 7);
 	test_keeps_head_and_tail(VSNIFF_HEAD + 10, 4096);
 	test_keeps_head_and_tail((5u << 20) + 333, 65537);

@@ -403,6 +403,89 @@ static void push(http_stream_stub *st, const char *head, const unsigned char *bo
 	vbuf_free(&b);
 }
 
+/* vsource_seek, for an upload that resumes: a file seeks; an http source
+ * asks again with Range and If-Range (its first answer's validator) and
+ * refuses another entity; a server without ranges cannot; a compressed
+ * stream cannot. */
+static void test_seek(void)
+{
+	size_t n = 3000;
+	unsigned char *body = sample(n);
+	vmie_error err = {0};
+	vbuf out = VBUF_INIT;
+	long long last = 1;
+	vsource *s = NULL;
+	char *path = path_of("seek.raw");
+	write_file(path, "0123456789abcdef", 16);
+	CHECK_INT(vsource_open_file(path, &s, &err), 0);
+	CHECK(s && vsource_seekable(s));
+	CHECK(!s || vsource_validator(s) == NULL);
+	char buf[8] = {0};
+	if (s) {
+		CHECK_INT(vsource_seek(s, 10, &err), 0);
+		CHECK_INT(vsource_read(s, buf, 6, &err), 6);
+		CHECK(memcmp(buf, "abcdef", 6) == 0);
+		CHECK_INT(vsource_raw_offset(s), 16);
+	}
+	vsource_free(s);
+	unlink(path);
+	free(path);
+
+	http_stream_stub *st = http_stream_stub_start();
+	if (!st) {
+		printf("SKIP http seek tests: cannot start the local stub\n");
+		free(body);
+		return;
+	}
+	vbuf url = VBUF_INIT;
+	vbuf_addf(&url, "%s/disk.raw", http_stream_stub_url(st));
+	push(st, "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\nETag: \"v1\"\r\n"
+		 "Accept-Ranges: bytes\r\n", body, 0, 3000);
+	push(st, "HTTP/1.1 206 Partial Content\r\nContent-Length: 1000\r\n"
+		 "Content-Range: bytes 2000-2999/3000\r\nETag: \"v1\"\r\n", body, 2000, 3000);
+	s = NULL;
+	CHECK(vsource_open_http(vbuf_str(&url), NULL, &s, &err) == 0);
+	CHECK(s && vsource_seekable(s));
+	CHECK_STR(s ? vsource_validator(s) : NULL, "\"v1\"");
+	if (s) {
+		CHECK_INT(vsource_seek(s, 2000, &err), 0);
+		read_all(s, &out, 65536, &last, &err);
+	}
+	CHECK(last == 0);
+	CHECK(out.len == 1000 && memcmp(out.data, body + 2000, 1000) == 0);
+	vsource_free(s);
+	char *req = http_stream_stub_request(st, 1);
+	CHECK_CONTAINS(req, "Range: bytes=2000-\r\n");
+	CHECK_CONTAINS(req, "If-Range: \"v1\"\r\n");
+	free(req);
+
+	/* The file changed meanwhile: the server sends all of the new one. */
+	http_stream_stub_reset(st);
+	push(st, "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\nETag: \"v1\"\r\n"
+		 "Accept-Ranges: bytes\r\n", body, 0, 3000);
+	push(st, "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\nETag: \"v2\"\r\n", body, 0, 3000);
+	s = NULL;
+	CHECK(vsource_open_http(vbuf_str(&url), NULL, &s, &err) == 0);
+	CHECK_INT(s ? vsource_seek(s, 2000, &err) : 0, VMIE_ERR_FILE_DOWNLOAD_FAILED);
+	CHECK_CONTAINS(err.message, "the file changed");
+	CHECK_CONTAINS(err.hint, "--restart");
+	vmie_error_clear(&err);
+	vsource_free(s);
+
+	/* No Accept-Ranges: cannot seek (read from the start instead). */
+	http_stream_stub_reset(st);
+	push(st, "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\nETag: \"v1\"\r\n", body, 0, 3000);
+	s = NULL;
+	CHECK(vsource_open_http(vbuf_str(&url), NULL, &s, &err) == 0);
+	CHECK(s && !vsource_seekable(s));
+	CHECK_INT(s ? vsource_seek(s, 2000, &err) : 0, VSOURCE_NO_SEEK);
+	vsource_free(s);
+	http_stream_stub_stop(st);
+	vbuf_free(&url);
+	vbuf_free(&out);
+	free(body);
+}
+
 static void test_http_stream(void)
 {
 	http_stream_stub *st = http_stream_stub_start();
@@ -587,6 +670,7 @@ int main(void)
 	test_decoded();
 	test_http_canned();
 	test_http_stream();
+	test_seek();
 	rmdir(dir);
 	return check_done("source");
 }

@@ -855,6 +855,198 @@ static void test_cancel(vaws_client *c)
 	free(path);
 }
 
+/* The journal's callbacks, counted. */
+typedef struct journaled {
+	char upload_id[256];
+	unsigned parts;
+	uint64_t bytes;
+} journaled;
+
+static void on_upload_id(void *ctx, const char *id)
+{
+	snprintf(((journaled *)ctx)->upload_id, 256, "%s", id);
+}
+
+static void on_part_done(void *ctx, unsigned part, uint64_t size, uint32_t crc)
+{
+	(void)part;
+	(void)crc;
+	((journaled *)ctx)->parts++;
+	((journaled *)ctx)->bytes += size;
+}
+
+/* An upload kept after Ctrl-C, then gone on with: from the source's start
+ * (the parts S3 holds compared, not sent), from the first missing part
+ * (the source seeked), and with a source that changed (refused). */
+static void test_resume(vaws_client *c)
+{
+	char *path = pattern_file("resume.bin", 40 * MIB);
+	vupload_opts o;
+	watch w;
+	journaled j = {{0}, 0, 0};
+	vupload_result res = {0};
+	vmie_error err = {0};
+	opts_init(&o, c, "resume.raw", &w);
+	o.part_size = 5 * MIB;
+	o.parallel = 2;
+	o.keep_on_failure = true;
+	o.on_upload_id = on_upload_id;
+	o.on_part = on_part_done;
+	o.journal_ctx = &j;
+	w.cancel_after = 15 * MIB;
+	fault("{\"operation\": \"UploadPart\", \"count\": 100, \"latency_ms\": 150}");
+	int rc = run_upload(&o, path, false, &res, &err);
+	clear_faults();
+	CHECK_INT(rc, VMIE_ERR_INTERRUPTED);
+	CHECK(res.kept && res.upload_id && strcmp(res.upload_id, j.upload_id) == 0);
+	CHECK_INT(open_uploads(c), 1);
+	vmie_error_clear(&err);
+
+	vupload_part_info *parts = NULL;
+	size_t n = 0;
+	CHECK_INT(vupload_list_parts(c, BUCKET, "resume.raw", j.upload_id, &parts, &n, &err), 0);
+	CHECK(n >= 2 && n < 8);
+	CHECK(n >= j.parts); /* a part in flight at the cancel may land after */
+	uint64_t held = 0;
+	for (size_t i = 0; i < n; i++) {
+		CHECK(parts[i].has_crc && parts[i].etag);
+		held += parts[i].size;
+	}
+	vupload_part_infos_free(parts, n);
+	CHECK_INT(vupload_list_parts(c, BUCKET, "resume.raw", "no-such-upload", &parts, &n, &err),
+		  VUPLOAD_NO_SUCH_UPLOAD);
+	/* Listed again: a part in flight at the cancel may have landed since. */
+	CHECK_INT(vupload_list_parts(c, BUCKET, "resume.raw", j.upload_id, &parts, &n, &err), 0);
+	held = 0;
+	for (size_t i = 0; i < n; i++)
+		held += parts[i].size;
+
+	/* From the start: every byte read, only what S3 lacks sent. */
+	vupload_resume rs = {.upload_id = j.upload_id, .parts = parts, .nparts = n,
+			     .first_part = 1, .offset = 0};
+	vupload_opts o2;
+	watch w2;
+	opts_init(&o2, c, "resume.raw", &w2);
+	o2.part_size = 5 * MIB;
+	o2.resume = &rs;
+	vupload_result res2 = {0};
+	CHECK_INT(run_upload(&o2, path, false, &res2, &err), 0);
+	CHECK_INT(res2.size, 40 * MIB);
+	CHECK_INT(res2.sent, 40 * MIB - held);
+	CHECK_INT(w2.bytes, 40 * MIB);
+	CHECK_INT(w2.head_calls, 1);
+	CHECK_INT(open_uploads(c), 0);
+	vhttp_response rs_head = {0};
+	s3(c, "HeadObject", "HEAD", "resume.raw", NULL, NULL, &rs_head);
+	CHECK_INT(rs_head.status, 200);
+	vhttp_response_free(&rs_head);
+	vupload_part_infos_free(parts, n);
+	vupload_result_free(&res);
+	vupload_result_free(&res2);
+
+	/* Again, stopped after a part or two: gone on with from the first
+	 * missing part, the file seeked there, the head not checked again
+	 * (the caller did). */
+	opts_init(&o, c, "seek.raw", &w);
+	o.part_size = 5 * MIB;
+	o.parallel = 1;
+	o.keep_on_failure = true;
+	memset(&j, 0, sizeof j);
+	o.on_upload_id = on_upload_id;
+	o.on_part = on_part_done;
+	o.journal_ctx = &j;
+	w.cancel_after = 10 * MIB;
+	fault("{\"operation\": \"UploadPart\", \"count\": 100, \"latency_ms\": 150}");
+	rc = run_upload(&o, path, false, &res, &err);
+	clear_faults();
+	vmie_error_clear(&err);
+	CHECK_INT(vupload_list_parts(c, BUCKET, "seek.raw", j.upload_id, &parts, &n, &err), 0);
+	unsigned first = 1;
+	while (first <= n && parts[first - 1].number == first)
+		first++;
+	CHECK(first >= 2);
+	rs = (vupload_resume){.upload_id = j.upload_id, .parts = parts, .nparts = n,
+			      .first_part = first, .offset = (uint64_t)(first - 1) * 5 * MIB};
+	opts_init(&o2, c, "seek.raw", &w2);
+	o2.part_size = 5 * MIB;
+	o2.resume = &rs;
+	vsource *src = NULL;
+	CHECK_INT(vsource_open_file(path, &src, &err), 0);
+	CHECK(vsource_seekable(src));
+	CHECK_INT(vsource_seek(src, rs.offset, &err), 0);
+	CHECK_INT(vupload_run(&o2, src, &res2, &err), 0);
+	vsource_free(src);
+	CHECK_INT(res2.size, 40 * MIB);
+	CHECK_INT(w2.bytes, 40 * MIB - rs.offset);
+	CHECK_INT(w2.head_calls, 0);
+	CHECK_INT(res2.sent, 40 * MIB - 5 * MIB * n);
+	/* S3's checksum of the whole is the same as a straight upload's. */
+	CHECK(res2.checksum_crc32c && strstr(res2.checksum_crc32c, "-8"));
+	vupload_part_infos_free(parts, n);
+	vupload_result_free(&res);
+	vupload_result_free(&res2);
+
+	/* A source that changed under a kept upload: refused, kept. */
+	opts_init(&o, c, "changed.raw", &w);
+	o.part_size = 5 * MIB;
+	o.parallel = 1;
+	o.keep_on_failure = true;
+	memset(&j, 0, sizeof j);
+	o.on_upload_id = on_upload_id;
+	o.journal_ctx = &j;
+	w.cancel_after = 10 * MIB;
+	fault("{\"operation\": \"UploadPart\", \"count\": 100, \"latency_ms\": 150}");
+	run_upload(&o, path, false, &res, &err);
+	clear_faults();
+	vmie_error_clear(&err);
+	vupload_result_free(&res);
+	CHECK_INT(vupload_list_parts(c, BUCKET, "changed.raw", j.upload_id, &parts, &n, &err), 0);
+	char *other = pattern_file("changed.bin", 40 * MIB);
+	FILE *f = fopen(other, "r+b");
+	CHECK(f != NULL);
+	if (f) {
+		fputc('!', f); /* part 1 differs */
+		fclose(f);
+	}
+	rs = (vupload_resume){.upload_id = j.upload_id, .parts = parts, .nparts = n,
+			      .first_part = 1, .offset = 0};
+	opts_init(&o2, c, "changed.raw", &w2);
+	o2.part_size = 5 * MIB;
+	o2.resume = &rs;
+	o2.keep_on_failure = true;
+	CHECK_INT(run_upload(&o2, other, false, &res2, &err), VMIE_ERR_FILE_PROCESS_FAILED);
+	CHECK_CONTAINS(err.message, "the source changed since the upload began");
+	CHECK_CONTAINS(err.hint, "--restart");
+	CHECK(res2.kept);
+	CHECK_INT(open_uploads(c), 1);
+	CHECK(vupload_abort(c, BUCKET, "changed.raw", j.upload_id));
+	CHECK_INT(open_uploads(c), 0);
+	vmie_error_clear(&err);
+	vupload_part_infos_free(parts, n);
+	vupload_result_free(&res2);
+	unlink(other);
+	free(other);
+	unlink(path);
+	free(path);
+}
+
+static void test_crc32c_b64(void)
+{
+	uint32_t crc = 0;
+	char b64[9];
+	vcrc32c_b64(0xE3069283u, b64);
+	CHECK(vcrc32c_from_b64(b64, &crc));
+	CHECK_INT(crc, 0xE3069283u);
+	for (uint32_t v = 1; v; v <<= 1) {
+		vcrc32c_b64(v ^ 0x5a5a5a5au, b64);
+		CHECK(vcrc32c_from_b64(b64, &crc) && crc == (v ^ 0x5a5a5a5au));
+	}
+	CHECK(!vcrc32c_from_b64("AAAA", &crc));
+	CHECK(!vcrc32c_from_b64("AAAAA!==", &crc));
+	CHECK(!vcrc32c_from_b64("AAAAAB==", &crc)); /* padding bits set */
+	CHECK(!vcrc32c_from_b64(NULL, &crc));
+}
+
 static void test_head_refused(vaws_client *c)
 {
 	char *path = pattern_file("refused.bin", 30 * MIB);
@@ -1240,6 +1432,7 @@ int main(void)
 	(void)test_unlink;
 	test_env_init();
 	test_crc32c();
+	test_crc32c_b64();
 	test_part_size();
 	test_stub();
 
@@ -1272,6 +1465,7 @@ int main(void)
 		test_retried_faults(c);
 		test_persistent_fault(c);
 		test_cancel(c);
+		test_resume(c);
 		test_head_refused(c);
 		test_short_source(c);
 		test_refresh();
