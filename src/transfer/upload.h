@@ -46,6 +46,12 @@ int vupload_list_parts(vaws_client *c, const char *bucket, const char *key,
 		       const char *upload_id, vupload_part_info **parts,
 		       size_t *n, vmie_error *err);
 
+/* ListMultipartUploads: the ids of the uploads of exactly this key that
+ * began at or after `since` (epoch seconds, S3's clock), at most one
+ * page (1000).  0 or a status. */
+int vupload_list_uploads(vaws_client *c, const char *bucket, const char *key,
+			 long long since, char ***ids, size_t *n, vmie_error *err);
+
 /* AbortMultipartUpload, best effort: false (logged, with the command that
  * does it) when it failed. */
 bool vupload_abort(vaws_client *c, const char *bucket, const char *key,

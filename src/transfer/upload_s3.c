@@ -15,6 +15,7 @@
 #include "aws/xml.h"
 #include "base/buf.h"
 #include "base/error.h"
+#include "base/isotime.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 
@@ -334,5 +335,46 @@ int vupload_list_parts(vaws_client *c, const char *bucket, const char *key,
 		*parts = NULL;
 		*n = 0;
 	}
+	return rc;
+}
+
+int vupload_list_uploads(vaws_client *c, const char *bucket, const char *key,
+			 long long since, char ***ids, size_t *n, vmie_error *err)
+{
+	vkv q = VKV_INIT;
+	add_bare(&q, "uploads");
+	vkv_add(&q, "prefix", key);
+	vaws_rest_request rq = {.operation = "ListMultipartUploads", .method = "GET",
+				.bucket = bucket, .query = &q};
+	vhttp_response rs = {0};
+	vxml *doc = NULL;
+	size_t cap = 0;
+	*ids = NULL;
+	*n = 0;
+	int rc = vaws_rest(c, &rq, &rs, err);
+	if (rc == 0) {
+		doc = vxml_parse(rs.body.data, rs.body.len);
+		vxml_node *root = doc ? vxml_root(doc) : NULL;
+		if (!root || strcmp(vxml_name(root), "ListMultipartUploadsResult") != 0)
+			rc = unreadable("ListMultipartUploads", &rs, err);
+		for (vxml_node *u = root ? vxml_child(root, "Upload") : NULL; rc == 0 && u;
+		     u = vxml_next(u, "Upload")) {
+			char *k = vxml_text(u, "Key"), *id = vxml_text(u, "UploadId");
+			char *at = vxml_text(u, "Initiated");
+			time_t t = 0;
+			if (k && id && strcmp(k, key) == 0 && visotime_parse(at, &t) == 0 &&
+			    (long long)t >= since) {
+				xgrow((void **)ids, &cap, *n + 1, sizeof(**ids));
+				(*ids)[(*n)++] = id;
+				id = NULL;
+			}
+			free(k);
+			free(id);
+			free(at);
+		}
+	}
+	vxml_free(doc);
+	vhttp_response_free(&rs);
+	vkv_free(&q);
 	return rc;
 }

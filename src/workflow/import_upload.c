@@ -133,6 +133,30 @@ static void upload_metadata(vkv *meta)
 	vbuf_free(&by);
 }
 
+/* A run that died between CreateMultipartUpload and the journal's note
+ * of its id left an empty upload of the key (its request may even land
+ * after the rerun began): aborted, before a new upload and once this one
+ * is complete, so that nothing lingers.  Uploads of the key begun since
+ * the run did (5 minutes of slack for S3's clock). */
+static void abort_unrecorded(upload_ctx *u, const char *bucket, const char *key)
+{
+	long long since = vwf_ji(vwf_journal_doc(u->run->journal), "created", 0);
+	char **ids = NULL;
+	size_t n = 0;
+	vmie_error e = {0};
+	if (!bucket || !key || !since || !u->step)
+		return;
+	if (vupload_list_uploads(u->run->client, bucket, key, since - 300, &ids, &n, &e) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (vupload_abort(u->run->client, bucket, key, ids[i]))
+				vlog_info("aborted the upload %s the interrupted run began "
+					  "(its id was never recorded)", ids[i]);
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	vmie_error_clear(&e);
+}
+
 /* The intent, before CreateMultipartUpload: where, how the parts are cut,
  * and what the source was. */
 static void journal_intent(upload_ctx *u, const char *bucket, const char *key,
@@ -280,6 +304,9 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 		vlog_info("decompressing %s as it uploads",
 			  vimg_compression_name(vsource_compression(u.src)));
 	vwf_phase_begin(r, "upload");
+	/* The interrupted run meant to create an upload, and died before it
+	 * knew the id. */
+	bool unrecorded = vwf_ji(u.step, "started_at", 0) && !vwf_js(u.step, "upload_id");
 	rc = u.step && vwf_js(u.step, "upload_id") ? resume_upload(&u, &plan, err)
 						   : VWF_UPLOAD_NEW;
 	if (rc == VWF_UPLOAD_COMPLETED) {
@@ -291,8 +318,13 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 		}
 		goto out;
 	}
-	if (rc == VWF_UPLOAD_NEW)
+	if (rc == VWF_UPLOAD_NEW) {
+		if (unrecorded)
+			abort_unrecorded(&u, bucket, key);
 		journal_intent(&u, bucket, key, vupload_part_size(vsource_size(u.src), 1));
+		if (unrecorded)
+			vwf_jsetb(u.step, "unrecorded", true);
+	}
 	else if (rc != 0)
 		goto out;
 	upload_metadata(&meta);
@@ -325,6 +357,8 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 		vwf_journal_save(r->journal);
 		goto out;
 	}
+	if (u.step && vwf_jb(u.step, "unrecorded"))
+		abort_unrecorded(&u, bucket, key);
 	vimg_format f = vsniff_format(&u.sniff);
 	disk->bucket = xstrdup(bucket);
 	disk->key = key;

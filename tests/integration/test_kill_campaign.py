@@ -6,6 +6,8 @@ AMI and one export for convert), no instance running, no multipart
 upload open, the downloaded RAW identical to the source, and the bytes
 the rerun uploaded (the emulator's request log) at most what was missing
 plus one part."""
+import time
+
 import pytest
 
 from campaign import (MIB, Emulator, env_for, finish, kill9, left_nothing, parts_open, requests,
@@ -28,6 +30,8 @@ def slow(emu, op, ms, count=50):
 
 # name: (convert?, set-up before the first run, the moment to kill)
 POINTS = {
+    "during CreateMultipartUpload": (False, lambda e: slow(e, "CreateMultipartUpload", 1000, 1),
+                                     lambda e: ops(e, "CreateMultipartUpload")),
     "upload at 15 %": (False, lambda e: slow(e, "UploadPart", 300),
                        lambda e: parts_open(e) >= 1),
     "upload at 60 %": (False, lambda e: slow(e, "UploadPart", 300),
@@ -62,6 +66,11 @@ POINTS = {
 }
 
 
+# Killed with the request on its way: it still reaches the service.
+IN_FLIGHT = {"during CreateMultipartUpload", "during CompleteMultipartUpload",
+             "during ImportImage", "during RunInstances", "during CreateImage"}
+
+
 @pytest.fixture
 def emu(tmp_path):
     e = Emulator(tmp_path)
@@ -85,6 +94,8 @@ def test_killed_then_run_again(vmie_bin, clean_env, emu, tmp_path, point):
         wait_for(lambda: moment(emu), point, timeout=120, step=0.02)
     finally:
         kill9(p)
+    if point in IN_FLIGHT:
+        time.sleep(1.2)  # the request in flight lands, as one sent to AWS would
     emu.control("DELETE", "faults")
     held = parts_open(emu) * PART
     uploaded = bool(state(emu)["s3"]["objects"])
