@@ -4,7 +4,6 @@
  */
 #include "workflow/journal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -417,29 +416,7 @@ int vwf_journal_peek(const char *id, vmie_run_info *rec)
 
 char **vwf_journal_ids(size_t *n)
 {
-	char *dir = vwf_state_dir("runs");
-	DIR *d = dir ? opendir(dir) : NULL;
-	char **ids = NULL;
-	size_t cap = 0;
-	struct dirent *de;
-
-	*n = 0;
-	while (d && (de = readdir(d)) != NULL) {
-		size_t len = strlen(de->d_name);
-		if (len != VWF_JOURNAL_ID_LEN + 5 || strcmp(de->d_name + len - 5, ".json") != 0)
-			continue;
-		char *id = xstrndup(de->d_name, len - 5);
-		if (!vwf_journal_safe_id(id)) {
-			free(id);
-			continue;
-		}
-		xgrow((void **)&ids, &cap, *n + 1, sizeof(*ids));
-		ids[(*n)++] = id;
-	}
-	if (d)
-		closedir(d);
-	free(dir);
-	return ids;
+	return vwf_state_names("runs", ".json", vwf_journal_safe_id, n);
 }
 
 void vwf_journal_remove_file(const char *id)

@@ -15,21 +15,10 @@
 #include "transfer/upload.h"
 #include "workflow/sanboot_journal.h"
 
-static const json_t *step_of(const json_t *doc, const char *name)
-{
-	return json_object_get(json_object_get(doc, "steps"), name);
-}
-
-static bool is(const json_t *step, const char *state)
-{
-	const char *s = vwf_js(step, "state");
-	return s && strcmp(s, state) == 0;
-}
-
 static void upload(vaws_client *c, const json_t *up)
 {
 	const char *id = vwf_js(up, "upload_id");
-	if (!up || is(up, "done") || !id)
+	if (!up || vwf_step_is(up, "done") || !id)
 		return;
 	if (vupload_abort(c, vwf_js(up, "bucket"), vwf_js(up, "key"), id))
 		vlog_info("aborted the unfinished upload of s3://%s/%s", vwf_js(up, "bucket"),
@@ -41,7 +30,7 @@ static void import_task(vaws_client *c, const json_t *im)
 	const char *id = vwf_js(im, "task_id");
 	vec2_import_task t = {0};
 	vmie_error e = {0};
-	if (!im || is(im, "done") || is(im, "failed") || !id)
+	if (!im || vwf_step_is(im, "done") || vwf_step_is(im, "failed") || !id)
 		return;
 	if (vec2_describe_import_image_task(c, id, &t, &e) == 0 && t.status &&
 	    strcmp(t.status, "active") == 0) {
@@ -61,7 +50,7 @@ static void export_task(vaws_client *c, const json_t *ex)
 	const char *id = vwf_js(ex, "task_id");
 	vec2_export_task t = {0};
 	vmie_error e = {0};
-	if (!ex || is(ex, "done") || is(ex, "failed") || !id)
+	if (!ex || vwf_step_is(ex, "done") || vwf_step_is(ex, "failed") || !id)
 		return;
 	if (vec2_describe_export_image_task(c, id, &t, &e) == 0 && t.status &&
 	    strcmp(t.status, "active") == 0) {
@@ -107,7 +96,7 @@ static void sanboot(vaws_client *c, const char *run_id, const json_t *sb)
 	vkv_free(&tags);
 	const char *name = vwf_js(sb, "image_name");
 	vec2_image img = {0};
-	if (!is(sb, "done") && name && vec2_find_own_image(c, name, &img, &e) == 0) {
+	if (!vwf_step_is(sb, "done") && name && vec2_find_own_image(c, name, &img, &e) == 0) {
 		if (vec2_deregister_image(c, &img, &e) == 0)
 			vlog_info("deregistered the unfinished sanbootable AMI %s", img.image_id);
 		else
@@ -122,24 +111,24 @@ static void sanboot(vaws_client *c, const char *run_id, const json_t *sb)
 /* What the run finished is the user's: said, never deleted. */
 static void finished(const json_t *doc)
 {
-	const json_t *up = step_of(doc, "upload"), *im = step_of(doc, "import");
-	const json_t *sb = step_of(doc, "sanboot"), *ex = step_of(doc, "export");
-	if (is(up, "done"))
+	const json_t *up = vwf_doc_step(doc, "upload"), *im = vwf_doc_step(doc, "import");
+	const json_t *sb = vwf_doc_step(doc, "sanboot"), *ex = vwf_doc_step(doc, "export");
+	if (vwf_step_is(up, "done"))
 		vlog_info("kept: the uploaded image s3://%s/%s", vwf_js(up, "bucket"),
 			  vwf_js(up, "key"));
-	if (is(im, "done"))
+	if (vwf_step_is(im, "done"))
 		vlog_info("kept: AMI %s (imported)", vwf_js(im, "ami_id"));
-	if (is(sb, "done"))
+	if (vwf_step_is(sb, "done"))
 		vlog_info("kept: AMI %s (sanbootable)", vwf_js(sb, "ami_id"));
-	if (is(ex, "done"))
+	if (vwf_step_is(ex, "done"))
 		vlog_info("kept: the export %s", vwf_js(ex, "url"));
 }
 
 void vwf_journal_discard(vaws_client *c, json_t *doc)
 {
-	upload(c, step_of(doc, "upload"));
-	import_task(c, step_of(doc, "import"));
-	sanboot(c, vwf_js(doc, "run_id"), step_of(doc, "sanboot"));
-	export_task(c, step_of(doc, "export"));
+	upload(c, vwf_doc_step(doc, "upload"));
+	import_task(c, vwf_doc_step(doc, "import"));
+	sanboot(c, vwf_js(doc, "run_id"), vwf_doc_step(doc, "sanboot"));
+	export_task(c, vwf_doc_step(doc, "export"));
 	finished(doc);
 }

@@ -38,6 +38,10 @@
 
 /* A step's state: "started" (the intent is written), "done", "failed". */
 void vwf_step_state(json_t *step, const char *state);
+/* A journal document's step (NULL when missing), and whether its state
+ * is `state`. */
+const json_t *vwf_doc_step(const json_t *doc, const char *name);
+bool vwf_step_is(const json_t *step, const char *state);
 
 /* Where a run stopped, in words: "upload: 41 of 64 parts (63 %) in S3",
  * "import task import-ami-... (active when last seen)", ... */

@@ -15,12 +15,12 @@ void vwf_step_state(json_t *step, const char *state)
 	vwf_jset(step, "state", state);
 }
 
-static const json_t *step_of(const json_t *doc, const char *name)
+const json_t *vwf_doc_step(const json_t *doc, const char *name)
 {
 	return json_object_get(json_object_get(doc, "steps"), name);
 }
 
-static bool is(const json_t *step, const char *state)
+bool vwf_step_is(const json_t *step, const char *state)
 {
 	const char *s = vwf_js(step, "state");
 	return s && strcmp(s, state) == 0;
@@ -51,22 +51,22 @@ static void upload_words(vbuf *b, const json_t *up)
 char *vwf_journal_where(const json_t *doc)
 {
 	vbuf b = VBUF_INIT;
-	const json_t *up = step_of(doc, "upload"), *im = step_of(doc, "import");
-	const json_t *sb = step_of(doc, "sanboot"), *ex = step_of(doc, "export");
-	const json_t *dl = step_of(doc, "download");
+	const json_t *up = vwf_doc_step(doc, "upload"), *im = vwf_doc_step(doc, "import");
+	const json_t *sb = vwf_doc_step(doc, "sanboot"), *ex = vwf_doc_step(doc, "export");
+	const json_t *dl = vwf_doc_step(doc, "download");
 	if (dl) {
 		vbuf_addf(&b, "download to %s %s", vwf_js(dl, "path"),
-			  is(dl, "done") ? "done" : "under way");
+			  vwf_step_is(dl, "done") ? "done" : "under way");
 	} else if (ex) {
-		if (is(ex, "done"))
+		if (vwf_step_is(ex, "done"))
 			vbuf_addf(&b, "exported to %s", vwf_js(ex, "url"));
 		else if (vwf_js(ex, "task_id"))
 			vbuf_addf(&b, "export task %s %s", vwf_js(ex, "task_id"),
-				  is(ex, "failed") ? "failed" : "under way");
+				  vwf_step_is(ex, "failed") ? "failed" : "under way");
 		else
 			vbuf_addf(&b, "starting the export of %s", vwf_js(ex, "ami_id"));
 	} else if (sb) {
-		if (is(sb, "done"))
+		if (vwf_step_is(sb, "done"))
 			vbuf_addf(&b, "sanbootable AMI %s made", vwf_js(sb, "ami_id"));
 		else if (vwf_js(sb, "image_id"))
 			vbuf_addf(&b, "sanbootable AMI %s being made", vwf_js(sb, "image_id"));
@@ -76,15 +76,15 @@ char *vwf_journal_where(const json_t *doc)
 			vbuf_addf(&b, "installing sanbootable on a copy of %s",
 				  vwf_js(sb, "source_ami"));
 	} else if (im) {
-		if (is(im, "done"))
+		if (vwf_step_is(im, "done"))
 			vbuf_addf(&b, "imported as %s", vwf_js(im, "ami_id"));
 		else if (vwf_js(im, "task_id"))
 			vbuf_addf(&b, "import task %s %s", vwf_js(im, "task_id"),
-				  is(im, "failed") ? "failed" : "under way");
+				  vwf_step_is(im, "failed") ? "failed" : "under way");
 		else
 			vbuf_adds(&b, "starting the import task");
 	} else if (up) {
-		if (is(up, "done")) {
+		if (vwf_step_is(up, "done")) {
 			vbuf_addf(&b, "uploaded to s3://%s/%s", vwf_js(up, "bucket"),
 				  vwf_js(up, "key"));
 		} else {
@@ -101,18 +101,18 @@ char *vwf_journal_where(const json_t *doc)
 char *vwf_journal_kept(const json_t *doc)
 {
 	vbuf b = VBUF_INIT;
-	const json_t *up = step_of(doc, "upload"), *im = step_of(doc, "import");
-	const json_t *ex = step_of(doc, "export");
-	if (up && !is(up, "done") && vwf_js(up, "upload_id")) {
+	const json_t *up = vwf_doc_step(doc, "upload"), *im = vwf_doc_step(doc, "import");
+	const json_t *ex = vwf_doc_step(doc, "export");
+	if (up && !vwf_step_is(up, "done") && vwf_js(up, "upload_id")) {
 		vbuf_addf(&b, "the multipart upload of s3://%s/%s (", vwf_js(up, "bucket"),
 			  vwf_js(up, "key"));
 		upload_words(&b, up);
 		vbuf_adds(&b, " in S3)");
 	}
-	if (im && !is(im, "done") && !is(im, "failed") && vwf_js(im, "task_id"))
+	if (im && !vwf_step_is(im, "done") && !vwf_step_is(im, "failed") && vwf_js(im, "task_id"))
 		vbuf_addf(&b, "%simport task %s, which goes on in AWS", b.len ? "; " : "",
 			  vwf_js(im, "task_id"));
-	if (ex && !is(ex, "done") && !is(ex, "failed") && vwf_js(ex, "task_id"))
+	if (ex && !vwf_step_is(ex, "done") && !vwf_step_is(ex, "failed") && vwf_js(ex, "task_id"))
 		vbuf_addf(&b, "%sexport task %s, which goes on in AWS", b.len ? "; " : "",
 			  vwf_js(ex, "task_id"));
 	if (!b.len) {

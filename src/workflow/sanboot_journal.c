@@ -3,7 +3,6 @@
  */
 #include "workflow/sanboot_journal.h"
 
-#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,29 +146,7 @@ out:
 
 char **vwf_instances_list(size_t *n)
 {
-	char *dir = vwf_state_dir("instances");
-	DIR *d = dir ? opendir(dir) : NULL;
-	char **ids = NULL;
-	size_t cap = 0;
-	struct dirent *de;
-
-	*n = 0;
-	while (d && (de = readdir(d)) != NULL) {
-		size_t len = strlen(de->d_name);
-		if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
-			continue;
-		char *id = xstrndup(de->d_name, len - 5);
-		if (!safe_id(id)) {
-			free(id);
-			continue;
-		}
-		xgrow((void **)&ids, &cap, *n + 1, sizeof(*ids));
-		ids[(*n)++] = id;
-	}
-	if (d)
-		closedir(d);
-	free(dir);
-	return ids;
+	return vwf_state_names("instances", ".json", safe_id, n);
 }
 
 bool vwf_instance_owner_alive(const vwf_instance_entry *e)

@@ -3,6 +3,7 @@
  */
 #include "workflow/state_dir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -34,6 +35,34 @@ char *vwf_state_dir(const char *sub)
 		return NULL;
 	vbuf_addf(&b, "%s/.local/state/vmie/%s", home, sub);
 	return vbuf_detach(&b);
+}
+
+char **vwf_state_names(const char *sub, const char *suffix,
+		       bool (*ok)(const char *name), size_t *n)
+{
+	char *dir = vwf_state_dir(sub);
+	DIR *d = dir ? opendir(dir) : NULL;
+	size_t cap = 0, sl = strlen(suffix);
+	char **names = NULL;
+	struct dirent *de;
+
+	*n = 0;
+	while (d && (de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		if (len <= sl || strcmp(de->d_name + len - sl, suffix) != 0)
+			continue;
+		char *name = xstrndup(de->d_name, len - sl);
+		if (!ok(name)) {
+			free(name);
+			continue;
+		}
+		xgrow((void **)&names, &cap, *n + 1, sizeof(*names));
+		names[(*n)++] = name;
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return names;
 }
 
 int vwf_make_dirs(const char *path)

@@ -15,6 +15,12 @@
 /* The directory for `sub` ("runs"), not created; NULL without a home. */
 char *vwf_state_dir(const char *sub);
 
+/* The names of the files in `sub` ending in `suffix`, without it, that
+ * `ok` accepts (each names something: an id); free each, then the
+ * array. */
+char **vwf_state_names(const char *sub, const char *suffix,
+		       bool (*ok)(const char *name), size_t *n);
+
 /* mkdir -p, 0700 for what it creates: 0 or -1 (errno). */
 int vwf_make_dirs(const char *path);
 
