@@ -351,8 +351,9 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 	vlog_info("uploading to s3://%s/%s", bucket, key);
 	rc = vupload_run(&uo, u.src, &up, err);
 	if (rc != 0) {
-		/* Nothing left to go on from: the upload was aborted. */
-		if (!up.kept)
+		/* A refused image's upload is aborted: nothing to go on from.
+		 * Any other failure keeps it for the same command. */
+		if (rc == VMIE_ERR_FILE_UNSUPPORTED_FORMAT && !up.kept)
 			vwf_journal_step_drop(r->journal, VWF_STEP_UPLOAD);
 		vwf_journal_save(r->journal);
 		goto out;

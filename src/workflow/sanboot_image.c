@@ -26,6 +26,11 @@ static char *image_name(const vwf_sanboot_job *job)
 	struct tm tm;
 	vbuf b = VBUF_INIT;
 
+	/* A CreateImage whose answer never came may still make its AMI: the
+	 * same name again finds it (or is refused as a duplicate of it). */
+	const char *earlier = vwf_js(job->jstep, "image_name");
+	if (earlier && !vwf_js(job->jstep, "image_id"))
+		return xstrdup(earlier);
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
 	vbuf_addf(&b, "vmie-sanbootable-%s-%s-%.8s", job->source_ami, stamp,
@@ -34,14 +39,15 @@ static char *image_name(const vwf_sanboot_job *job)
 }
 
 /* The AMI a CreateImage of this name made, when its answer was lost (a
- * dropped connection, a kill): true with job->new_ami_id set. */
-static bool made_already(vwf_sanboot_job *job, const char *name)
+ * dropped connection, a kill): 1 with job->new_ami_id set, 0 when there
+ * is none, -1 when it failed. */
+static int made_already(vwf_sanboot_job *job, const char *name)
 {
 	vec2_image img = {0};
 	vmie_error e = {0};
-	bool found = vec2_find_own_image(job->r->client, name, &img, &e) == 0 &&
-		     strcmp(img.state, "failed") != 0;
-	if (found) {
+	int found = vec2_find_own_image(job->r->client, name, &img, &e) != 0 ? 0
+		    : strcmp(img.state, "failed") == 0 ? -1 : 1;
+	if (found == 1) {
 		free(job->new_ami_id);
 		job->new_ami_id = xstrdup(img.image_id);
 		vlog_info("AMI %s (%s) was made by the CreateImage whose answer was lost",
@@ -81,7 +87,7 @@ static int create(vwf_sanboot_job *job, vmie_error *err)
 		.tags = &tags,
 	};
 	rc = vec2_create_image(job->r->client, &p, &job->new_ami_id, err);
-	if (rc != 0 && rc != VMIE_ERR_INTERRUPTED && made_already(job, name)) {
+	if (rc != 0 && rc != VMIE_ERR_INTERRUPTED && made_already(job, name) == 1) {
 		vmie_error_clear(err);
 		rc = 0;
 	}
@@ -211,10 +217,11 @@ bool vwf_sb_earlier_image(vwf_sanboot_job *job)
 	const char *name = vwf_js(job->jstep, "image_name");
 	if (!name)
 		return false;
-	if (made_already(job, name))
-		return true;
-	vwf_jset(job->jstep, "image_name", NULL);
-	return false;
+	int found = made_already(job, name);
+	/* A failed one's name cannot be used again: a new name. */
+	if (found < 0)
+		vwf_jset(job->jstep, "image_name", NULL);
+	return found == 1;
 }
 
 int vwf_sb_image(vwf_sanboot_job *job, vmie_error *err)
