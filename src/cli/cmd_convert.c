@@ -16,7 +16,8 @@ const struct cli_command cli_cmd_convert = {
 		"to a RAW disk image in --s3-bucket (as vmie export) and, with "
 		"--download, write it to a file or a block device.  A local "
 		"image is checked first and refused when AWS would refuse it; "
-		"--force uploads it anyway.",
+		"--force uploads it anyway.  Stopped, the same command goes on where "
+		"it stopped ('vmie runs'); --restart starts over.",
 	.example =
 		"  vmie convert --region us-west-2 --s3-bucket my-bucket "
 		"--source https://example.com/image.ova --install-sanbootable",

@@ -16,7 +16,9 @@ const struct cli_command cli_cmd_import = {
 		"JSON file of disk containers already in --s3-bucket) into EC2 "
 		"as an AMI, through EC2 VM Import.  A local image is checked "
 		"first, as 'vmie inspect' does, and refused when AWS would "
-		"refuse it; --force uploads it anyway.",
+		"refuse it; --force uploads it anyway.  Stopped (Ctrl-C, a crash, an "
+		"outage longer than --outage-window), the same command goes on "
+		"where it stopped ('vmie runs'); --restart starts over.",
 	.example =
 		"  vmie import --region us-west-2 --s3-bucket my-bucket "
 		"--source ./disk.vmdk\n"

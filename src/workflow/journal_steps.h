@@ -7,18 +7,23 @@
  *              first part's: the rerun cuts the same parts), compression,
  *              source {"validator", "length"} (an http source), started_at;
  *              upload_id once CreateMultipartUpload answers; parts
- *              [[number, size, "CRC32C base64"], ...] as S3 takes them;
+ *              [[number, size, "CRC32C base64"] or null, ...] (index
+ *              number - 1) as S3 takes them, written at most once a second;
+ *              unrecorded when an earlier run died before it knew its
+ *              upload's id (the key's uploads since are aborted);
  *              done: format, object_size, etag, checksum (parts dropped).
  *   "import"   token (ImportImage's ClientToken) before the call; task_id
  *              after; done: ami_id, snapshot_ids; failed: message.
- *   "sanboot"  source_ami; launch (the attempt, in the token), token,
- *              subnet before RunInstances; instance_id after; command_id
- *              once SendCommand answers, installed once it succeeded;
- *              image_name before CreateImage, image_id after; terminated
- *              once the instance is gone; done: ami_id.
+ *   "sanboot"  source_ami; launch (the attempt, in the token; kept while
+ *              a launch's answer never came), token, subnet before
+ *              RunInstances; instance_id after; command_id once SendCommand
+ *              answers, installed once it succeeded; image_name before
+ *              CreateImage (kept while its answer never came), image_id
+ *              after; terminated once the instance is gone; done: ami_id.
  *   "export"   ami_id, prefix (the default one is made of the time: kept),
  *              format, token before ExportImage; task_id after; done: key,
- *              url, size.
+ *              url, size; attempt (> 1: a failed export tried again, with
+ *              another token).
  *   "download" path; done once verified (the downloader's own state file
  *              resumes the bytes).
  * Every step has "state": "started", "done" or "failed", and "options"
