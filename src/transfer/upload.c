@@ -276,6 +276,8 @@ int vupload_run(const vupload_opts *o, vsource *src, vupload_result *res,
 	if (rc == 0 && o->cancel && *o->cancel)
 		rc = vup_interrupted(err);
 	if (rc == 0) {
+		if (o->on_all_parts)
+			o->on_all_parts(o->journal_ctx);
 		tried = true;
 		rc = complete(&r, &etag, &theirs, &ours, &done, err);
 	}

@@ -110,6 +110,10 @@ typedef struct vupload_opts {
 	 * once S3 holds it (also those a resume keeps). */
 	void (*on_upload_id)(void *ctx, const char *upload_id);
 	void (*on_part)(void *ctx, unsigned part, uint64_t size, uint32_t crc);
+	/* Every part is in S3, CompleteMultipartUpload is next: the journal
+	 * must hold them all now (a run killed during the call finds the
+	 * object by their composite checksum). */
+	void (*on_all_parts)(void *ctx);
 	void *journal_ctx;
 } vupload_opts;
 

@@ -108,6 +108,12 @@ static void on_part(void *ctx, unsigned part, uint64_t size, uint32_t crc)
 	vwf_journal_save_soon(u->run->journal);
 }
 
+static void on_all_parts(void *ctx)
+{
+	upload_ctx *u = ctx;
+	vwf_journal_save(u->run->journal);
+}
+
 static int open_source(const vmie_options *o, vmie_source_kind kind,
 		       vsource **out, vmie_error *err)
 {
@@ -346,6 +352,7 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 		.keep_on_failure = u.step != NULL,
 		.on_upload_id = u.step ? on_upload_id : NULL,
 		.on_part = u.step ? on_part : NULL,
+		.on_all_parts = u.step ? on_all_parts : NULL,
 		.journal_ctx = &u,
 	};
 	vlog_info("uploading to s3://%s/%s", bucket, key);

@@ -24,7 +24,7 @@
 /* Journals of finished runs are kept this long (what a rerun of the same
  * command reports, what a scheduler asks about), then pruned. */
 #define KEEP_DONE_S (30 * 86400)
-#define SAVE_EVERY_MS 1000
+#define SAVE_EVERY_MS 250
 
 struct vwf_journal {
 	char *id;

@@ -72,7 +72,7 @@ bool vwf_journal_source_changed(const vwf_journal *j);
 
 /* Writes the journal now (a failure is a warning, once: the run goes on). */
 void vwf_journal_save(vwf_journal *j);
-/* The same, at most once a second (an upload's parts): what is
+/* The same, at most every quarter second (an upload's parts): what is
  * not written yet is written by the next save. */
 void vwf_journal_save_soon(vwf_journal *j);
 

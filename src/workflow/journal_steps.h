@@ -8,7 +8,8 @@
  *              source {"validator", "length"} (an http source), started_at;
  *              upload_id once CreateMultipartUpload answers; parts
  *              [[number, size, "CRC32C base64"] or null, ...] (index
- *              number - 1) as S3 takes them, written at most once a second;
+ *              number - 1) as S3 takes them (written every quarter second,
+ *              and all before CompleteMultipartUpload);
  *              unrecorded when an earlier run died before it knew its
  *              upload's id (the key's uploads since are aborted);
  *              done: format, object_size, etag, checksum (parts dropped).

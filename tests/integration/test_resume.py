@@ -78,12 +78,22 @@ def slow_parts(emu, ms=400):
     emu.control("POST", "faults", {"operation": "UploadPart", "latency_ms": ms, "count": 200})
 
 
+def journaled_parts(env):
+    """Parts the run's journal recorded so far."""
+    try:
+        up = journal(env)["steps"]["upload"]
+    except (ValueError, KeyError):
+        return 0
+    return sum(1 for p in up.get("parts") or [] if p)
+
+
 def killed_mid_upload(vmie_bin, env, emu, args, parts=3):
-    """An upload killed with SIGKILL once S3 holds `parts` parts; what S3
-    holds then, in bytes."""
+    """An upload killed with SIGKILL once S3 holds `parts` parts and the
+    journal a first one; what S3 holds then, in bytes."""
     slow_parts(emu)
     p = start(vmie_bin, args, env)
-    wait_for(lambda: parts_open(emu) >= parts, f"{parts} parts in S3")
+    wait_for(lambda: parts_open(emu) >= parts and journaled_parts(env) >= 1,
+             f"{parts} parts in S3")
     kill9(p)
     emu.control("DELETE", "faults")
     return parts_open(emu) * PART
