@@ -354,8 +354,8 @@ typedef struct vmie_run_info {
 	vmie_result result;  /* what it made so far */
 } vmie_run_info;
 
-/* The runs journaled on this machine, the latest first; finished ones
- * only with `all`.  Free with vmie_run_infos_free. */
+/* The unfinished runs journaled on this machine (the finished ones too
+ * with `all`), the latest first.  Free with vmie_run_infos_free. */
 int vmie_runs_list(bool all, vmie_run_info **out, size_t *n, vmie_error *err);
 void vmie_run_infos_free(vmie_run_info *runs, size_t n);
 
