@@ -69,6 +69,7 @@ static void chunk_done(vdl_run *r, vdl_slot *sl, vdl_chunk *c)
 	c->done = true;
 	c->active = false;
 	c->crc = sl->crc;
+	c->crc64 = sl->crc64;
 	c->has_md5 = false;
 	if (sl->md5) {
 		unsigned len = 0;
