@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import secrets
+import socket
 import threading
 import time
 import urllib.parse
@@ -14,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from . import auth, control, protocol
 from .faults import Faults
+from .meter import Meter
 from .protocol import ServiceError
 from .services import SERVICES
 from .store import Store
@@ -39,6 +41,7 @@ class Emulator:
         self.lock = threading.RLock()
         self.forced = collections.defaultdict(list)  # kind -> [outcome spec]
         self.requests = collections.deque(maxlen=2000)  # recent requests, for tests
+        self.meter = Meter()  # body bytes in and out, for rate tests
         self.web_identity_tokens = {"vmie-test-web-identity-token"}
         creds = self.store.table("credentials")
         if DEFAULT_ACCESS_KEY not in creds:
@@ -128,6 +131,7 @@ class Request:
         b"" at the end.  A fault may cut the connection mid-body."""
         if self._eof:
             return b""
+        n = min(n, self.handler.server.emulator.meter.block(n))
         rfile = self.handler.rfile
         if self._chunked:
             if self._chunk_left == 0:
@@ -152,6 +156,7 @@ class Request:
         if not data:
             raise ConnectionError("client closed the connection mid-body")
         self.body_bytes_read += len(data)
+        self.handler.server.emulator.meter.add("in", len(data))
         limit = self.fault.get("reset_after_bytes") if self.fault else None
         if limit is not None and self.body_bytes_read >= limit and \
                 self.fault.get("direction", "request") == "request":
@@ -217,14 +222,16 @@ class Handler(BaseHTTPRequestHandler):
             sent = 0
             with open(path, "rb") as f:
                 f.seek(offset)
+                step = self.server.emulator.meter.block(BLOCK)
                 while n > 0:
-                    block = f.read(min(BLOCK, n))
+                    block = f.read(min(step, n))
                     if not block:
                         break
                     if limit is not None and sent + len(block) >= limit:
                         self.wfile.write(block[:max(0, limit - sent)])
                         raise control.ConnectionReset()
                     self.wfile.write(block)
+                    self.server.emulator.meter.add("out", len(block))
                     sent += len(block)
                     n -= len(block)
         else:
@@ -232,6 +239,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(resp.body[:limit])
                 raise control.ConnectionReset()
             self.wfile.write(resp.body)
+            self.server.emulator.meter.add("out", len(resp.body))
 
     def _error(self, module, err, req):
         if module is None or module.PROTOCOL == "iam":
@@ -343,6 +351,13 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        size = self.emulator.meter.send_buffer
+        if size:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+        return sock, addr
 
 
 def serve(state_dir, port=0, speed=1.0, sink=False):

@@ -245,6 +245,9 @@ typedef struct vmie_options {
 	const char *download_path;    /* --download PATH: a file or block device */
 	bool sparse;                  /* --sparse: skip zero blocks on a device too */
 	bool overwrite;               /* --overwrite: replace an existing file */
+	/* transfers (import's upload, the download) */
+	const char *max_bandwidth;    /* --max-bandwidth RATE ("50MB/s");
+				       * NULL: the profile's s3.max_bandwidth */
 	/* how the run reports and stops */
 	vmie_event_fn on_event;       /* NULL: no progress events */
 	void *event_ctx;

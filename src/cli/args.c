@@ -100,6 +100,10 @@ const struct cli_option cli_options[OPT__COUNT] = {
 			"arrays that read unwritten blocks as zeros)", "off"},
 	[OPT_OVERWRITE] = {"overwrite", 0, NULL,
 			   "replace an existing download file", "off"},
+	[OPT_MAX_BANDWIDTH] = {"max-bandwidth", 0, "RATE",
+			       "cap the transfer rate to and from S3, e.g. "
+			       "50MB/s or 400Mb/s",
+			       "the profile's s3.max_bandwidth, else none"},
 	[OPT_PROFILE] = {"profile", 0, "NAME",
 			 "AWS profile from ~/.aws/config and credentials",
 			 "AWS_PROFILE, then \"default\""},
@@ -228,6 +232,7 @@ static void store(struct cli_args *a, int id, const char *val)
 	case OPT_DOWNLOAD: a->opts.download_path = val; break;
 	case OPT_SPARSE: a->opts.sparse = true; break;
 	case OPT_OVERWRITE: a->opts.overwrite = true; break;
+	case OPT_MAX_BANDWIDTH: a->opts.max_bandwidth = val; break;
 	case OPT_PROFILE: a->opts.aws.profile = val; break;
 	case OPT_ENDPOINT_URL: a->opts.aws.endpoint_url = val; break;
 	case OPT_DEBUG:

@@ -40,6 +40,8 @@ void vdownload_result_free(vdownload_result *r)
 size_t vdl_chunk_size(const vdownload_opts *o, const vdl_object *ob)
 {
 	uint64_t cs = o->chunk_size;
+	if (o->threshold && ob->size < o->threshold)
+		cs = ob->size > VDL_MIN_CHUNK ? ob->size : VDL_MIN_CHUNK;
 	if (!cs && ob->verify == VDL_VERIFY_MD5_MULTIPART && ob->part_off &&
 	    ob->part_off[1] >= VDL_MIN_CHUNK &&
 	    ob->part_off[1] <= VDL_MAX_PART_CHUNK)

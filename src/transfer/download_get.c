@@ -61,6 +61,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
 	vdl_slot *sl = ctx;
 	size_t len = size * n;
+	if (!vxfer_receive(sl->xs, len))
+		return CURL_WRITEFUNC_PAUSE;
 	if (sl->body == 0) {
 		long status = 0;
 		curl_easy_getinfo(sl->xs->easy, CURLINFO_RESPONSE_CODE, &status);

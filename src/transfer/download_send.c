@@ -183,6 +183,7 @@ int vdl_send_all(vdl_run *r, vmie_error *err)
 		.parallel = r->parallel,
 		.retry = &r->retry,
 		.cancel = r->o->cancel,
+		.max_bps = r->o->max_bps,
 		.ops = &ops,
 		.ctx = &s,
 		.operation = "GetObject",

@@ -21,6 +21,7 @@
 #include "transfer/source.h"
 #include "transfer/upload.h"
 #include "workflow/import_plan.h"
+#include "workflow/transfer_settings.h"
 
 #define DEFAULT_STORAGE_CLASS "STANDARD_IA"
 
@@ -115,6 +116,10 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 	if (vsource_compression(u.src) != VIMG_COMP_NONE)
 		vlog_info("decompressing %s as it uploads",
 			  vimg_compression_name(vsource_compression(u.src)));
+	vwf_transfer xs = {0};
+	rc = vwf_transfer_settings(r, &xs, err);
+	if (rc != 0)
+		goto out;
 	upload_metadata(&meta);
 	vupload_opts uo = {
 		.client = r->client,
@@ -122,6 +127,9 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 		.key = key,
 		.storage_class = o->storage_class ? o->storage_class : DEFAULT_STORAGE_CLASS,
 		.metadata = &meta,
+		.parallel = xs.parallel,
+		.part_size = (size_t)vwf_part_size(&xs, vsource_size(u.src)),
+		.max_bps = xs.max_bps,
 		.progress = on_progress,
 		.progress_ctx = &u,
 		.cancel = o->cancel,

@@ -7,6 +7,7 @@
  * Order: cheap string checks first, then the source on the filesystem,
  * then the region (which reads the AWS config files).
  */
+#include "aws/s3_transfer_config.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "vmie.h"
@@ -298,6 +299,30 @@ static int check_strings(vmie_operation op, const vmie_options *o,
 	return 0;
 }
 
+/* --max-bandwidth: a rate as the AWS CLI writes s3.max_bandwidth, for a
+ * run that moves bytes itself (an export does only with --download). */
+static int check_bandwidth(vmie_operation op, const vmie_options *o,
+			   vmie_error *err)
+{
+	uint64_t bps;
+	if (!o->max_bandwidth)
+		return 0;
+	if (vaws_parse_rate(o->max_bandwidth, &bps) != 0) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
+			 "--max-bandwidth '%s' is not a rate", o->max_bandwidth);
+		return verr_hint(err, "write bytes per second as 50MB/s or "
+				      "800KB/s, or bits as 400Mb/s (K, M, G "
+				      "are powers of 1024, as in the AWS CLI)");
+	}
+	if (op == VMIE_OP_EXPORT && !o->download_path) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
+			 "--max-bandwidth applies to a download");
+		return verr_hint(err, "add --download PATH, or leave it out "
+				      "(AWS writes the export itself)");
+	}
+	return 0;
+}
+
 int vmie_validate(vmie_operation op, const vmie_options *opts,
 		  vmie_source_kind *kind_out, vmie_error *err)
 {
@@ -315,7 +340,8 @@ int vmie_validate(vmie_operation op, const vmie_options *opts,
 	}
 	if ((rc = check_strings(op, opts, &e)) != 0 ||
 	    (rc = vmie_check_import_options(op, opts, &e)) != 0 ||
-	    (rc = vmie_check_export_options(op, opts, &e)) != 0)
+	    (rc = vmie_check_export_options(op, opts, &e)) != 0 ||
+	    (rc = check_bandwidth(op, opts, &e)) != 0)
 		goto out;
 	if (op != VMIE_OP_EXPORT && op != VMIE_OP_DOWNLOAD &&
 	    (rc = vmie_check_source(opts->source, opts->s3_bucket, &kind, &e)))
