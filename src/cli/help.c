@@ -98,6 +98,10 @@ const struct cli_note cli_environment[] = {
 	{"NO_COLOR", "set (to anything): no colour"},
 	{"XDG_STATE_HOME", "log files go to $XDG_STATE_HOME/vmie/logs "
 			   "(default ~/.local/state/vmie/logs)"},
+	{"VMIE_LOG_KEEP_RUNS", "a log is deleted only when this many newer runs "
+			       "have logs (default 50; 'all': never delete)"},
+	{"VMIE_LOG_KEEP_DAYS", "and it is older than this many days (default 30; "
+			       "'all': never delete)"},
 	{NULL, NULL},
 };
 
