@@ -142,7 +142,8 @@ static void see_also(FILE *f, const struct cli_command *self)
 
 int gen_man_main(FILE *f)
 {
-	header(f, "vmie", cli_about);
+	/* The whatis line: short, as apropos lists it. */
+	header(f, "vmie", "import VM disk images into Amazon EC2, export AMIs");
 	fputs(".SH SYNOPSIS\n\\fBvmie\\fR [\\fIGLOBAL OPTIONS\\fR] "
 	      "\\fICOMMAND\\fR [\\fIOPTIONS\\fR]\n.SH DESCRIPTION\n", f);
 	text(f, cli_about);

@@ -103,6 +103,7 @@ static const char profiles_fn[] =
 	"# finds them: [profile NAME] and [default] in the first, [NAME] in the\n"
 	"# second.\n"
 	"_vmie_profiles() {\n"
+	"\tsetopt localoptions nobashrematch  # $match, whatever the user set\n"
 	"\tlocal config=${AWS_CONFIG_FILE:-$HOME/.aws/config}\n"
 	"\tlocal creds=${AWS_SHARED_CREDENTIALS_FILE:-$HOME/.aws/credentials}\n"
 	"\tlocal line expl\n"
