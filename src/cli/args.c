@@ -7,6 +7,12 @@
  * us say "--ami-id is not an option of 'vmie import'" instead of the less
  * helpful "unknown option".  Parsing goes on after the first error so the
  * message can name the command even when it comes later in argv.
+ *
+ * The table is also what --help, the man pages and the bash and zsh
+ * completions (src/cli/gen/, at build time) are made from: an option added
+ * here, to enum cli_opt, to store() and to the allowed masks of its
+ * commands appears in all of them.  option_hints.c says what its value
+ * completes to when the placeholder cannot.
  */
 #include "cli/cli.h"
 

@@ -5,6 +5,10 @@
  * Pieces (one idea per file):
  *   args.c        the option table and getopt_long parsing
  *   help.c        help texts, generated from the option table
+ *   option_hints.c what shells complete for option values
+ *   commands.c    the command list
+ *   gen/          vmie-docgen: man pages and shell completions, at build
+ *                 time, from the same tables as the help
  *   log_render.c  the log handler: console (colour) and log file
  *   logfile.c     where the log file lives and how it is opened
  *   exit_status.c vmie_status -> process exit status; signals
@@ -103,6 +107,36 @@ struct cli_option {
 
 extern const struct cli_option cli_options[OPT__COUNT];
 
+/*
+ * What a shell completes for an option's value (option_hints.c; read by the
+ * generated completions).  Most options need no entry: an option whose
+ * placeholder lists its values ("RAW|VMDK|VHD") completes those words, one
+ * whose placeholder is PATH, FILE or SOURCE (or ends in _PATH, _FILE)
+ * completes file names, any other completes nothing.
+ */
+enum cli_complete {
+	CLI_COMPLETE_AUTO = 0, /* from the placeholder, as above */
+	CLI_COMPLETE_NONE,     /* free text */
+	CLI_COMPLETE_WORDS,    /* one of the words in `values` */
+	CLI_COMPLETE_FILE,     /* a file name */
+	CLI_COMPLETE_PROFILE,  /* a profile of the AWS config / credentials files */
+};
+
+struct cli_option_hint {
+	enum cli_complete complete;
+	const char *values; /* "A|B|C" when the placeholder does not list them */
+	bool repeatable;    /* may be given more than once (--tag) */
+};
+
+extern const struct cli_option_hint cli_option_hints[OPT__COUNT];
+
+/* The completion of option id (never CLI_COMPLETE_AUTO); *values gets the
+ * "A|B|C" words for CLI_COMPLETE_WORDS, else NULL. */
+enum cli_complete cli_option_complete(int id, const char **values);
+/* The completion of an operand named as in cli_command.operands ("PATH",
+ * "SOURCE...", "S3_URL"); by the same placeholder rules. */
+enum cli_complete cli_operand_complete(const char *name, size_t len);
+
 struct cli_args;
 
 struct cli_command {
@@ -160,6 +194,18 @@ const char *cli_usage_name(const struct cli_args *a);
 
 void cli_help_main(FILE *out);
 void cli_help_command(FILE *out, const struct cli_command *cmd);
+
+/* The help's other tables, shared with the man pages: a name (an exit
+ * status, an environment variable) and what it means. NULL-terminated. */
+struct cli_note {
+	const char *name;
+	const char *text;
+};
+extern const struct cli_note cli_exit_statuses[];
+/* What vmie is, one sentence; what `vmie help` does. */
+extern const char cli_about[];
+extern const char cli_help_summary[];
+extern const struct cli_note cli_environment[];
 
 /* Logging: console and, once a run reaches the library, a log file. */
 struct cli_progress;

@@ -150,6 +150,10 @@ static void image_keys(json_t *o, const vimg_info *info, bool top)
 	json_object_set_new(o, "virtual_size", info ? json_integer(
 		(json_int_t)info->virtual_size) : json_null());
 	if (top) {
+		/* An OVA's virtual_size is its boot disk's; this is all of
+		 * its disks (any other image: virtual_size again). */
+		json_object_set_new(o, "total_virtual_size", info ? json_integer(
+			(json_int_t)vimg_total_virtual_size(info)) : json_null());
 		json_object_set_new(o, "file_size", info ? json_integer(
 			(json_int_t)info->file_size) : json_null());
 		json_object_set_new(o, "image_size", info ? size_or_null(
