@@ -70,6 +70,12 @@ typedef struct vimg_opener {
 	void *ctx;
 } vimg_opener;
 
+/* An opener for the files named beside the image at path (op->ctx owns
+ * the directory: free it with vimg_opener_dir_free).  Names that climb out
+ * of the directory are refused. */
+void vimg_opener_dir(vimg_opener *op, const char *path);
+void vimg_opener_dir_free(vimg_opener *op);
+
 /* r->read_at, and "all len bytes or false" for fixed-size structures. */
 long long vimg_read(const vimg_reader *r, uint64_t off, void *buf, size_t len);
 bool vimg_read_exact(const vimg_reader *r, uint64_t off, void *buf, size_t len);
