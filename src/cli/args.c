@@ -100,6 +100,11 @@ const struct cli_option cli_options[OPT__COUNT] = {
 			"arrays that read unwritten blocks as zeros)", "off"},
 	[OPT_OVERWRITE] = {"overwrite", 0, NULL,
 			   "replace an existing download file", "off"},
+	[OPT_UPLOAD_FORMAT] = {"upload-format", 0, "vmdk|as-is",
+			       "send a disk vmie can read (RAW, compressed or "
+			       "not; local VHD, VHDX, VMDK) as a streamOptimized "
+			       "VMDK made on the fly (only its data travels), "
+			       "or every image as it is", "vmdk"},
 	[OPT_PROFILE] = {"profile", 0, "NAME",
 			 "AWS profile from ~/.aws/config and credentials",
 			 "AWS_PROFILE, then \"default\""},
@@ -228,6 +233,7 @@ static void store(struct cli_args *a, int id, const char *val)
 	case OPT_DOWNLOAD: a->opts.download_path = val; break;
 	case OPT_SPARSE: a->opts.sparse = true; break;
 	case OPT_OVERWRITE: a->opts.overwrite = true; break;
+	case OPT_UPLOAD_FORMAT: a->opts.upload_format = val; break;
 	case OPT_PROFILE: a->opts.aws.profile = val; break;
 	case OPT_ENDPOINT_URL: a->opts.aws.endpoint_url = val; break;
 	case OPT_DEBUG:
