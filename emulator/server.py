@@ -17,6 +17,7 @@ from .faults import Faults
 from .protocol import ServiceError
 from .services import SERVICES
 from .store import Store
+from .throttle import Throttle, Unlimited
 
 DEFAULT_ACCESS_KEY = "AKIAVMIEEMULATOR0001"
 DEFAULT_SECRET_KEY = "vmie/emulator/secret/key/not/for/aws/0001"
@@ -27,9 +28,12 @@ BLOCK = 1 << 20
 class Emulator:
     """Everything the services share: account, credentials, state, clock."""
 
-    def __init__(self, state_dir, account="123456789012", speed=1.0, sink=False):
+    def __init__(self, state_dir, account="123456789012", speed=1.0, sink=False,
+                 bandwidth=None):
         self.account = account
         self.speed = speed
+        # Benchmarks: the bytes/s of bodies, both ways (throttle.py).
+        self.link = Throttle(bandwidth) if bandwidth else Unlimited()
         # Benchmarks: S3 keeps sizes and checksums of what it receives but
         # not the bytes (objects read back as zeros), so the emulator's disk
         # and CPU are not what a benchmark measures.
@@ -151,6 +155,7 @@ class Request:
             self._remaining -= len(data)
         if not data:
             raise ConnectionError("client closed the connection mid-body")
+        self.handler.server.emulator.link.take(len(data))
         self.body_bytes_read += len(data)
         limit = self.fault.get("reset_after_bytes") if self.fault else None
         if limit is not None and self.body_bytes_read >= limit and \
@@ -224,6 +229,7 @@ class Handler(BaseHTTPRequestHandler):
                     if limit is not None and sent + len(block) >= limit:
                         self.wfile.write(block[:max(0, limit - sent)])
                         raise control.ConnectionReset()
+                    self.server.emulator.link.take(len(block))
                     self.wfile.write(block)
                     sent += len(block)
                     n -= len(block)
@@ -345,7 +351,7 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 64
 
 
-def serve(state_dir, port=0, speed=1.0, sink=False):
+def serve(state_dir, port=0, speed=1.0, sink=False, bandwidth=None):
     httpd = Server(("127.0.0.1", port), Handler)
-    httpd.emulator = Emulator(state_dir, speed=speed, sink=sink)
+    httpd.emulator = Emulator(state_dir, speed=speed, sink=sink, bandwidth=bandwidth)
     return httpd
