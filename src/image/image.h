@@ -141,6 +141,11 @@ typedef struct vimg_inspect_opts {
 } vimg_inspect_opts;
 int vimg_inspect(const vimg_reader *r, const vimg_inspect_opts *o,
 		 vimg_info *info, vmie_error *err);
+/* Errors in info that say the file is damaged, as opposed to well-formed
+ * but not what AWS imports (a sparse VMDK, whose disk can still be read
+ * through vimg_guest_open). */
+bool vimg_broken(const vimg_info *info);
+
 /* vimg_inspect on a local file, extents opened beside it. */
 int vimg_inspect_file(const char *path, vimg_info *info, vmie_error *err);
 

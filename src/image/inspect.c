@@ -139,9 +139,7 @@ static void inspect_partitions(const vimg_reader *img,
 	vimg_reader_close(&guest);
 }
 
-/* Errors that say the file is damaged, as opposed to well-formed but not
- * what AWS imports (a sparse VMDK, whose disk can still be read). */
-static bool structurally_broken(const vimg_info *info)
+bool vimg_broken(const vimg_info *info)
 {
 	for (size_t i = 0; i < info->nfindings; i++)
 		if (info->findings[i].severity == VIMG_ERROR &&
@@ -184,7 +182,7 @@ static void inspect_image(const vimg_reader *img, const vimg_inspect_opts *o,
 		refuse(info, f);
 		return;
 	}
-	if (!structurally_broken(info))
+	if (!vimg_broken(info))
 		inspect_partitions(img, o, info);
 }
 

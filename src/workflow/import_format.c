@@ -97,17 +97,6 @@ static int send_vmdk(vwf_upload_src *u, vsource *src, const char *what,
 	return 0;
 }
 
-/* The findings that say the disk cannot be read through its tables
- * (anything but "AWS would refuse this VMDK subformat"). */
-static bool readable(const vimg_info *info)
-{
-	for (size_t i = 0; i < info->nfindings; i++)
-		if (info->findings[i].severity == VIMG_ERROR &&
-		    strcmp(info->findings[i].code, "vmdk-not-stream-optimized") != 0)
-			return false;
-	return true;
-}
-
 static int open_local(const vmie_options *o, vwf_upload_src *u,
 		      vmie_error *err)
 {
@@ -122,7 +111,7 @@ static int open_local(const vmie_options *o, vwf_upload_src *u,
 			rc = send_vmdk(u, src, o->source, err);
 		goto out;
 	}
-	if (convertible(&info) && readable(&info)) {
+	if (convertible(&info) && !vimg_broken(&info)) {
 		vmie_error e = {0};
 		if (vsource_open_image(o->source, info.format, &src, &e) == 0) {
 			char what[64];
