@@ -37,7 +37,7 @@ def raw_from(src, info, dst):
             vmdk_stream.decode(f, member[0], member[1], dst)
         return dst
     with open(src, "rb") as f:
-        disk = image_sniff.open_reader(f, info, full=True)
+        disk = image_sniff.open_reader(f, info)
         if disk is None:
             return src  # documented: formats the emulator cannot expand stay as-is
         with open(dst, "wb") as out:
