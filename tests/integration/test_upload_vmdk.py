@@ -8,7 +8,6 @@ snapshot: an export to RAW gives the source back byte for byte), fails a
 damaged one with AWS's message, and exports a real streamOptimized VMDK.
 
 Skipped, naming the package, without qemu-img."""
-import hashlib
 import json
 import os
 import shutil
@@ -20,7 +19,7 @@ import pytest
 import emu_s3_client as raw_s3
 from conftest import EMU_ACCESS_KEY, EMU_SECRET_KEY, run
 from images import MIB, PART_START, make_raw
-from test_import import Server
+from test_import import Server, sha256
 from test_inspect import inspect_json, make_ova
 
 BUCKET = "vmie-vmdk-test"
@@ -47,14 +46,6 @@ def emu_env(emu_env):
 def sh(*args):
     return subprocess.run([str(a) for a in args], check=True, capture_output=True,
                           text=True, timeout=300)
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(MIB), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def result_of(r):
