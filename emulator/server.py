@@ -19,6 +19,7 @@ from .meter import Meter
 from .protocol import ServiceError
 from .services import SERVICES
 from .store import Store
+from .throttle import Throttle, Unlimited
 
 DEFAULT_ACCESS_KEY = "AKIAVMIEEMULATOR0001"
 DEFAULT_SECRET_KEY = "vmie/emulator/secret/key/not/for/aws/0001"
@@ -29,9 +30,12 @@ BLOCK = 1 << 20
 class Emulator:
     """Everything the services share: account, credentials, state, clock."""
 
-    def __init__(self, state_dir, account="123456789012", speed=1.0, sink=False):
+    def __init__(self, state_dir, account="123456789012", speed=1.0, sink=False,
+                 bandwidth=None):
         self.account = account
         self.speed = speed
+        # Benchmarks: the bytes/s of bodies, both ways (throttle.py).
+        self.link = Throttle(bandwidth) if bandwidth else Unlimited()
         # Benchmarks: S3 keeps sizes and checksums of what it receives but
         # not the bytes (objects read back as zeros), so the emulator's disk
         # and CPU are not what a benchmark measures.
@@ -155,6 +159,7 @@ class Request:
             self._remaining -= len(data)
         if not data:
             raise ConnectionError("client closed the connection mid-body")
+        self.handler.server.emulator.link.take(len(data))
         self.body_bytes_read += len(data)
         self.handler.server.emulator.meter.add("in", len(data))
         limit = self.fault.get("reset_after_bytes") if self.fault else None
@@ -230,6 +235,7 @@ class Handler(BaseHTTPRequestHandler):
                     if limit is not None and sent + len(block) >= limit:
                         self.wfile.write(block[:max(0, limit - sent)])
                         raise control.ConnectionReset()
+                    self.server.emulator.link.take(len(block))
                     self.wfile.write(block)
                     self.server.emulator.meter.add("out", len(block))
                     sent += len(block)
@@ -360,7 +366,7 @@ class Server(ThreadingHTTPServer):
         return sock, addr
 
 
-def serve(state_dir, port=0, speed=1.0, sink=False):
+def serve(state_dir, port=0, speed=1.0, sink=False, bandwidth=None):
     httpd = Server(("127.0.0.1", port), Handler)
-    httpd.emulator = Emulator(state_dir, speed=speed, sink=sink)
+    httpd.emulator = Emulator(state_dir, speed=speed, sink=sink, bandwidth=bandwidth)
     return httpd

@@ -237,6 +237,9 @@ typedef struct vmie_options {
 	size_t ntags;
 	const char *role_name;        /* --role-name (NULL: vmimport) */
 	bool upload_only;             /* --upload-only: stop after the upload */
+	/* --upload-format vmdk|as-is (NULL: vmdk): a disk vmie can read goes
+	 * as a streamOptimized VMDK made on the fly, or every source as it is */
+	const char *upload_format;
 	/* sanbootable */
 	const char *instance_type;    /* --instance-type (NULL: t3.micro) */
 	const char *subnet_id;        /* --subnet-id (NULL: the default VPC's) */
@@ -267,6 +270,7 @@ typedef struct vmie_result {
 	char *s3_url;              /* the uploaded (or given) image */
 	char *format;              /* the DiskContainer Format sent */
 	uint64_t uploaded_bytes;
+	uint64_t disk_bytes;       /* the disks those bytes carry; 0: unknown */
 	char *import_task_id;
 	char *ami_id;
 	char **snapshot_ids;

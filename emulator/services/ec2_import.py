@@ -3,10 +3,11 @@
 What the service finds while converting is planned here from the
 object's content (image_sniff) and revealed by the task state machine
 (ec2_tasks) when the task reaches the matching stage."""
+import struct
 import time
 import urllib.parse
 
-from .. import image_sniff
+from .. import image_convert, image_sniff, vmdk_stream
 from ..protocol import ec2_response, items, x
 from ..store import new_id
 from . import ec2_common as common
@@ -106,22 +107,44 @@ def _disk_failure(declared, info):
     return None
 
 
+def _decode(emu, task, path, info):
+    """A streamOptimized VMDK (alone or in an OVA) becomes the snapshot's
+    RAW bytes, as VM Import converts it: (path of the disk, problem)."""
+    member = image_convert.vmdk_member(path, info)
+    if not member:
+        return path, None
+    dst = emu.store.path("disks", task["image_id"])
+    try:
+        with open(path, "rb") as f:
+            task["virtual_size"] = vmdk_stream.decode(f, member[0], member[1], dst)
+        return dst, None
+    except (vmdk_stream.VmdkError, struct.error) as e:
+        tasks.drop_disk(dst)
+        task["vmdk_error"] = str(e)
+        return path, "ClientError: Disk validation failed [Unsupported VMDK File Format]"
+
+
 def _plan(emu, task, path, declared):
-    """Decide from the content (or a forced outcome) how the task ends."""
+    """Decide from the content (or a forced outcome) how the task ends;
+    returns the path of the disk the snapshot holds once decoded."""
     info = image_sniff.detect(path)
     task["virtual_size"] = info.get("virtual_size") or info["size"]
     forced = emu.take_forced("import")  # taken even when the content decides
     problem = _disk_failure(declared, info)
+    disk = path
+    if not problem:
+        disk, problem = _decode(emu, task, path, info)
     if problem:
         task["fail"] = {"at": "validated", "message": problem}
     else:
-        family, why = image_sniff.detect_os(path, info)
+        family, why = image_sniff.detect_os(disk, None if disk != path else info)
         task["os_evidence"] = why
         if family is None:
             task["fail"] = {"at": "updating", "message": UNKNOWN_OS}
         task["detected_platform"] = family or task.get("Platform")
     if forced:
         _apply_forced(task, forced)
+    return disk
 
 
 def _apply_forced(task, forced):
@@ -174,9 +197,10 @@ def _new_import(emu, p, disks, role, region):
             "client_token": p.get("ClientToken"), "fingerprint": fingerprint(p),
             "image_id": new_id("ami"), "snapshot_id": new_id("snap"), "fail": None,
             "disks": [{k: v for k, v in d.items() if k != "path"} for d in disks]}
-    _plan(emu, task, disks[0]["path"], disks[0]["Format"])
+    disk = _plan(emu, task, disks[0]["path"], disks[0]["Format"])
     task["detected_arch"] = task["Architecture"] or "x86_64"
-    task["disk_path"] = tasks.keep_disk(emu, disks[0]["path"], task["image_id"])
+    task["disk_path"] = disk if disk != disks[0]["path"] else \
+        tasks.keep_disk(emu, disk, task["image_id"])
     tags = common.tag_specs(p, "import-image-task")
     with emu.store.lock:
         emu.store.table("import_tasks")[tid] = task

@@ -110,6 +110,11 @@ const struct cli_option cli_options[OPT__COUNT] = {
 			       "cap the transfer rate to and from S3, e.g. "
 			       "50MB/s or 400Mb/s",
 			       "the profile's s3.max_bandwidth, else none"},
+	[OPT_UPLOAD_FORMAT] = {"upload-format", 0, "vmdk|as-is",
+			       "send a disk vmie can read (RAW, compressed or "
+			       "not; local VHD, VHDX, VMDK) as a streamOptimized "
+			       "VMDK made on the fly (only its data travels), "
+			       "or every image as it is", "vmdk"},
 	[OPT_PROFILE] = {"profile", 0, "NAME",
 			 "AWS profile from ~/.aws/config and credentials",
 			 "AWS_PROFILE, then \"default\""},
@@ -239,6 +244,7 @@ static void store(struct cli_args *a, int id, const char *val)
 	case OPT_SPARSE: a->opts.sparse = true; break;
 	case OPT_OVERWRITE: a->opts.overwrite = true; break;
 	case OPT_MAX_BANDWIDTH: a->opts.max_bandwidth = val; break;
+	case OPT_UPLOAD_FORMAT: a->opts.upload_format = val; break;
 	case OPT_PROFILE: a->opts.aws.profile = val; break;
 	case OPT_ENDPOINT_URL: a->opts.aws.endpoint_url = val; break;
 	case OPT_DEBUG:

@@ -58,6 +58,7 @@ enum cli_opt {
 	OPT_SPARSE,
 	OPT_OVERWRITE,
 	OPT_MAX_BANDWIDTH,
+	OPT_UPLOAD_FORMAT,
 	/* global options (any command, before or after it) */
 	OPT_PROFILE,
 	OPT_ENDPOINT_URL,
@@ -86,7 +87,7 @@ enum cli_opt {
 	 OPTBIT(OPT_PLATFORM) | OPTBIT(OPT_BOOT_MODE) | OPTBIT(OPT_ENCRYPTED) | \
 	 OPTBIT(OPT_KMS_KEY_ID) | OPTBIT(OPT_TAG) | OPTBIT(OPT_ROLE_NAME) |   \
 	 OPTBIT(OPT_UPLOAD_ONLY) | OPTBIT(OPT_JSON_EVENTS) |                  \
-	 OPTBIT(OPT_MAX_BANDWIDTH))
+	 OPTBIT(OPT_MAX_BANDWIDTH) | OPTBIT(OPT_UPLOAD_FORMAT))
 /* The temporary instance of --install-sanbootable. */
 #define CLI_SANBOOT_OPTIONS                                                   \
 	(OPTBIT(OPT_INSTALL_SANBOOTABLE) | OPTBIT(OPT_INSTANCE_PROFILE) |     \

@@ -73,6 +73,12 @@ typedef struct vimg_opener {
 	void *ctx;
 } vimg_opener;
 
+/* An opener for the files named beside the image at path (op->ctx owns
+ * the directory: free it with vimg_opener_dir_free).  Names that climb out
+ * of the directory are refused. */
+void vimg_opener_dir(vimg_opener *op, const char *path);
+void vimg_opener_dir_free(vimg_opener *op);
+
 /* r->read_at, and "all len bytes or false" for fixed-size structures. */
 long long vimg_read(const vimg_reader *r, uint64_t off, void *buf, size_t len);
 bool vimg_read_exact(const vimg_reader *r, uint64_t off, void *buf, size_t len);
@@ -138,6 +144,11 @@ typedef struct vimg_inspect_opts {
 } vimg_inspect_opts;
 int vimg_inspect(const vimg_reader *r, const vimg_inspect_opts *o,
 		 vimg_info *info, vmie_error *err);
+/* Errors in info that say the file is damaged, as opposed to well-formed
+ * but not what AWS imports (a sparse VMDK, whose disk can still be read
+ * through vimg_guest_open). */
+bool vimg_broken(const vimg_info *info);
+
 /* vimg_inspect on a local file, extents opened beside it. */
 int vimg_inspect_file(const char *path, vimg_info *info, vmie_error *err);
 

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "base/buf.h"
 #include "base/error.h"
 #include "base/xalloc.h"
 #include "codec/decode.h"
@@ -140,9 +139,7 @@ static void inspect_partitions(const vimg_reader *img,
 	vimg_reader_close(&guest);
 }
 
-/* Errors that say the file is damaged, as opposed to well-formed but not
- * what AWS imports (a sparse VMDK, whose disk can still be read). */
-static bool structurally_broken(const vimg_info *info)
+bool vimg_broken(const vimg_info *info)
 {
 	for (size_t i = 0; i < info->nfindings; i++)
 		if (info->findings[i].severity == VIMG_ERROR &&
@@ -185,7 +182,7 @@ static void inspect_image(const vimg_reader *img, const vimg_inspect_opts *o,
 		refuse(info, f);
 		return;
 	}
-	if (!structurally_broken(info))
+	if (!vimg_broken(info))
 		inspect_partitions(img, o, info);
 }
 
@@ -241,56 +238,17 @@ int vimg_inspect(const vimg_reader *r, const vimg_inspect_opts *o,
 	return 0;
 }
 
-/* A relative name that stays inside its directory: no leading '/', no
- * ".." component, no backslash (a Windows-made descriptor's separator
- * would otherwise be a file name character here). */
-static bool name_stays_inside(const char *name)
-{
-	if (!name[0] || name[0] == '/' || strchr(name, '\\'))
-		return false;
-	for (const char *p = name; *p;) {
-		size_t n = strcspn(p, "/");
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return false;
-		p += n;
-		p += *p == '/';
-	}
-	return true;
-}
-
-/* Extents and other referenced files live beside the descriptor; a name
- * that climbs out of that directory is refused rather than followed. */
-static int dir_open(const vimg_opener *op, const char *name, vimg_reader *out)
-{
-	if (!name_stays_inside(name))
-		return -1;
-	vbuf path = VBUF_INIT;
-	vbuf_addf(&path, "%s/%s", (const char *)op->ctx, name);
-	int rc = vimg_reader_file(out, vbuf_str(&path), NULL);
-	vbuf_free(&path);
-	return rc;
-}
-
 int vimg_inspect_file(const char *path, vimg_info *info, vmie_error *err)
 {
 	vimg_reader r;
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
+	vimg_opener op;
 
-	if (vimg_reader_file(&r, path, err) < 0) {
-		free(dir);
+	if (vimg_reader_file(&r, path, err) < 0)
 		return -1;
-	}
-	if (slash == dir)
-		slash[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		strcpy(dir, ".");
-	vimg_opener op = {dir_open, dir};
+	vimg_opener_dir(&op, path);
 	vimg_inspect_opts o = {path, &op, 0, 0};
 	int rc = vimg_inspect(&r, &o, info, err);
 	vimg_reader_close(&r);
-	free(dir);
+	vimg_opener_dir_free(&op);
 	return rc;
 }

@@ -24,6 +24,11 @@ long long vsource_read(vsource *s, void *buf, size_t len, vmie_error *err)
 	return s->ops->read(s, buf, len, err);
 }
 
+long long vsource_skip_zeros(vsource *s, uint64_t max, vmie_error *err)
+{
+	return s->ops->skip_zeros && max ? s->ops->skip_zeros(s, max, err) : 0;
+}
+
 uint64_t vsource_size(const vsource *s) { return s->size; }
 uint64_t vsource_raw_offset(const vsource *s) { return atomic_load(&s->raw_offset); }
 uint64_t vsource_raw_size(const vsource *s) { return s->raw_size; }

@@ -13,6 +13,8 @@
 typedef struct vsource_ops {
 	long long (*read)(vsource *s, void *buf, size_t len, vmie_error *err);
 	void (*free)(vsource *s); /* the kind's own state (s->impl) */
+	/* vsource_skip_zeros; NULL: the kind cannot tell (never skips). */
+	long long (*skip_zeros)(vsource *s, uint64_t max, vmie_error *err);
 } vsource_ops;
 
 struct vsource {

@@ -1,8 +1,10 @@
 /*
  * The upload phase of an import: a local file or an http(s) URL, decoded
- * when compressed, sniffed as it passes, sent to S3 in parts.  The image's
- * head is checked before anything but its first part has been read, so
- * an image AWS would refuse costs seconds, not the whole upload.
+ * when compressed, made a streamOptimized VMDK on the way when it is a
+ * disk vmie can read (import_format.c), sniffed as it passes (the sniffer
+ * sees what is sent), sent to S3 in parts.  The disk's head is checked
+ * before anything but the first part has been read, so an image AWS
+ * would refuse costs seconds, not the whole upload.
  */
 #include "workflow/import_steps.h"
 
@@ -20,6 +22,7 @@
 #include "transfer/sniff.h"
 #include "transfer/source.h"
 #include "transfer/upload.h"
+#include "workflow/import_format.h"
 #include "workflow/import_plan.h"
 #include "workflow/transfer_settings.h"
 
@@ -27,6 +30,7 @@
 
 typedef struct upload_ctx {
 	vwf_run *run;
+	vwf_upload_src up;
 	vsource *src;
 	vsniff sniff;
 	vimg_info head; /* what the head said */
@@ -55,6 +59,13 @@ static int check_head(void *ctx, const void *head, size_t len, vmie_error *err)
 	upload_ctx *u = ctx;
 	const vmie_options *o = u->run->opts;
 
+	/* A VMDK made on the fly: the checks are about its disk. */
+	size_t disk_len;
+	const void *disk = vsource_vmdk_head(u->src, &disk_len);
+	if (disk) {
+		head = disk;
+		len = disk_len;
+	}
 	vsniff_check_head(head, len, &u->head);
 	for (size_t i = 0; i < u->head.nfindings; i++) {
 		const vimg_finding *f = &u->head.findings[i];
@@ -71,19 +82,6 @@ static int check_head(void *ctx, const void *head, size_t len, vmie_error *err)
 		return VMIE_ERR_FILE_UNSUPPORTED_FORMAT;
 	}
 	return 0;
-}
-
-static int open_source(const vmie_options *o, vmie_source_kind kind,
-		       vsource **out, vmie_error *err)
-{
-	vsource *raw = NULL;
-	int rc = kind == VMIE_SOURCE_HTTP
-			 ? vsource_open_http(o->source, NULL, &raw, err)
-			 : vsource_open_file(o->source, &raw, err);
-	if (rc != 0)
-		return rc;
-	/* Two xz decoder threads: the machine's other core uploads. */
-	return vsource_open_decoded(raw, 2, out, err);
 }
 
 static void upload_metadata(vkv *meta)
@@ -109,10 +107,11 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 	int rc;
 
 	vsniff_init(&u.sniff);
-	rc = open_source(o, kind, &u.src, err);
+	rc = vwf_open_upload_source(r, kind, &u.up, err);
 	if (rc != 0)
 		goto out;
-	key = o->s3_key ? xstrdup(o->s3_key) : vwf_upload_key(vsource_name(u.src));
+	u.src = u.up.src;
+	key = o->s3_key ? xstrdup(o->s3_key) : vwf_upload_key(u.up.name);
 	if (vsource_compression(u.src) != VIMG_COMP_NONE)
 		vlog_info("decompressing %s as it uploads",
 			  vimg_compression_name(vsource_compression(u.src)));
@@ -150,6 +149,16 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 	disk->format = xstrdup(vimg_format_name(f));
 	disk->size = up.size;
 	r->res->uploaded_bytes += up.size;
+	/* A RAW image sent as it is: its bytes are the disk. */
+	r->res->disk_bytes += u.up.disk_bytes ? u.up.disk_bytes
+			      : f == VIMG_RAW ? up.size : 0;
+	if (u.up.vmdk)
+		vlog_info("sent a %llu-byte disk as %llu bytes of VMDK (%.1f%%)",
+			  (unsigned long long)u.up.disk_bytes,
+			  (unsigned long long)up.size,
+			  u.up.disk_bytes ? 100.0 * (double)up.size /
+						    (double)u.up.disk_bytes
+					  : 0.0);
 	vwf_phase_end(r, up.size);
 out:
 	if (rc != 0 && r->phase)
@@ -159,6 +168,6 @@ out:
 	free(key);
 	vimg_info_free(&u.head);
 	vsniff_free(&u.sniff);
-	vsource_free(u.src);
+	vwf_upload_src_free(&u.up);
 	return rc;
 }

@@ -353,6 +353,14 @@ int vmie_validate(vmie_operation op, const vmie_options *opts,
 			  "upload");
 		goto out;
 	}
+	if (opts->upload_format && kind != VMIE_SOURCE_FILE &&
+	    kind != VMIE_SOURCE_HTTP) {
+		rc = verr_set(&e, VMIE_ERR_INVALID_ARGUMENT, "--upload-format "
+			      "applies to a local file or an http(s) URL");
+		verr_hint(&e, "the source is already in S3 and is imported as "
+			  "it is: leave --upload-format out");
+		goto out;
+	}
 	if ((rc = vmie_resolve_region(&opts->aws, &region, &region_src, &e)))
 		goto out;
 	vlog_debug("options valid: region %s (from %s)", region,

@@ -75,6 +75,9 @@ int vmie_check_import_options(vmie_operation op, const vmie_options *o,
 			 "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
 			 "GLACIER_IR")))
 		return rc;
+	if (o->upload_format &&
+	    (rc = ONE_OF("--upload-format", o->upload_format, "vmdk", "as-is")))
+		return rc;
 	if (o->architecture &&
 	    (rc = ONE_OF("--architecture", o->architecture, "i386", "x86_64", "arm64")))
 		return rc;

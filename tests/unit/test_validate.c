@@ -252,6 +252,31 @@ static void test_other_options(void)
 		  VMIE_ERR_INVALID_ARGUMENT);
 }
 
+/* --upload-format: vmdk or as-is, for what is uploaded (not an S3
+ * source, which is imported as it is). */
+static void test_upload_format(void)
+{
+	static const struct {
+		const char *format, *source;
+		const char *want; /* NULL: valid */
+	} cases[] = {
+		{"vmdk", "https://example.com/disk.raw", NULL},
+		{"as-is", "https://example.com/disk.raw.xz", NULL},
+		{"VMDK", "https://example.com/disk.raw", "use one of vmdk, as-is"},
+		{"raw", "https://example.com/disk.raw", "'raw' is not valid"},
+		{"vmdk", "s3://my-bucket/disk.raw", "already in S3"},
+	};
+	char msg[1024];
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		vmie_options o = import_opts(cases[i].source);
+		o.upload_format = cases[i].format;
+		int rc = validate(VMIE_OP_IMPORT, &o, msg, sizeof msg, NULL);
+		CHECK_INT(rc, cases[i].want ? VMIE_ERR_INVALID_ARGUMENT : 0);
+		if (cases[i].want)
+			CHECK_CONTAINS(msg, cases[i].want);
+	}
+}
+
 static void test_sources(void)
 {
 	write_file("ok.json",
@@ -415,6 +440,7 @@ int main(void)
 	test_ami_ids();
 	test_required_and_applicable();
 	test_other_options();
+	test_upload_format();
 	test_sources();
 	test_region_and_run();
 	nftw(tmp, rm_one, 8, FTW_DEPTH | FTW_PHYS);
