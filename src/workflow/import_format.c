@@ -16,7 +16,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/xalloc.h"
-#include "transfer/decode.h"
+#include "codec/decode.h"
 #include "workflow/import_plan.h"
 
 /* Enough decoded head to tell the formats apart (the ISO magic sits at
