@@ -69,7 +69,7 @@ out:
 	return rc;
 }
 
-static char *home_dir(void)
+char *vaws_home_dir(void)
 {
 	const char *h = getenv("HOME");
 	if (h && *h)
@@ -92,7 +92,7 @@ static char *file_path(const char *env, const char *name)
 		vbuf_adds(&b, v);
 		return vbuf_detach(&b);
 	}
-	char *home = home_dir();
+	char *home = vaws_home_dir();
 	vbuf_adds(&b, home);
 	if (v)
 		vbuf_adds(&b, v + 1);
