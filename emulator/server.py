@@ -330,6 +330,7 @@ class Handler(BaseHTTPRequestHandler):
         req.log_entry = {"service": req.service, "operation": req.operation,
                          "method": req.method, "path": req.raw_path,
                          "query": req.raw_query, "akid": None, "status": None,
+                         "time": time.time(),
                          "headers": {k: v for k, v in self.headers.items()
                                      if k.lower() not in SECRET_HEADERS}}
         emu.requests.append(req.log_entry)
