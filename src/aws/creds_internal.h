@@ -161,5 +161,11 @@ int vaws_cache_write(const char *dir, const char *name, json_t *doc,
  * Expiration, AccountId?}, ...}).  Returns 0 with *out filled when the
  * entry holds a set valid for more than min_left seconds, 1 otherwise. */
 int vaws_cache_creds(json_t *doc, time_t now, long min_left, vaws_creds *out);
+/* An IAM Identity Center token document as `aws sso login` writes it
+ * (creds_sso.c): its accessToken and expiresAt, and whether it can be
+ * renewed (refreshToken, clientId, clientSecret and a registration that
+ * has not expired).  0, or -1 when it is not a usable token document. */
+int vaws_sso_token_read(json_t *tok, time_t now, const char **access,
+			time_t *expires, bool *refreshable);
 
 #endif

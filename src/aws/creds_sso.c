@@ -143,25 +143,30 @@ static int endpoint(const vaws_creds_ctx *ctx, const sso_conf *c,
 				     ctx->endpoint_flag, ep, err);
 }
 
-/* SSO OIDC CreateToken with the refresh token; the new token document
- * (the CLI's shape) or NULL. */
+int vaws_sso_token_read(json_t *tok, time_t now, const char **access,
+			time_t *expires, bool *refreshable)
+{
+	*access = jstr(tok, "accessToken");
+	*refreshable = false;
+	if (!*access || visotime_parse(jstr(tok, "expiresAt"), expires) != 0)
+		return -1;
+	const char *keys[] = {"refreshToken", "clientId", "clientSecret"};
+	for (size_t i = 0; i < 3; i++)
+		if (!jstr(tok, keys[i]))
+			return 0;
+	time_t reg;
+	*refreshable = visotime_parse(jstr(tok, "registrationExpiresAt"),
+				      &reg) == 0 &&
+		       reg > now;
+	return 0;
+}
+
+/* SSO OIDC CreateToken with the refresh token of tok (a token document
+ * vaws_sso_token_read found refreshable); the new token document (the
+ * CLI's shape) or NULL. */
 static json_t *refresh_token(const vaws_creds_ctx *ctx, const sso_conf *c,
 			     json_t *tok, time_t now)
 {
-	const char *keys[] = {"refreshToken", "clientId", "clientSecret",
-			      "registrationExpiresAt"};
-	for (size_t i = 0; i < 4; i++)
-		if (!jstr(tok, keys[i])) {
-			vlog_debug("SSO token: no %s, cannot refresh it",
-				   keys[i]);
-			return NULL;
-		}
-	time_t reg;
-	if (visotime_parse(jstr(tok, "registrationExpiresAt"), &reg) != 0 ||
-	    reg <= now) {
-		vlog_debug("SSO token: the client registration expired");
-		return NULL;
-	}
 	vaws_endpoint ep = {0};
 	vbuf url = VBUF_INIT;
 	vkv hdr = VKV_INIT;
@@ -254,13 +259,17 @@ static int access_token(const vaws_creds_ctx *ctx, const sso_conf *c,
 		vbuf_addf(&why, "no token in %s/%s.json", dir, name);
 		goto login;
 	}
-	if (!jstr(tok, "accessToken") ||
-	    visotime_parse(jstr(tok, "expiresAt"), &exp) != 0) {
+	const char *access;
+	bool refreshable;
+	if (vaws_sso_token_read(tok, now, &access, &exp, &refreshable) != 0) {
 		vbuf_addf(&why, "the token in %s/%s.json is invalid", dir,
 			  name);
 		goto login;
 	}
-	if (exp - now < WINDOW_S) {
+	if (exp - now < WINDOW_S && !refreshable)
+		vlog_debug("SSO token: no refresh token or client registration "
+			   "(or it expired): cannot renew it");
+	if (exp - now < WINDOW_S && refreshable) {
 		json_t *fresh = refresh_token(ctx, c, tok, now);
 		if (fresh) {
 			vmie_error e = {0};
