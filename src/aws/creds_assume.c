@@ -176,12 +176,14 @@ static int setup(const vaws_creds_ctx *ctx, vaws_assume *a, vmie_error *err)
 	if (dur) {
 		char *end;
 		long v = strtol(dur, &end, 10);
-		if (*end || v <= 0 || v > 12 * 3600 * 10) {
+		if (*end || end == dur || v < 900 || v > 43200) {
 			verr_set(err, VMIE_ERR_AWS_CONFIG_INVALID,
 				 "duration_seconds = %.40s in profile %s is "
-				 "not a number of seconds", dur, p);
-			return verr_hint(err, "use 900 to 43200 (the role's "
-					      "maximum session duration)");
+				 "not a session length AssumeRole accepts", dur,
+				 p);
+			return verr_hint(err, "use 900 to 43200 seconds, at "
+					      "most the role's maximum session "
+					      "duration");
 		}
 		a->duration = v;
 	}

@@ -616,6 +616,18 @@ static void test_imds(void)
 	test_env_clear();
 }
 
+/* A container credentials answer expiring at `when`. */
+static void refresh_json(char *buf, size_t n, const char *key,
+			   const char *secret, const char *token, time_t when)
+{
+	char exp[VISOTIME_LEN];
+	visotime_format(when, exp);
+	snprintf(buf, n,
+		 "{\"AccessKeyId\":\"%s\",\"SecretAccessKey\":\"%s\","
+		 "\"Token\":\"%s\",\"Expiration\":\"%s\"}",
+		 key, secret, token, exp);
+}
+
 /* The chain asks the same provider again when a set is due (a quarter of
  * its lifetime left, at most five minutes), and only then. */
 static void test_refresh(void)
@@ -624,15 +636,11 @@ static void test_refresh(void)
 	http_stub_reset(stub);
 	clock_shift = 0;
 	vmie_error err = {0};
-	char near[256], later[256], when[VISOTIME_LEN];
-	visotime_format(time(NULL) + 3600, when);
-	snprintf(near, sizeof near,
-		 "{\"AccessKeyId\":\"ASIAOLD\",\"SecretAccessKey\":\"s1\","
-		 "\"Token\":\"t1\",\"Expiration\":\"%s\"}", when);
-	visotime_format(time(NULL) + 7200, when);
-	snprintf(later, sizeof later,
-		 "{\"AccessKeyId\":\"ASIANEW\",\"SecretAccessKey\":\"s2\","
-		 "\"Token\":\"t2\",\"Expiration\":\"%s\"}", when);
+	char near[256], later[256];
+	refresh_json(near, sizeof near, "ASIAOLD", "s1",
+		       "t1", time(NULL) + 3600);
+	refresh_json(later, sizeof later, "ASIANEW", "s2",
+		       "t2", time(NULL) + 7200);
 	http_stub_add(stub, "GET", "/creds", 200, NULL, near);
 	http_stub_add(stub, "GET", "/creds", 200, NULL, later);
 	char url[128];
@@ -668,10 +676,8 @@ static void test_refresh(void)
 	/* a set that lives 40 s is renewed with 10 s left, not at once */
 	http_stub_reset(stub);
 	clock_shift = 0;
-	visotime_format(time(NULL) + 40, when);
-	snprintf(near, sizeof near,
-		 "{\"AccessKeyId\":\"ASIASHORT\",\"SecretAccessKey\":\"s1\","
-		 "\"Token\":\"t1\",\"Expiration\":\"%s\"}", when);
+	refresh_json(near, sizeof near, "ASIASHORT", "s1",
+		       "t1", time(NULL) + 40);
 	http_stub_add(stub, "GET", "/creds", 200, NULL, near);
 	http_stub_add(stub, "GET", "/creds", 200, NULL, later);
 	ch = new_chain(&cfg);
@@ -687,10 +693,8 @@ static void test_refresh(void)
 	/* a failed refresh keeps credentials that are still valid... */
 	http_stub_reset(stub);
 	clock_shift = 0;
-	visotime_format(time(NULL) + 200, when);
-	snprintf(near, sizeof near,
-		 "{\"AccessKeyId\":\"ASIAOLD\",\"SecretAccessKey\":\"s1\","
-		 "\"Token\":\"t1\",\"Expiration\":\"%s\"}", when);
+	refresh_json(near, sizeof near, "ASIAOLD", "s1",
+		       "t1", time(NULL) + 200);
 	http_stub_add(stub, "GET", "/creds", 200, NULL, near);
 	http_stub_add(stub, "GET", "/creds", 403, NULL, "no");
 	ch = new_chain(&cfg);
@@ -786,7 +790,11 @@ static void test_assume_role(void)
 		   "credential_source = Environment\n"
 		   "[profile badsrc]\n"
 		   "role_arn = arn:aws:iam::210987654321:role/R\n"
-		   "credential_source = Keychain\n");
+		   "credential_source = Keychain\n"
+		   "[profile short]\n"
+		   "role_arn = arn:aws:iam::210987654321:role/R\n"
+		   "source_profile = base\n"
+		   "duration_seconds = 60\n");
 	http_stub_add(stub, "POST", "/", 200, NULL, assume_ok);
 	CHECK_INT(chain_get("r", &c, &err), 0);
 	CHECK_STR(c.source, "assume-role");
@@ -852,6 +860,8 @@ static void test_assume_role(void)
 	CHECK_INT(chain_get("badsrc", &c, &err), VMIE_ERR_AWS_CONFIG_INVALID);
 	CHECK_CONTAINS(err.message, "\"Keychain\" referenced in profile "
 				    "\"badsrc\" is not valid");
+	CHECK_INT(chain_get("short", &c, &err), VMIE_ERR_AWS_CONFIG_INVALID);
+	CHECK_CONTAINS(err.message, "duration_seconds = 60 in profile short");
 	CHECK_INT(http_stub_count(stub, "POST", "/"), 2);
 
 	/* Renewed near the end: past the cache, a new AssumeRole. */
