@@ -8,9 +8,9 @@ Any well-formed access token is accepted -- a test writes the cache file
 `aws sso login` would, with a token of its own -- except those the control
 API marks expired or revoked (POST /_vmie/sso/tokens {"accessToken",
 "state": "expired" | "revoked" | "valid"}), which get AWS's 401.  The
-token maps to the account and role asked for (the account must be the
-emulator's: a single-account emulator has no other); the role session
-lasts an hour of emulated time.
+token maps to the account and role asked for (any 12-digit account; what
+is not an account or role name gets AWS's 403 "No access"); the role
+session lasts an hour of emulated time.
 
 Table "sso_tokens": access token -> state.
 """
@@ -64,7 +64,7 @@ def get_role_credentials(emu, req):
         raise ServiceError("InvalidRequestException",
                            f"1 validation error detected: Value null at '{missing}' failed to "
                            "satisfy constraint: Member must not be null", 400)
-    if account != emu.account or not re.fullmatch(r"[\w+=,.@-]{1,64}", role):
+    if not re.fullmatch(r"\d{12}", account) or not re.fullmatch(r"[\w+=,.@-]{1,64}", role):
         raise ServiceError("ForbiddenException", "No access", 403)
     suffix = secrets.token_hex(8)
     role_arn = (f"arn:aws:iam::{account}:role/aws-reserved/sso.amazonaws.com/"

@@ -10,8 +10,10 @@ UNSIGNED = {"AssumeRoleWithWebIdentity"}
 
 
 def get_caller_identity(emu, req):
-    acct = emu.account
     who = emu.identity_of(req.akid)
+    # A session knows its account (an SSO role may be in any); keys are
+    # the emulator's own account's.
+    acct = who["arn"].split(":")[4] if who["arn"].startswith("arn:") else emu.account
     return iam_response("GetCallerIdentity",
                         x("UserId", who["user_id"]) + x("Account", acct) + x("Arn", who["arn"]),
                         ns=STS_NS)

@@ -146,7 +146,8 @@ def _caller(emu, akid):
     session = who.get("session") or {}
     if session.get("role_arn"):
         names.add(session["role_arn"])  # a role session acts as its role
-    return {"arn": who["arn"], "names": names, "account": emu.account,
+    account = who["arn"].split(":")[4] if who["arn"].startswith("arn:") else emu.account
+    return {"arn": who["arn"], "names": names, "account": account,
             "chained": bool(session.get("role_arn"))}
 
 

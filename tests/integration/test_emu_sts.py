@@ -130,8 +130,18 @@ def test_sso_portal_and_oidc(aws, control, emulator):
         "AWS_ACCESS_KEY_ID": rc["accessKeyId"], "AWS_SECRET_ACCESS_KEY": rc["secretAccessKey"],
         "AWS_SESSION_TOKEN": rc["sessionToken"]})
     assert ":assumed-role/AWSReservedSSO_Admin_" in who["Arn"]
+    # The token maps to whichever account it is asked for...
+    other = aws("sso", "get-role-credentials", "--role-name", "Dev", "--account-id",
+                "210987654321", "--access-token", token)["roleCredentials"]
+    who = aws("sts", "get-caller-identity", env={
+        "AWS_ACCESS_KEY_ID": other["accessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": other["secretAccessKey"],
+        "AWS_SESSION_TOKEN": other["sessionToken"]})
+    assert who["Account"] == "210987654321"
+    assert ":assumed-role/AWSReservedSSO_Dev_" in who["Arn"]
+    # ...that is an account.
     err = failure(aws("sso", "get-role-credentials", "--role-name", "Admin", "--account-id",
-                      "210987654321", "--access-token", token, check=False))
+                      "not-an-account", "--access-token", token, check=False))
     assert "(ForbiddenException)" in err and "No access" in err
     control("POST", "sso/tokens", {"accessToken": token, "state": "expired"})
     err = failure(aws("sso", "get-role-credentials", "--role-name", "Admin", "--account-id",
