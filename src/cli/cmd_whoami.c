@@ -40,7 +40,7 @@ static void print_text(const vmie_identity *id)
 			       when, left > 0 ? left / 60 : 0,
 			       left > 0 ? left % 60 : 0);
 	} else {
-		printf("%-12s %s\n", "Expires", "never (long-term keys)");
+		printf("%-12s %s\n", "Expires", "- (no expiration given)");
 	}
 }
 

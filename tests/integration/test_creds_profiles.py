@@ -5,6 +5,7 @@ prompt on a pseudo-terminal, the AWS CLI's credential cache shared, a
 credential_process that hangs."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -63,7 +64,18 @@ role_session_name = vmie-two-hops
     r = run(vmie_bin, ["--profile", "top", "whoami"], env)
     assert r.returncode == 0, r.stderr
     assert f"assumed {role_b} from profile mid" in r.stdout
-    assert "Expires" in r.stdout
+    assert re.search(r"^Expires +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in (59 min|1 h 00 min)",
+                     r.stdout, re.M), r.stdout
+
+
+def test_whoami_of_long_term_keys_has_no_chain_nor_expiry(vmie_bin, env):
+    write_config(env, BASE)
+    doc = whoami(vmie_bin, env, "base")
+    assert doc["Credentials"] == "config-file"
+    assert doc["Chain"] is None and doc["Expiration"] is None
+    r = run(vmie_bin, ["--profile", "base", "whoami"], env)
+    assert "Chain" not in r.stdout
+    assert re.search(r"^Expires +- \(no expiration given\)$", r.stdout, re.M), r.stdout
 
 
 def test_source_profile_loop_is_refused_naming_it(vmie_bin, env, control):
