@@ -3,11 +3,14 @@ written by the test, roles created in the emulator's IAM (AssumeRole
 checks their trust policies), vmie whoami showing the chain, the MFA
 prompt on a pseudo-terminal, the AWS CLI's credential cache shared, a
 credential_process that hangs."""
+import fcntl
 import json
 import os
 import re
 import shutil
+import select
 import subprocess
+import termios
 import time
 
 import pytest
@@ -219,6 +222,40 @@ def test_mfa_refused_with_json_and_no_tty_stdin(vmie_bin, env, control, mfa_prof
     assert code == 3, shown
     assert "Enter MFA code" not in shown
     assert "--json was given and stdin is not a terminal" in shown
+    assert requests(control, "AssumeRole") == []
+
+
+@pytest.mark.parametrize("key,signal_name,status", [(b"\x03", "SIGINT", 130),
+                                                     (b"\x1c", "SIGQUIT", -3)])
+def test_signal_at_the_mfa_prompt_gives_the_terminal_back(vmie_bin, env, control, mfa_profile,
+                                                          key, signal_name, status):
+    """Ctrl-C (or Ctrl-\\) while the code is asked: vmie stops as that
+    signal says, and the terminal echoes again."""
+    master, slave = os.openpty()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(master)
+            os.setsid()
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+            for fd in (0, 1, 2):
+                os.dup2(slave, fd)
+            os.execve(vmie_bin, [vmie_bin, "--profile", "guarded", "whoami"], env)
+        finally:
+            os._exit(127)
+    shown = b""
+    deadline = time.time() + 30
+    while b"Enter MFA code" not in shown and time.time() < deadline:
+        if select.select([master], [], [], 0.2)[0]:
+            shown += os.read(master, 4096)
+    assert b"Enter MFA code" in shown, shown
+    assert not termios.tcgetattr(slave)[3] & termios.ECHO  # muted while asking
+    os.write(master, key)
+    _, st = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(st) == status, signal_name
+    assert termios.tcgetattr(slave)[3] & termios.ECHO  # given back
+    os.close(master)
+    os.close(slave)
     assert requests(control, "AssumeRole") == []
 
 
