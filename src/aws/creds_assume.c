@@ -332,8 +332,8 @@ static int ask_code(const vaws_creds_ctx *ctx, const vaws_assume *a,
 		ctx->cfg->profile);
 }
 
-static int write_cache(const vaws_assume *a, const vaws_creds *c,
-		       const char *user_arn, const char *user_id)
+static void write_cache(const vaws_assume *a, const vaws_creds *c,
+			const char *user_arn, const char *user_id)
 {
 	struct tm tm;
 	char exp[32] = "";
@@ -365,7 +365,6 @@ static int write_cache(const vaws_assume *a, const vaws_creds *c,
 	vmie_error_clear(&e);
 	free(dir);
 	json_decref(doc);
-	return 0;
 }
 
 static bool expired_code(const char *code)
