@@ -149,8 +149,9 @@ const char *vmie_log_level_name(vmie_log_level level); /* "DEBUG", ... */
 /* Asks the user a question whose answer must not be echoed (an MFA
  * device's one-time code, for an assume-role profile with mfa_serial).
  * Writes the answer, NUL-terminated, into answer (size bytes) and returns
- * 0; or returns -1 with *why (a static string: "no terminal", ...) when
- * nobody can be asked, or the user gave up. */
+ * 0; returns -1 with *why (a static string: "no terminal", ...) when
+ * nobody can be asked, -2 (with *why) when the user gave up (Ctrl-C, end
+ * of input). */
 typedef int (*vmie_prompt_fn)(void *ctx, const char *question, char *answer,
 			      size_t size, const char **why);
 

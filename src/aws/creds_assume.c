@@ -297,9 +297,11 @@ static int ask_code(const vaws_creds_ctx *ctx, const vaws_assume *a,
 	int rc = -1;
 	for (int tries = 0; ctx->prompt && tries < 3; tries++) {
 		code[0] = '\0';
-		if (ctx->prompt(ctx->prompt_ctx, vbuf_str(&q), code, CODE_MAX,
-				&why) != 0)
+		rc = ctx->prompt(ctx->prompt_ctx, vbuf_str(&q), code, CODE_MAX,
+				 &why);
+		if (rc != 0)
 			break;
+		rc = -1;
 		/* Spaces typed around the digits are not part of them. */
 		char *s = code;
 		while (*s == ' ' || *s == '\t')
@@ -320,6 +322,10 @@ static int ask_code(const vaws_creds_ctx *ctx, const vaws_assume *a,
 	if (rc == 0)
 		return 0;
 	secure_zero(code, CODE_MAX);
+	if (rc == -2)
+		return verr_set(err, VMIE_ERR_INTERRUPTED,
+				"profile %s: no MFA code for %s: %s",
+				ctx->cfg->profile, a->mfa_serial, why);
 	verr_set(err, VMIE_ERR_AWS_CREDENTIALS_NOT_FOUND,
 		 "profile %s needs a code from MFA device %s, but vmie cannot "
 		 "ask for it: %s", ctx->cfg->profile, a->mfa_serial, why);

@@ -12,7 +12,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
@@ -43,16 +45,30 @@ static void put(int fd, const char *s)
 	}
 }
 
+static bool stopped(void)
+{
+	return cli_interrupted() || prompt_signal;
+}
+
 /* One line from the terminal into answer; the rest of a long line is
- * read and dropped.  0, or -1 (EOF, an error, a signal). */
+ * read and dropped.  0, or -1 (EOF, an error, a signal).  A signal that
+ * came before the read started must count too: poll in short steps and
+ * look at the flags between them. */
 static int read_line(int fd, char *answer, size_t size)
 {
 	size_t n = 0;
 	for (;;) {
+		if (stopped())
+			return -1;
+		struct pollfd p = {fd, POLLIN, 0};
+		int ready = poll(&p, 1, 250);
+		if (ready < 0 && errno != EINTR)
+			return -1;
+		if (ready <= 0)
+			continue;
 		char c;
 		ssize_t r = read(fd, &c, 1);
-		if (r < 0 && errno == EINTR && !cli_interrupted() &&
-		    !prompt_signal)
+		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return -1;
@@ -106,11 +122,14 @@ int cli_prompt(void *ctx, const char *question, char *answer, size_t size,
 	*why = "the terminal could not be set up";
 	if (tcsetattr(fd, TCSAFLUSH, &mute) == 0) {
 		put(fd, question);
-		rc = read_line(fd, answer, size);
-		if (rc != 0)
-			*why = cli_interrupted() || prompt_signal
-				       ? "interrupted"
-				       : "no answer (end of input)";
+		if (read_line(fd, answer, size) == 0) {
+			rc = 0;
+		} else {
+			/* The user gave up: not "nobody to ask". */
+			rc = -2;
+			*why = stopped() ? "interrupted"
+					 : "no answer (end of input)";
+		}
 		tcsetattr(fd, TCSAFLUSH, &old);
 	}
 	close(fd);

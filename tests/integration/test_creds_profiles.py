@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import select
+import signal
 import subprocess
 import termios
 import time
@@ -251,7 +252,19 @@ def test_signal_at_the_mfa_prompt_gives_the_terminal_back(vmie_bin, env, control
     assert b"Enter MFA code" in shown, shown
     assert not termios.tcgetattr(slave)[3] & termios.ECHO  # muted while asking
     os.write(master, key)
-    _, st = os.waitpid(pid, 0)
+    st = None
+    while st is None and time.time() < deadline:
+        done, st = os.waitpid(pid, os.WNOHANG)
+        st = st if done else None
+        if select.select([master], [], [], 0.1)[0]:
+            try:
+                shown += os.read(master, 4096)
+            except OSError:
+                pass
+    if st is None:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert st is not None, f"vmie did not stop after {signal_name}: {shown!r}"
     assert os.waitstatus_to_exitcode(st) == status, signal_name
     assert termios.tcgetattr(slave)[3] & termios.ECHO  # given back
     os.close(master)

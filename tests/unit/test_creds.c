@@ -39,6 +39,10 @@ static int test_prompt(void *ctx, const char *question, char *answer,
 		*why = "no terminal (test)";
 		return -1;
 	}
+	if (strcmp(a, "^C") == 0) {
+		*why = "interrupted";
+		return -2;
+	}
 	snprintf(answer, size, "%s", a);
 	return 0;
 }
@@ -847,6 +851,11 @@ static void test_assume_role(void)
 	CHECK_CONTAINS(err.message, "needs a code from MFA device "
 				    "arn:aws:iam::210987654321:mfa/me");
 	CHECK_CONTAINS(err.message, "no terminal (test)");
+	prompts_asked = 0;
+	prompt_answers[0] = "^C";
+	CHECK_INT(chain_get("mfa", &c, &err), VMIE_ERR_INTERRUPTED);
+	CHECK_CONTAINS(err.message, "no MFA code for "
+				    "arn:aws:iam::210987654321:mfa/me: interrupted");
 	CHECK_INT(http_stub_count(stub, "POST", "/"), 2);
 
 	/* Configurations botocore refuses, refused the same way. */
