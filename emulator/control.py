@@ -13,6 +13,9 @@
   POST /_vmie/force            {"kind": "import"|"export"|"command", ...outcome}
   POST /_vmie/credentials      {"AccessKeyId", "SecretAccessKey", "SessionToken"?, "Expiration"?}
   POST /_vmie/ec2/delete-default-vpc
+  POST /_vmie/<service>/...    a service's own routes (its `control`):
+                               sts/mfa-devices, sso/tokens,
+                               sso-oidc/refresh-tokens, iam/propagation, ...
 """
 import ipaddress
 import json

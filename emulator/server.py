@@ -25,6 +25,8 @@ DEFAULT_ACCESS_KEY = "AKIAVMIEEMULATOR0001"
 DEFAULT_SECRET_KEY = "vmie/emulator/secret/key/not/for/aws/0001"
 MAX_BUFFERED_BODY = 16 << 20
 BLOCK = 1 << 20
+# Never in the request log: signatures, session and bearer tokens.
+SECRET_HEADERS = ("authorization", "x-amz-security-token", "x-amz-sso_bearer_token")
 
 
 class Emulator:
@@ -62,29 +64,40 @@ class Emulator:
                          "expires": datetime.datetime.fromisoformat(exp) if exp else None}
         return out
 
-    def add_credentials(self, akid, secret, token=None, expires=None, arn=None):
+    def add_credentials(self, akid, secret, token=None, expires=None, arn=None, **extra):
         with self.store.lock:
             self.store.table("credentials")[akid] = {
-                "secret": secret, "token": token, "expires": expires, "arn": arn}
+                "secret": secret, "token": token, "expires": expires, "arn": arn, **extra}
             self.store.save("credentials")
 
-    def issue_session_credentials(self, role_arn, session, seconds=3600):
+    def issue_session_credentials(self, role_arn, session, seconds=3600, role_id=None,
+                                  arn=None, **extra):
+        """Temporary credentials for a role session.  `seconds` is the
+        session's length in AWS time: on the emulated clock it lasts
+        seconds / speed real seconds, so a test can see a one-hour session
+        expire mid-run."""
         akid = "ASIA" + secrets.token_hex(8).upper()
-        exp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
-        role = role_arn.split("/", 1)[-1]
-        arn = f"arn:aws:sts::{self.account}:assumed-role/{role}/{session}"
+        exp = (datetime.datetime.now(datetime.timezone.utc) +
+               datetime.timedelta(seconds=seconds / self.speed))
+        role = role_arn.split("/")[-1]
+        arn = arn or f"arn:aws:sts::{self.account}:assumed-role/{role}/{session}"
         token = secrets.token_urlsafe(48)
         secret = secrets.token_urlsafe(30)
-        self.add_credentials(akid, secret, token, exp.isoformat(), arn)
-        return {"akid": akid, "secret": secret, "token": token,
-                "expiration": exp.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        user_id = f"{role_id or 'AROAVMIEEMULATOR'}:{session}"
+        self.add_credentials(akid, secret, token, exp.isoformat(), arn, user_id=user_id,
+                             role_arn=role_arn, **extra)
+        return {"akid": akid, "secret": secret, "token": token, "arn": arn, "user_id": user_id,
+                "expires": exp, "expiration": exp.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
     def identity_of(self, akid):
         c = self.store.table("credentials").get(akid, {})
         if c.get("arn"):
-            return {"arn": c["arn"], "user_id": f"AROAVMIEEMULATOR:{c['arn'].rsplit('/', 1)[-1]}"}
+            return {"arn": c["arn"], "user_id": c.get("user_id") or
+                    f"AROAVMIEEMULATOR:{c['arn'].rsplit('/', 1)[-1]}",
+                    "session": c}
         user = c.get("user", "vmie-emulator")
-        return {"arn": f"arn:aws:iam::{self.account}:user/{user}", "user_id": "AIDAVMIEEMULATOR"}
+        return {"arn": f"arn:aws:iam::{self.account}:user/{user}", "user_id": "AIDAVMIEEMULATOR",
+                "session": None}
 
     # -- clock ------------------------------------------------------------
     def now(self):
@@ -119,6 +132,7 @@ class Request:
         self.service = None
         self.operation = None
         self.fault = None
+        self.log_entry = None  # this request in emu.requests
         self._remaining = None
         self._chunked = False
         self._eof = False
@@ -189,9 +203,19 @@ class Request:
 
 
 def _guess_unsigned_service(req):
-    """An unsigned request names no service; only STS web identity may be
-    unsigned among the query services.  Anything else is anonymous S3."""
+    """An unsigned request names no service: with a custom endpoint every
+    service shares this one, so route by what each sends.  STS web identity
+    is a form POST; the IAM Identity Center portal carries its bearer
+    token header (real host portal.sso.REGION.amazonaws.com); SSO OIDC
+    posts JSON to /token (oidc.REGION.amazonaws.com).  Anything else is
+    anonymous S3."""
     ctype = req.headers.get("Content-Type", "")
+    host = (req.headers.get("Host") or "").split(":")[0]
+    if req.headers.get("x-amz-sso_bearer_token") is not None or host.startswith("portal.sso."):
+        return "sso"
+    if req.method == "POST" and ("json" in ctype or host.startswith("oidc.")) \
+            and req.raw_path.rstrip("/").endswith("/token"):
+        return "sso-oidc"
     if req.method == "POST" and "x-www-form-urlencoded" in ctype:
         return "sts"
     return "s3"
@@ -207,6 +231,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- writing ----------------------------------------------------------
     def _write(self, resp, req=None):
+        if req is not None and req.log_entry is not None:
+            req.log_entry["status"] = resp.status
         self.send_response(resp.status)
         names = {k.lower() for k, _ in resp.headers}
         for k, v in resp.headers:
@@ -248,6 +274,8 @@ class Handler(BaseHTTPRequestHandler):
             self.server.emulator.meter.add("out", len(resp.body))
 
     def _error(self, module, err, req):
+        if module is not None and hasattr(module, "error_response"):
+            return module.error_response(err)
         if module is None or module.PROTOCOL == "iam":
             ns = getattr(module, "NAMESPACE", protocol.IAM_NS)
             return protocol.iam_error(err, ns)
@@ -272,7 +300,8 @@ class Handler(BaseHTTPRequestHandler):
                 module = SERVICES.get(req.service)
                 req.drain()
                 resp = self._error(module, protocol.auth_error(
-                    e, module.PROTOCOL if module else "iam"), req)
+                    e, getattr(module, "AUTH_PROTOCOL", None) or
+                    (module.PROTOCOL if module else "iam")), req)
                 return self._write(resp, req)
         except ServiceError as e:
             module = SERVICES.get(req.service)
@@ -308,14 +337,17 @@ class Handler(BaseHTTPRequestHandler):
                     req.json = json.loads(req.body or b"{}")
                 except ValueError:
                     raise ServiceError("SerializationException", "Malformed JSON body")
+            else:  # rest-json: the operation is in the method and path
+                req.operation = module.operation_name(req)
         else:
             req.operation = module.operation_name(req)
-        emu.requests.append({"service": req.service, "operation": req.operation,
-                             "method": req.method, "path": req.raw_path,
-                             "query": req.raw_query,
-                             "headers": {k: v for k, v in self.headers.items()
-                                         if k.lower() not in ("authorization",
-                                                              "x-amz-security-token")}})
+        req.log_entry = {"service": req.service, "operation": req.operation,
+                         "method": req.method, "path": req.raw_path,
+                         "query": req.raw_query, "akid": None, "status": None,
+                         "time": time.time(),
+                         "headers": {k: v for k, v in self.headers.items()
+                                     if k.lower() not in SECRET_HEADERS}}
+        emu.requests.append(req.log_entry)
         if scope is None:
             if req.operation not in getattr(module, "UNSIGNED", ()):
                 raise auth.AuthError(auth.ANONYMOUS, "Request is missing Authentication Token")
@@ -325,6 +357,7 @@ class Handler(BaseHTTPRequestHandler):
                                payload_hash, emu.credentials())
             req.akid = info["akid"]
             req.region = info["region"]
+            req.log_entry["akid"] = req.akid
         handler = module.OPERATIONS.get(req.operation)
         if handler is None:
             raise ServiceError("InvalidAction", f"The action {req.operation} is not valid "

@@ -146,12 +146,23 @@ typedef void (*vmie_log_fn)(void *ctx, vmie_log_level level, const char *msg);
 void vmie_set_log_handler(vmie_log_fn fn, void *ctx);
 const char *vmie_log_level_name(vmie_log_level level); /* "DEBUG", ... */
 
+/* Asks the user a question whose answer must not be echoed (an MFA
+ * device's one-time code, for an assume-role profile with mfa_serial).
+ * Writes the answer, NUL-terminated, into answer (size bytes) and returns
+ * 0; returns -1 with *why (a static string: "no terminal", ...) when
+ * nobody can be asked, -2 (with *why) when the user gave up (Ctrl-C, end
+ * of input). */
+typedef int (*vmie_prompt_fn)(void *ctx, const char *question, char *answer,
+			      size_t size, const char **why);
+
 /* Where to find AWS: the AWS CLI's global options.  NULL means "not given";
  * the library then falls back to the environment and the config files. */
 typedef struct vmie_aws_opts {
 	const char *profile;      /* --profile */
 	const char *region;       /* --region */
 	const char *endpoint_url; /* --endpoint-url */
+	vmie_prompt_fn prompt;    /* NULL: never ask (MFA profiles then fail) */
+	void *prompt_ctx;
 } vmie_aws_opts;
 
 /* The region the AWS CLI would use: --region, AWS_REGION,
@@ -169,6 +180,10 @@ typedef struct vmie_identity {
 	char *region_source;
 	char *endpoint;
 	char *credential_source; /* "environment", "shared-credentials-file", ... */
+	char *credential_chain;  /* how they were obtained ("profile base
+				    (shared-credentials-file) → assumed ..."),
+				    NULL when the source says it all */
+	long long credential_expiration; /* epoch seconds; 0: never */
 } vmie_identity;
 
 int vmie_whoami(const vmie_aws_opts *aws, vmie_identity *out, vmie_error *err);

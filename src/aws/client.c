@@ -85,13 +85,22 @@ int vaws_client_new(const vmie_aws_opts *opts, vaws_client **out,
 			      "cannot initialise the HTTP client (libcurl)");
 		goto fail;
 	}
-	/* Web identity credentials are fetched from STS: resolve it now so
-	 * a bad endpoint setting is reported before anything is sent. */
+	/* Web identity and assume-role credentials are fetched from STS:
+	 * resolve it now so a bad endpoint setting is reported before
+	 * anything is sent. */
 	const vaws_endpoint *sts;
 	rc = vaws_client_endpoint(c, "sts", &sts, err);
 	if (rc != 0)
 		goto fail;
-	c->creds = vaws_creds_chain_new(&c->cfg, c->http, sts->url);
+	vaws_creds_opts co = {
+		.cfg = &c->cfg,
+		.http = c->http,
+		.sts = sts,
+		.endpoint_flag = c->endpoint_flag,
+		.prompt = opts ? opts->prompt : NULL,
+		.prompt_ctx = opts ? opts->prompt_ctx : NULL,
+	};
+	c->creds = vaws_creds_chain_new(&co);
 	c->sleep_fn = real_sleep;
 	*out = c;
 	return 0;
@@ -146,6 +155,24 @@ const vaws_config *vaws_client_config(const vaws_client *c)
 const char *vaws_client_creds_source(const vaws_client *c)
 {
 	return c->creds_source;
+}
+
+int vaws_client_credentials(vaws_client *c, const char **chain,
+			    time_t *expiration, vmie_error *err)
+{
+	const vaws_creds *cr = NULL;
+	int rc = vaws_creds_get(c->creds, &cr, err);
+	if (rc == 0) {
+		c->creds_source = cr->source;
+		*chain = cr->chain;
+		*expiration = cr->expiration;
+	}
+	return rc;
+}
+
+void vaws_client_renew_credentials(vaws_client *c)
+{
+	vaws_creds_renew(c->creds);
 }
 
 void vaws_client_set_sleep(vaws_client *c, vaws_sleep_fn fn, void *ctx)
@@ -297,6 +324,21 @@ static bool clock_code(const char *code)
 	return false;
 }
 
+/* What AWS answers for a session token past its expiry (STS, IAM, S3:
+ * ExpiredToken; JSON services: ExpiredTokenException; EC2 may say
+ * RequestExpired) or wants renewed (TokenRefreshRequired). */
+static bool expired_code(const char *code)
+{
+	static const char *const codes[] = {
+		"ExpiredToken", "ExpiredTokenException", "RequestExpired",
+		"TokenRefreshRequired",
+	};
+	for (size_t i = 0; code && i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return true;
+	return false;
+}
+
 int vaws_call_sign(vaws_client *c, const vaws_call *k, vkv *h,
 		   vmie_error *err)
 {
@@ -322,6 +364,7 @@ int vaws_call_run(vaws_client *c, const vaws_call *k, vhttp_response *rs,
 		  vmie_error *err)
 {
 	vretry_state st = VRETRY_STATE_INIT;
+	bool renewed = false;
 	for (;;) {
 		vkv h = VKV_INIT;
 		int rc = vaws_call_sign(c, k, &h, err);
@@ -350,6 +393,18 @@ int vaws_call_run(vaws_client *c, const vaws_call *k, vhttp_response *rs,
 			return 0;
 		}
 
+		/* Credentials AWS calls expired before we thought they
+		 * would: renew them and send again, once, whatever the
+		 * retry policy says (the request never ran). */
+		if (!renewed && expired_code(o.aws_code)) {
+			vlog_debug("%s %s: %s; renewing the credentials and "
+				   "sending again", k->service, k->operation,
+				   o.aws_code);
+			renewed = true;
+			vaws_creds_renew(c->creds);
+			vawserr_info_free(&info);
+			continue;
+		}
 		/* A refused connection never delivered the request, so even
 		 * a non-idempotent call can be tried again. */
 		bool safe = k->safe_to_retry || rs->transport == VHTTP_CONNECT;

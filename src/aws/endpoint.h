@@ -22,7 +22,8 @@ typedef struct vaws_endpoint {
 	char *host;           /* host[:port] as the Host header carries it */
 	char *base_path;      /* "" or "/base" (no trailing '/') */
 	char *signing_region; /* region in the credential scope */
-	const char *service;  /* signing name: "ec2", "s3", "iam", "sts", "ssm" */
+	const char *service;  /* signing name: "ec2", "s3", "iam", "sts", "ssm",
+				 "awsssoportal", "awsssooidc" */
 	bool custom;          /* came from configuration, not the default */
 	bool s3_path_style;   /* S3: bucket in the path (custom endpoints) */
 	const char *source;   /* static: "--endpoint-url", "AWS_ENDPOINT_URL_S3",
@@ -30,8 +31,11 @@ typedef struct vaws_endpoint {
 				 "config-file endpoint_url", "default" */
 } vaws_endpoint;
 
-/* service is the lower-case signing name above; region the resolved
- * region (required: even a custom endpoint is signed for it).
+/* service is "ec2", "s3", "iam", "sts", "ssm", "sso" (the IAM Identity
+ * Center portal, portal.sso.REGION) or "sso-oidc" (oidc.REGION); region
+ * the resolved region (required: even a custom endpoint is signed for
+ * it).  AWS_ENDPOINT_URL_SSO / _SSO_OIDC and the [services] keys sso /
+ * sso_oidc redirect the last two, as in botocore.
  * Returns 0, or VMIE_ERR_AWS_CONFIG_INVALID naming the setting when a
  * configured URL is unusable, or VMIE_ERR_INVALID_ARGUMENT for a missing
  * service/region. */

@@ -14,6 +14,7 @@
  *   exit_status.c vmie_status -> process exit status; signals
  *   json_out.c    --json output (inspect's image objects too)
  *   report.c      the final "vmie: error:" lines
+ *   prompt.c      asking the terminal (MFA codes), echo off
  *   operation.c   the shared path of import / export / convert
  *   cmd_*.c       one file per command
  */
@@ -287,6 +288,10 @@ void cli_report_lines(struct cli_log *l, const vmie_error *err);
  * (returned for cli_json_print). */
 void cli_summary_print(FILE *f, vmie_operation op, const vmie_result *r);
 void *cli_summary_json(vmie_operation op, const vmie_result *r);
+
+/* prompt.c: vmie_prompt_fn over /dev/tty (ctx: the cli_args). */
+int cli_prompt(void *ctx, const char *question, char *answer, size_t size,
+	       const char **why);
 
 /* operation.c */
 int cli_run_operation(const struct cli_args *a, vmie_operation op);

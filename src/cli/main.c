@@ -41,6 +41,8 @@ int main(int argc, char **argv)
 		exit_status = cli_usage_error(&a, &err);
 		goto out;
 	}
+	a.opts.aws.prompt = cli_prompt;
+	a.opts.aws.prompt_ctx = &a;
 	if (a.version) {
 		printf("vmie %s\n", vmie_version());
 		exit_status = CLI_EXIT_OK;
