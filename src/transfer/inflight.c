@@ -372,7 +372,9 @@ static int finish(vxfer *x, vxfer_slot *sl, CURLcode cc, vmie_error *err)
 	long delay = 0;
 	bool again;
 	if (vxfer_expired_code(out.o.aws_code) && !job->resigned) {
-		/* Signed again at the next start, with fresh credentials. */
+		/* Signed again at the next start, with credentials renewed
+		 * now (AWS said the ones in hand are over). */
+		vaws_client_renew_credentials(x->o.client);
 		job->resigned = true;
 		again = true;
 	} else {
