@@ -7,9 +7,10 @@ import time
 import urllib.parse
 
 from .. import image_sniff
-from ..protocol import ec2_response, items, x
+from ..protocol import ServiceError, ec2_response, items, x
 from ..store import new_id
 from . import ec2_common as common
+from . import ec2_quota as quota
 from . import ec2_tasks as tasks
 from .ec2_vmie import bad, by_token, describe, fingerprint, role_check
 
@@ -159,6 +160,7 @@ def import_image(emu, req):
         if not head.get("size"):
             raise bad("Parameter disk-image-size=0 has an invalid format.")
         d["path"], d["size"] = head["path"], head["size"]
+    quota.admit(emu, req.region, "import")
     task = _new_import(emu, p, disks, role, req.region)
     return ec2_response("ImportImage", render_import(emu, task, first=True))
 
@@ -178,9 +180,14 @@ def _new_import(emu, p, disks, role, region):
     task["detected_arch"] = task["Architecture"] or "x86_64"
     task["disk_path"] = tasks.keep_disk(emu, disks[0]["path"], task["image_id"])
     tags = common.tag_specs(p, "import-image-task")
-    with emu.store.lock:
-        emu.store.table("import_tasks")[tid] = task
-        emu.store.save("import_tasks")
+    try:
+        with emu.store.lock:
+            quota.admit(emu, region, "import")
+            emu.store.table("import_tasks")[tid] = task
+            emu.store.save("import_tasks")
+    except ServiceError:
+        tasks.drop_disk(task["disk_path"])
+        raise
     if tags:
         common.set_tags(emu, tid, tags)
     return task
