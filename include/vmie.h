@@ -245,6 +245,12 @@ typedef struct vmie_options {
 	const char *download_path;    /* --download PATH: a file or block device */
 	bool sparse;                  /* --sparse: skip zero blocks on a device too */
 	bool overwrite;               /* --overwrite: replace an existing file */
+	/* Quotas shared with other vmie runs through lease objects in the
+	 * bucket (vmie batch sets them for each VM; 0: no slot taken) */
+	unsigned max_tasks;           /* --max-tasks: import/export tasks at once */
+	unsigned max_instances;       /* --max-instances: sanbootable instances */
+	const char *lease_prefix;     /* --lease-prefix (NULL: "vmie-leases/") */
+	bool skip_setup;              /* --skip-setup: bucket and role are in place */
 	/* how the run reports and stops */
 	vmie_event_fn on_event;       /* NULL: no progress events */
 	void *event_ctx;

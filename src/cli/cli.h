@@ -53,6 +53,19 @@ enum cli_opt {
 	OPT_DOWNLOAD,
 	OPT_SPARSE,
 	OPT_OVERWRITE,
+	/* slots shared through S3 (import, export, convert, batch) */
+	OPT_MAX_TASKS,
+	OPT_MAX_INSTANCES,
+	OPT_LEASE_PREFIX,
+	OPT_SKIP_SETUP,
+	/* vmie batch */
+	OPT_EXPORT,
+	OPT_MAX_UPLOADS,
+	OPT_SHARD,
+	OPT_SHARD_COUNT,
+	OPT_SKIP_INVALID,
+	OPT_RETRY_FAILED,
+	OPT_RESULTS,
 	/* global options (any command, before or after it) */
 	OPT_PROFILE,
 	OPT_ENDPOINT_URL,
@@ -85,6 +98,10 @@ enum cli_opt {
 #define CLI_SANBOOT_OPTIONS                                                   \
 	(OPTBIT(OPT_INSTALL_SANBOOTABLE) | OPTBIT(OPT_INSTANCE_PROFILE) |     \
 	 OPTBIT(OPT_INSTANCE_TYPE) | OPTBIT(OPT_SUBNET_ID))
+/* Slots shared with other vmie runs through lease objects in the bucket. */
+#define CLI_SLOT_OPTIONS                                                      \
+	(OPTBIT(OPT_MAX_TASKS) | OPTBIT(OPT_MAX_INSTANCES) |                  \
+	 OPTBIT(OPT_LEASE_PREFIX) | OPTBIT(OPT_SKIP_SETUP))
 /* Where an export goes, and its download. */
 #define CLI_EXPORT_OPTIONS                                                    \
 	(OPTBIT(OPT_S3_EXPORT_PREFIX) | OPTBIT(OPT_EXPORT_FORMAT) |           \
@@ -145,12 +162,19 @@ struct cli_args {
 	const char **operands; /* a command's operands (cmd->operands) */
 	size_t noperands;
 	const char **tags;     /* --tag values, in order (opts.tags) */
+	const char *given[OPT__COUNT]; /* each option's (last) value as given */
 };
 
 /* Parse argv.  On a usage error returns VMIE_ERR_INVALID_ARGUMENT with
  * err->message naming the culprit and err->hint the help to run; *a is
  * still filled as far as parsing got (a->json, a->cmd). */
 int cli_parse(int argc, char **argv, struct cli_args *a, vmie_error *err);
+/* args_values.c: the numeric options --max-tasks and --max-instances
+ * into a->opts (a count from 1 to max), for cli_parse; cmd_batch.c reads
+ * its own with cli_parse_count. */
+int cli_parse_count(const char *name, const char *val, unsigned max,
+		    unsigned *out, vmie_error *err);
+int cli_parse_slot_counts(struct cli_args *a, vmie_error *err);
 /* Release what cli_parse allocated (the operand list). */
 void cli_args_free(struct cli_args *a);
 /* "vmie import" or "vmie": for "Run '... --help'". */
