@@ -138,6 +138,7 @@ extern const struct cli_command cli_cmd_convert;
 extern const struct cli_command cli_cmd_whoami;
 extern const struct cli_command cli_cmd_inspect;
 extern const struct cli_command cli_cmd_download;
+extern const struct cli_command cli_cmd_batch;
 
 /* NULL-terminated, in the order `vmie --help` lists them. */
 extern const struct cli_command *const cli_commands[];
@@ -189,6 +190,8 @@ struct cli_progress;
 struct cli_log {
 	vmie_log_level console_min; /* lowest level shown on stderr */
 	struct cli_progress *progress; /* a bar to erase before a line */
+	void (*clear)(void *ctx);      /* or another display to erase */
+	void *clear_ctx;
 	bool color;
 	FILE *file;      /* NULL: no log file */
 	char *file_path; /* what to print after "vmie: full log:" */

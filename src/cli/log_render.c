@@ -77,6 +77,8 @@ static void handler(void *ctx, vmie_log_level level, const char *msg)
 	if (level < l->console_min)
 		return;
 	cli_progress_clear(l->progress); /* the line goes above the bar */
+	if (l->clear)
+		l->clear(l->clear_ctx);
 	const char *color = l->color ? level_color(level) : NULL;
 	fprintf(stderr, "%s%s", color ? color : "", level_prefix(level));
 	put_safe(stderr, msg);

@@ -281,12 +281,8 @@ static const char *kind_name(vmie_event_kind k)
 	return "unknown";
 }
 
-static void render_event(cli_progress *p, const vmie_event *ev, double t)
+void *cli_progress_event_json(const vmie_event *ev)
 {
-	bool last = ev->total && ev->done >= ev->total;
-	if (ev->kind == VMIE_EVENT_PROGRESS && !last && t - p->last_draw < EVENT_REDRAW)
-		return;
-	p->last_draw = t;
 	char ts[VISOTIME_LEN];
 	visotime_format(time(NULL), ts);
 	json_t *o = json_pack("{s:s, s:s, s:s}", "event", kind_name(ev->kind),
@@ -306,6 +302,16 @@ static void render_event(cli_progress *p, const vmie_event *ev, double t)
 		json_object_set_new(o, ev->key, json_string(ev->value));
 	if (ev->kind == VMIE_EVENT_PHASE_END)
 		json_object_set_new(o, "seconds", json_real(ev->seconds));
+	return o;
+}
+
+static void render_event(cli_progress *p, const vmie_event *ev, double t)
+{
+	bool last = ev->total && ev->done >= ev->total;
+	if (ev->kind == VMIE_EVENT_PROGRESS && !last && t - p->last_draw < EVENT_REDRAW)
+		return;
+	p->last_draw = t;
+	json_t *o = cli_progress_event_json(ev);
 	char *s = json_dumps(o, JSON_COMPACT);
 	if (s) {
 		fprintf(p->out, "%s\n", s);

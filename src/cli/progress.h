@@ -33,6 +33,10 @@ void cli_progress_event(void *ctx, const vmie_event *ev);
  * next event.  A no-op in other modes. */
 void cli_progress_clear(cli_progress *p);
 
+/* The JSON object of one event, as --json-events prints it (a json_t,
+ * the caller's). */
+void *cli_progress_event_json(const vmie_event *ev);
+
 /* Pure formatting, exposed for tests: "1.5 GiB", "512 B"; "1:02:03" /
  * "4:05"; the bar line for a transfer or a task into buf. */
 void cli_fmt_bytes(char *buf, size_t len, double bytes);
