@@ -106,20 +106,36 @@ static void totals_line(char *buf, size_t len, const vmie_batch_totals *t)
 		 t->invalid ? " or invalid" : "", t->running, t->left, up, eta);
 }
 
-/* A running VM as progress.c draws a phase: the same bar, rate, ETA. */
-static void vm_line(char *buf, size_t len, const vmie_batch_row *row, int w)
+/* A running VM in fixed columns: name, phase, a bar and its percent
+ * when there is one (a transfer, a task), then bytes and rate, or the
+ * task's status, or why it waits. */
+static void vm_line(char *buf, size_t len, const vmie_batch_row *row)
 {
-	char name[24], state[160], bar[256];
+	char name[24], state[160], bar[32], a[32], b[32], r[32];
 	safe(name, sizeof(name), row->name);
 	safe(state, sizeof(state), row->state);
-	vmie_event ev = {.kind = VMIE_EVENT_PROGRESS, .phase = row->phase ? row->phase : "start",
-			 .done = row->done, .total = row->total, .percent = row->percent};
-	if (row->percent >= 0 || !row->done) {
-		ev.kind = VMIE_EVENT_STATUS;
-		ev.status = state;
+	const char *phase = row->phase && *row->phase ? row->phase : "start";
+	double frac = row->percent >= 0 ? row->percent / 100.0
+		      : row->total ? (double)row->done / (double)row->total : -1;
+	if (frac < 0 && !row->done) { /* nothing to measure: what it does */
+		snprintf(buf, len, "  %-14.14s %-8s %s", name, phase, state);
+		return;
 	}
-	cli_progress_line(bar, sizeof(bar), &ev, row->rate, w - 18);
-	snprintf(buf, len, "  %-14.14s %s", name, bar);
+	if (frac >= 0)
+		cli_fmt_bar(bar, sizeof(bar), frac > 1 ? 1 : frac, 22);
+	else
+		snprintf(bar, sizeof(bar), "%22s", "");
+	if (row->percent >= 0) {
+		snprintf(buf, len, "  %-14.14s %-8s %s %3d%%  %s", name, phase, bar,
+			 row->percent, state);
+		return;
+	}
+	cli_fmt_bytes(a, sizeof(a), (double)row->done);
+	cli_fmt_bytes(b, sizeof(b), (double)row->total);
+	cli_fmt_bytes(r, sizeof(r), row->rate);
+	snprintf(buf, len, "  %-14.14s %-8s %s %3d%%  %s%s%s  %s/s", name, phase, bar,
+		 frac >= 0 ? (int)(frac * 100) : 0, a, row->total ? "/" : "",
+		 row->total ? b : "", r);
 }
 
 static void draw_block(cli_batch_render *r, const vmie_batch_event *e)
@@ -131,7 +147,7 @@ static void draw_block(cli_batch_render *r, const vmie_batch_event *e)
 	fprintf(r->out, "%.*s\n", w - 1, line);
 	n++;
 	for (size_t i = 0; i < e->nactive && i < MAX_SHOWN; i++, n++) {
-		vm_line(line, sizeof(line), e->active[i], w);
+		vm_line(line, sizeof(line), e->active[i]);
 		fprintf(r->out, "%.*s\n", w - 1, line);
 	}
 	if (e->nactive > MAX_SHOWN) {
@@ -197,6 +213,13 @@ static void event_line(cli_batch_render *r, const vmie_batch_event *e)
 		char d[24];
 		cli_fmt_duration(d, sizeof(d), ev->seconds);
 		snprintf(text, sizeof(text), "%-8s done in %s", ev->phase ? ev->phase : "", d);
+	} else if (ev->kind == VMIE_EVENT_STATUS) { /* no duration: events carry none */
+		char pct[16] = "";
+		if (ev->percent >= 0)
+			snprintf(pct, sizeof(pct), "%3d%%  ", ev->percent);
+		snprintf(text, sizeof(text), "%-8s %s%s%s%s", ev->phase ? ev->phase : "", pct,
+			 ev->status ? ev->status : "", ev->message && *ev->message ? ": " : "",
+			 ev->message ? ev->message : "");
 	}
 	char clean[512];
 	safe(clean, sizeof(clean), text);

@@ -41,6 +41,8 @@ void *cli_progress_event_json(const vmie_event *ev);
  * "4:05"; the bar line for a transfer or a task into buf. */
 void cli_fmt_bytes(char *buf, size_t len, double bytes);
 void cli_fmt_duration(char *buf, size_t len, double seconds);
+/* "[=====>     ]" filling width columns for a fraction in [0,1]. */
+void cli_fmt_bar(char *buf, size_t len, double frac, int width);
 void cli_progress_line(char *buf, size_t len, const vmie_event *ev,
 		       double rate, int width);
 

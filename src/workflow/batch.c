@@ -104,7 +104,10 @@ static int decide(vwf_run *r, vbatch_manifest *m, bool retry_failed, vmie_error 
 			}
 			break;
 		default: /* never run, interrupted, invalid last time: run */
-			o->status = VBATCH_PENDING;
+			if ((rc = vbatch_task_finished(r, row, &there, err)) != 0)
+				return rc;
+			o->status = there ? VBATCH_SUCCEEDED : VBATCH_PENDING;
+			o->earlier = there;
 			break;
 		}
 	}

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "aws/ec2.h"
+#include "aws/ec2_import.h"
 #include "aws/s3.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -94,5 +95,33 @@ int vbatch_still_there(vwf_run *r, const vbatch_row *row, bool *there,
 		vs3_object_free(&obj);
 		free(bucket);
 	}
+	return rc;
+}
+
+int vbatch_task_finished(vwf_run *r, vbatch_row *row, bool *done, vmie_error *err)
+{
+	vbatch_outcome *o = &row->out;
+	vec2_import_task t = {0};
+	*done = false;
+	/* An import row's AMI is its import task's; a convert or a
+	 * sanbootable row needs more than the task, which its own run resumes. */
+	if (!o->import_task_id || row->is_export || row->opts.install_sanbootable)
+		return 0;
+	int rc = vec2_describe_import_image_task(r->client, o->import_task_id, &t, err);
+	if (rc == 0 && t.status && strcmp(t.status, "completed") == 0 && t.image_id) {
+		*done = true;
+		free(o->ami_id);
+		o->ami_id = xstrdup(t.image_id);
+		vlog_info("line %u: import task %s finished after the earlier run stopped: %s",
+			  row->line, o->import_task_id, t.image_id);
+	} else if (rc != 0 && err && err->aws_code &&
+		   strcmp(err->aws_code, "InvalidConversionTaskId") == 0) {
+		vmie_error_clear(err); /* older than AWS remembers: run it */
+		rc = 0;
+	}
+	if (rc != 0)
+		verr_prefix(err, "checking import task %s (line %u)", o->import_task_id,
+			    row->line);
+	vec2_import_task_free(&t);
 	return rc;
 }

@@ -17,4 +17,9 @@ int vbatch_aws_setup(vwf_run *r, bool exports, vmie_error *err);
 int vbatch_still_there(vwf_run *r, const vbatch_row *row, bool *there,
 		       vmie_error *err);
 
+/* A row an earlier run left unfinished with an import task: did that
+ * task complete anyway (the VM was stopped as it finished)?  Then *done,
+ * with its AMI: importing it again would make a second one. */
+int vbatch_task_finished(vwf_run *r, vbatch_row *row, bool *done, vmie_error *err);
+
 #endif

@@ -85,6 +85,30 @@ json_t *vbatch_events_final(const char *text, size_t len)
 	return last;
 }
 
+static void take(char **dst, json_t *o, const char *k);
+
+void vbatch_events_results(const char *text, size_t len, vbatch_outcome *o)
+{
+	size_t off = 0;
+	while (off < len) {
+		json_t *v;
+		size_t n = vbatch_stream_next(text + off, len - off, true, &v);
+		if (!n)
+			break;
+		off += n;
+		const char *ev = json_string_value(json_object_get(v, "event"));
+		if (ev && strcmp(ev, "result") == 0) {
+			take(&o->ami_id, v, "ami_id");
+			take(&o->sanbootable_ami_id, v, "sanbootable_ami_id");
+			take(&o->export_url, v, "export_url");
+			take(&o->s3_url, v, "s3_url");
+			take(&o->import_task_id, v, "import_task_id");
+			take(&o->export_task_id, v, "export_task_id");
+		}
+		json_decref(v);
+	}
+}
+
 /* --- the child --------------------------------------------------------- */
 
 struct vbatch_child {

@@ -39,6 +39,10 @@ size_t vbatch_stream_next(const char *buf, size_t len, bool at_eof, json_t **out
  * reference), or NULL. */
 json_t *vbatch_events_final(const char *text, size_t len);
 
+/* The ids a whole events file reported (import task, AMI, ...), into o:
+ * a VM stopped before its last words still said those. */
+void vbatch_events_results(const char *text, size_t len, vbatch_outcome *o);
+
 /* How a run ended, into row->out: from its --json object (NULL when it
  * printed none) and its exit status (-1: take the object's). */
 void vbatch_outcome_settle(vbatch_row *row, json_t *final, int exit_status);

@@ -257,8 +257,10 @@ static void settle_from_events(const vbatch_files *f, vbatch_row *r)
 	char *path = vbatch_row_file(f, r, ".events");
 	vbuf text = VBUF_INIT;
 	json_t *final = NULL;
-	if (vfile_read(path, STATE_MAX, &text) == 0)
+	if (vfile_read(path, STATE_MAX, &text) == 0) {
+		vbatch_events_results(vbuf_str(&text), text.len, &r->out);
 		final = vbatch_events_final(vbuf_str(&text), text.len);
+	}
 	vbatch_outcome_settle(r, final, -1);
 	vlog_debug("line %u: the earlier batch stopped while it ran; its vmie %s: %s",
 		   r->line, final ? "left a result" : "left no result",

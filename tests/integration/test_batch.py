@@ -11,6 +11,9 @@ import http.server
 import json
 import lzma
 import os
+import pty
+import re
+import select
 import signal
 import subprocess
 import threading
@@ -123,8 +126,13 @@ def ops(control, name):
     return [q for q in control("GET", "requests") if q.get("operation") == name]
 
 
-def assert_clean(r):
+def assert_clean(r, out=None):
+    """No sanitizer report from the batch, nor in any VM's log (each VM's
+    vmie writes its stderr there)."""
     assert "Sanitizer" not in r.stderr and "runtime error" not in r.stderr, r.stderr
+    for log in (out / "rows").glob("*.log") if out else ():
+        text = log.read_text(errors="replace")
+        assert "Sanitizer" not in text and "runtime error" not in text, (log, text)
 
 
 # --- a 12-row manifest within a quota of 3 -----------------------------------
@@ -165,7 +173,7 @@ def test_twelve_rows_within_the_quota(vmie_bin, emu_env, control, ec2, files, tm
 
     r = run_batch(vmie_bin, emu_env, "--max-tasks", str(QUOTA), "--max-uploads", "3",
                   "--skip-invalid", "--results", str(out), "--json", str(manifest))
-    assert_clean(r)
+    assert_clean(r, out)
     assert r.returncode == 1, r.stderr  # not every row succeeded
     summary = json.loads(r.stdout)
     assert (summary["rows"], summary["succeeded"], summary["failed"], summary["invalid"]) == \
@@ -207,7 +215,7 @@ def test_quota_lower_than_max_tasks_waits(vmie_bin, emu_env, control, ec2, tmp_p
     manifest = write_csv(tmp_path / "vms.csv", ["name", "source"], rows)
     r = run_batch(vmie_bin, emu_env, "--max-tasks", "5", "--max-uploads", "6",
                   "--results", str(tmp_path / "out"), "--json-events", str(manifest))
-    assert_clean(r)
+    assert_clean(r, tmp_path / "out")
     assert r.returncode == 0, r.stderr
     q = quota(control)
     assert q["high_water"]["us-west-2"] == QUOTA and q["refused"].get("us-west-2", 0) >= 1, q
@@ -253,7 +261,7 @@ def test_killed_half_way_and_run_again(vmie_bin, emu_env, control, ec2, tmp_path
 
     r = run_batch(vmie_bin, emu_env, "--max-tasks", str(QUOTA), "--results", str(out),
                   "--json", str(manifest))
-    assert_clean(r)
+    assert_clean(r, out)  # the killed VMs' logs too
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["succeeded"] == 8 and summary["earlier"] >= len(done_before), summary
@@ -292,7 +300,7 @@ def test_three_shards_share_the_quota(vmie_bin, emu_env, control, ec2, tmp_path)
                               text=True) for i in range(3)]
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (stdout, stderr) in zip(procs, outs):
-        assert "Sanitizer" not in stderr, stderr
+        assert_clean(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr), out)
         assert p.returncode == 0, stderr
     lines_of = {}
     for i in range(3):
@@ -311,3 +319,86 @@ def test_three_shards_share_the_quota(vmie_bin, emu_env, control, ec2, tmp_path)
     listing = [q for q in control("GET", "requests") if q.get("operation") == "PutObject"
                and "vmie-leases/tasks/slot-" in q.get("path", "")]
     assert listing and all(q["headers"].get("If-None-Match") == "*" for q in listing)
+
+
+# --- plain imports in a shell loop share the slots too ----------------------
+
+def test_plain_imports_share_task_slots(vmie_bin, emu_env, control, tmp_path):
+    """Three vmie import at once with --max-tasks 1: one task at a time,
+    the others queued, none refused."""
+    procs = [subprocess.Popen([vmie_bin, "import", "--s3-bucket", BUCKET, "--source",
+                               str(disk(tmp_path / f"p{i}.raw", i)), "--max-tasks", "1",
+                               "--json-events"], env=emu_env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (stdout, stderr) in zip(procs, outs):
+        assert "Sanitizer" not in stderr and p.returncode == 0, stderr
+    queued = [e for stdout, _ in outs for e in map(json.loads, stdout.splitlines())
+              if e.get("status") == "queued"]
+    assert queued and "waiting for a task slot: 1 of 1 in use" in queued[0]["message"]
+    q = quota(control)
+    assert q["high_water"]["us-west-2"] == 1 and q["refused"] == {}, q
+    leases = [k for k in control("GET", "requests") if k.get("operation") == "DeleteObject"
+              and "/vmie-leases/tasks/slot-00/" in k.get("path", "")]
+    assert leases  # each gave its slot back
+
+
+# --- what a terminal shows ------------------------------------------------------
+
+def test_terminal_block(vmie_bin, emu_env, tmp_path):
+    """On a terminal: a total line and a line per running VM, redrawn in
+    place (cursor up, erase), and a line for each VM that ends."""
+    rows = [[f"tty{i}", str(disk(tmp_path / f"t{i}.raw", i))] for i in range(2)]
+    manifest = write_csv(tmp_path / "vms.csv", ["name", "source"], rows)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(tmp_path)
+        os.execve(vmie_bin, [vmie_bin, "batch", "--s3-bucket", BUCKET, str(manifest)], emu_env)
+    out = b""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    text = out.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "\x1b[J" in text and re.search(r"\x1b\[\d+A", text)  # redrawn in place
+    assert re.search(r"batch: \d/2 done, 0 failed, \d running, \d left; [\d.]+ \w*B "
+                     r"uploaded; ETA", text), text
+    assert re.search(r"  tty[01] +(upload|import)", text), text
+    assert "line 2 tty0: succeeded: ami-" in text and "line 3 tty1: succeeded: ami-" in text
+    assert "vmie batch: 2 of 2 VMs succeeded" in text
+
+
+def test_task_that_finished_after_the_batch_stopped(vmie_bin, emu_env, control, tmp_path):
+    """A batch killed as a VM's import task completed left the row
+    "running" with the task's id and no AMI: the next run asks EC2, finds
+    the task completed, and counts the row done instead of importing it
+    a second time."""
+    image = disk(tmp_path / "late.raw", 1)
+    r = subprocess.run([vmie_bin, "import", "--s3-bucket", BUCKET, "--source", str(image),
+                        "--json"], env=emu_env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    done = json.loads(r.stdout)
+    manifest = write_csv(tmp_path / "vms.csv", ["name", "source"], [["late", str(image)]])
+    out = tmp_path / "out"
+    (out / "rows").mkdir(parents=True)
+    key = hashlib.sha256(f"{image}\n".encode()).hexdigest()[:16]
+    (out / "results.json").write_text(json.dumps({"vmie_batch": 1, "rows": [{
+        "line": 2, "key": key, "status": "running", "import_task_id": done["import_task_id"],
+        "started": "2026-01-01T00:00:00Z", "attempts": 1}]}))
+    imports = len(ops(control, "ImportImage"))
+    r = run_batch(vmie_bin, emu_env, "--results", str(out), "--json", str(manifest))
+    assert_clean(r, out)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["earlier"] == 1
+    assert results(out)[2]["ami_id"] == done["ami_id"]
+    assert len(ops(control, "ImportImage")) == imports  # not imported again
