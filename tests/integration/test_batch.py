@@ -402,3 +402,42 @@ def test_task_that_finished_after_the_batch_stopped(vmie_bin, emu_env, control, 
     assert json.loads(r.stdout)["earlier"] == 1
     assert results(out)[2]["ami_id"] == done["ami_id"]
     assert len(ops(control, "ImportImage")) == imports  # not imported again
+
+
+def test_convert_and_sanbootable_rows(vmie_bin, emu_env, control, tmp_path):
+    """Rows that export (the export column) and rows with sanbootable:
+    at most --max-instances temporary instances at once, each row's
+    results (export URL, sanbootable AMI), nothing left running; run
+    again, the rows are found done (the export object is still there)."""
+    back = tmp_path / "back.raw"
+    rows = [["conv", str(disk(tmp_path / "c.raw", 1)), "true", str(back), ""],
+            ["sb1", str(disk(tmp_path / "s1.raw", 2)), "", "", "true"],
+            ["sb2", str(disk(tmp_path / "s2.raw", 3)), "", "", "yes"]]
+    manifest = write_csv(tmp_path / "vms.csv",
+                         ["name", "source", "export", "download", "install-sanbootable"], rows)
+    out = tmp_path / "out"
+    r = run_batch(vmie_bin, emu_env, "--max-instances", "1", "--results", str(out),
+                  str(manifest))
+    assert_clean(r, out)
+    assert r.returncode == 0, r.stderr
+    res = results(out)
+    assert res[2]["operation"] == "convert" and res[2]["export_url"].startswith("s3://")
+    assert back.read_bytes() == (tmp_path / "c.raw").read_bytes()
+    for line in (3, 4):
+        assert res[line]["operation"] == "import" and res[line]["sanbootable_ami_id"], res
+    # One instance at a time: each launch after the previous one's end.
+    seq = [q["operation"] for q in control("GET", "requests")
+           if q.get("operation") in ("RunInstances", "TerminateInstances")]
+    assert seq == ["RunInstances", "TerminateInstances"] * 2, seq
+    assert control("GET", "state")["ec2"]["instances_not_terminated"] == []
+
+    def work():
+        return sorted(q["operation"] for q in control("GET", "requests")
+                      if q.get("operation") in ("RunInstances", "ImportImage", "ExportImage"))
+    before = work()
+    assert before == ["ExportImage"] + ["ImportImage"] * 3 + ["RunInstances"] * 2, before
+    r = run_batch(vmie_bin, emu_env, "--max-instances", "1", "--results", str(out), "--json",
+                  str(manifest))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["earlier"] == 3
+    assert work() == before  # nothing started again
