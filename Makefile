@@ -44,6 +44,7 @@ bench:
 	@$(MAKE) --no-print-directory build
 	@/usr/bin/python3 bench/bench_import.py --vmie $(BUILD)/vmie
 	@/usr/bin/python3 bench/bench_download.py --vmie $(BUILD)/vmie
+	@/usr/bin/python3 bench/bench_batch.py --vmie $(BUILD)/vmie
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -69,7 +69,7 @@ static void global_options(FILE *out)
 static const char exit_statuses[] =
 	"Exit status:\n"
 	"  0    success\n"
-	"  1    general failure\n"
+	"  1    general failure; batch: some rows did not succeed\n"
 	"  2    usage error: bad or missing option or value, no AWS region\n"
 	"  3    AWS error: credentials, configuration, an AWS request failed\n"
 	"  4    source error: the --source image, URL or JSON file; the\n"
