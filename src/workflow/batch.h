@@ -100,6 +100,9 @@ typedef struct vbatch_manifest {
 } vbatch_manifest;
 
 void vbatch_manifest_free(vbatch_manifest *m);
+/* Mark the row invalid with why (the first problem wins) and the fix. */
+void vbatch_row_problem(vbatch_row *r, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* batch_manifest.c: text (len bytes, any content) named `name` (its
  * extension decides the format: .jsonl, .ndjson and .json are JSON Lines,

@@ -65,9 +65,11 @@ size_t vbatch_stream_next(const char *buf, size_t len, bool at_eof, json_t **out
 	return at_eof ? len : 0;
 }
 
-json_t *vbatch_events_final(const char *text, size_t len)
+/* Each value of a whole events file, in order, to fn (which keeps or
+ * releases it). */
+static void each_value(const char *text, size_t len, void (*fn)(void *, json_t *),
+		       void *ctx)
 {
-	json_t *last = NULL;
 	size_t off = 0;
 	while (off < len) {
 		json_t *v;
@@ -75,38 +77,49 @@ json_t *vbatch_events_final(const char *text, size_t len)
 		if (!n)
 			break;
 		off += n;
-		if (json_is_object(v) && !json_object_get(v, "event")) {
-			json_decref(last);
-			last = v;
-		} else {
-			json_decref(v);
-		}
+		if (v)
+			fn(ctx, v);
 	}
+}
+
+static void keep_final(void *ctx, json_t *v)
+{
+	json_t **last = ctx;
+	if (json_is_object(v) && !json_object_get(v, "event")) {
+		json_decref(*last);
+		*last = v;
+	} else {
+		json_decref(v);
+	}
+}
+
+json_t *vbatch_events_final(const char *text, size_t len)
+{
+	json_t *last = NULL;
+	each_value(text, len, keep_final, &last);
 	return last;
 }
 
 static void take(char **dst, json_t *o, const char *k);
 
+static void keep_result(void *ctx, json_t *v)
+{
+	vbatch_outcome *o = ctx;
+	const char *ev = json_string_value(json_object_get(v, "event"));
+	if (ev && strcmp(ev, "result") == 0) {
+		take(&o->ami_id, v, "ami_id");
+		take(&o->sanbootable_ami_id, v, "sanbootable_ami_id");
+		take(&o->export_url, v, "export_url");
+		take(&o->s3_url, v, "s3_url");
+		take(&o->import_task_id, v, "import_task_id");
+		take(&o->export_task_id, v, "export_task_id");
+	}
+	json_decref(v);
+}
+
 void vbatch_events_results(const char *text, size_t len, vbatch_outcome *o)
 {
-	size_t off = 0;
-	while (off < len) {
-		json_t *v;
-		size_t n = vbatch_stream_next(text + off, len - off, true, &v);
-		if (!n)
-			break;
-		off += n;
-		const char *ev = json_string_value(json_object_get(v, "event"));
-		if (ev && strcmp(ev, "result") == 0) {
-			take(&o->ami_id, v, "ami_id");
-			take(&o->sanbootable_ami_id, v, "sanbootable_ami_id");
-			take(&o->export_url, v, "export_url");
-			take(&o->s3_url, v, "s3_url");
-			take(&o->import_task_id, v, "import_task_id");
-			take(&o->export_task_id, v, "export_task_id");
-		}
-		json_decref(v);
-	}
+	each_value(text, len, keep_result, o);
 }
 
 /* --- the child --------------------------------------------------------- */

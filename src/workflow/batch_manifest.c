@@ -122,9 +122,7 @@ static vbatch_row *new_row(vbatch_manifest *m, size_t *cap, unsigned line)
 	return r;
 }
 
-static void row_problem(vbatch_row *r, const char *hint, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void row_problem(vbatch_row *r, const char *hint, const char *fmt, ...)
+void vbatch_row_problem(vbatch_row *r, const char *hint, const char *fmt, ...)
 {
 	vbuf b = VBUF_INIT;
 	va_list ap;
@@ -332,13 +330,13 @@ static void csv_row(vbatch_manifest *m, size_t *cap, const struct header *h,
 {
 	vbatch_row *r = new_row(m, cap, rec->line);
 	if (rec->bad)
-		row_problem(r, "fix the row (RFC 4180 CSV, UTF-8)", "line %u: %s",
+		vbatch_row_problem(r, "fix the row (RFC 4180 CSV, UTF-8)", "line %u: %s",
 			    rec->line, rec->bad);
 	for (size_t i = 0; i < rec->n; i++) {
 		if (!rec->v[i][0])
 			continue;
 		if (i >= h->n || !h->names[i][0]) {
-			row_problem(r, "add a column name to the header, or remove "
+			vbatch_row_problem(r, "add a column name to the header, or remove "
 				    "the value", "line %u: a value in column %zu, "
 				    "which the header does not name", rec->line, i + 1);
 			continue;
@@ -428,7 +426,7 @@ static void json_cell(vbatch_row *r, const char *name, json_t *v)
 			vbuf_reset(&t);
 			vbuf_addf(&t, "%s=", k);
 			if (!cell_text(e, &t))
-				row_problem(r, "write \"tag\": {\"KEY\": \"VALUE\"}",
+				vbatch_row_problem(r, "write \"tag\": {\"KEY\": \"VALUE\"}",
 					    "line %u: tag %s is not text", r->line, k);
 			else
 				add_cell(r, name, vbuf_str(&t));
@@ -437,10 +435,10 @@ static void json_cell(vbatch_row *r, const char *name, json_t *v)
 		return;
 	}
 	if (!cell_text(v, &t))
-		row_problem(r, "use a string, true/false or a whole number",
+		vbatch_row_problem(r, "use a string, true/false or a whole number",
 			    "line %u: the value of \"%s\" is not text", r->line, name);
 	else if (t.len > VBATCH_MAX_CELL || !clean_text(vbuf_str(&t), t.len))
-		row_problem(r, "shorten it; no control characters",
+		vbatch_row_problem(r, "shorten it; no control characters",
 			    "line %u: the value of \"%s\" is too long or holds a "
 			    "control character", r->line, name);
 	else
@@ -455,7 +453,7 @@ static void json_row(vbatch_manifest *m, size_t *cap, const char *s, size_t n,
 	json_t *o = json_loadb(s, n, JSON_REJECT_DUPLICATES, &jerr);
 	vbatch_row *r = new_row(m, cap, line);
 	if (!json_is_object(o)) {
-		row_problem(r, "each line is one JSON object: "
+		vbatch_row_problem(r, "each line is one JSON object: "
 			    "{\"source\": \"disk.vmdk\", \"name\": \"web01\"}",
 			    "line %u: not a JSON object%s%s", line, o ? "" : ": ",
 			    o ? "" : jerr.text);
@@ -468,7 +466,7 @@ static void json_row(vbatch_manifest *m, size_t *cap, const char *s, size_t n,
 		char *name = column_name(k);
 		vmie_error e = {0};
 		if (!vbatch_known_column(name, &e))
-			row_problem(r, e.hint ? e.hint : "", "line %u: %s", line,
+			vbatch_row_problem(r, e.hint ? e.hint : "", "line %u: %s", line,
 				    e.message ? e.message : "unknown key");
 		else
 			json_cell(r, name, v);

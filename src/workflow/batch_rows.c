@@ -125,21 +125,6 @@ static int flag_value(const char *s)
 	return -1;
 }
 
-static void problem(vbatch_row *r, const char *hint, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void problem(vbatch_row *r, const char *hint, const char *fmt, ...)
-{
-	vbuf b = VBUF_INIT;
-	va_list ap;
-	if (r->problem)
-		return;
-	va_start(ap, fmt);
-	vbuf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	r->problem = vbuf_detach(&b);
-	r->hint = xstrdup(hint);
-}
-
 /* The file name in a path or URL (without query), compression suffix
  * off: what vmie import names the object when the row gives no s3-key. */
 static char *base_name(const char *src, bool strip_compression)
@@ -201,7 +186,7 @@ static void apply_cells(vbatch_row *r, const vbatch_plan *p)
 		case COL_FLAG:
 		case COL_EXPORT:
 			if ((f = flag_value(v)) < 0) {
-				problem(r, "write true or false (or yes, no, 1, 0)",
+				vbatch_row_problem(r, "write true or false (or yes, no, 1, 0)",
 					"line %u: %s is '%s', not true or false", r->line,
 					k, v);
 				break;
@@ -234,8 +219,9 @@ static void check_export_cells(vbatch_row *r)
 	for (size_t i = 0; i < r->cells.n; i++) {
 		const struct column *c = column_of(r->cells.items[i].key);
 		if (c && c->export_only)
-			problem(r, "set the row's export column to true, or empty the cell",
-				"line %u: %s without export", r->line, c->name);
+			vbatch_row_problem(r, "set the row's export column to true, or "
+					   "empty the cell", "line %u: %s without export",
+					   r->line, c->name);
 	}
 }
 
@@ -254,14 +240,14 @@ static void check_twins(vbatch_manifest *m, size_t i)
 		if (!o->opts.source || o->key[0] == '\0')
 			continue;
 		if (strcmp(o->key, r->key) == 0) {
-			problem(r, "remove one, or give each its own s3-key",
+			vbatch_row_problem(r, "remove one, or give each its own s3-key",
 				"line %u: the same source and s3-key as line %u", r->line,
 				o->line);
 		} else if (target) {
 			char *other = o->opts.s3_key ? xstrdup(o->opts.s3_key)
 						     : base_name(o->opts.source, true);
 			if (strcmp(other, target) == 0)
-				problem(r, "give one of them another s3-key",
+				vbatch_row_problem(r, "give one of them another s3-key",
 					"line %u uploads to the same s3://%s/%s as line %u",
 					r->line, r->opts.s3_bucket ? r->opts.s3_bucket : "",
 					target, o->line);
@@ -279,7 +265,7 @@ void vbatch_rows_prepare(vbatch_manifest *m, const vbatch_plan *p)
 		apply_cells(r, p);
 		if (!r->opts.source || !*r->opts.source) {
 			r->opts.source = NULL;
-			problem(r, "every row names its image in the source column",
+			vbatch_row_problem(r, "every row names its image in the source column",
 				"line %u: no source", r->line);
 			r->mine = p->shards == 0 || i % p->shards == p->shard;
 			continue;

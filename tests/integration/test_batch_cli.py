@@ -8,6 +8,7 @@ import re
 import pytest
 
 from conftest import run as _run
+from images import MIB, make_raw
 
 BATCH_OPTIONS = ["--max-tasks", "--max-uploads", "--max-instances", "--lease-prefix", "--shard",
                  "--shard-count", "--skip-invalid", "--retry-failed", "--results", "--export",
@@ -32,14 +33,8 @@ def env(clean_env):
 @pytest.fixture
 def image(tmp_path):
     """A RAW disk the preflight accepts (MBR, a Linux partition)."""
-    p = tmp_path / "disk.raw"
-    data = bytearray(4 << 20)
-    data[446:462] = bytes([0x80, 0, 0, 0, 0x83, 0, 0, 0]) + (2048).to_bytes(4, "little") + \
-        (len(data) // 512 - 2048).to_bytes(4, "little")
-    data[510:512] = b"\x55\xaa"
-    data[2048 * 512 + 1024 + 56:2048 * 512 + 1024 + 58] = b"\x53\xef"
-    p.write_bytes(bytes(data))
-    return str(p)
+    make_raw(tmp_path / "disk.raw", 4 * MIB)
+    return str(tmp_path / "disk.raw")
 
 
 def fails(r, status, *fragments):
