@@ -112,6 +112,16 @@ void vbatch_row_problem(vbatch_row *r, const char *hint, const char *fmt, ...)
 int vbatch_parse(const char *name, const char *text, size_t len,
 		 vbatch_manifest *m, vmie_error *err);
 
+/* Shared by the manifest's two readers (batch_manifest.c, batch_csv.c):
+ * UTF-8 without control characters but tab; "--Source " -> "source"; a new
+ * row at line; a cell (a tag cell split at ';'); the CSV reader. */
+bool vbatch_clean_text(const char *s, size_t n);
+char *vbatch_column_name(const char *s);
+vbatch_row *vbatch_new_row(vbatch_manifest *m, size_t *cap, unsigned line);
+void vbatch_add_cell(vbatch_row *r, const char *name, const char *value);
+int vbatch_parse_csv(const char *text, size_t len, vbatch_manifest *m,
+		     vmie_error *err);
+
 /* batch_rows.c */
 /* A column (or JSON key) the manifest may have: the per-VM options of
  * vmie import and convert by their long names, plus name, export and

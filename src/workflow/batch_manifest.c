@@ -1,8 +1,7 @@
 /*
- * The batch manifest into rows of cells: CSV as RFC 4180 writes it (what
- * a VMware inventory export gives: a header row, commas, quotes doubled
- * inside quoted values, CRLF or LF, line breaks inside quotes), or JSON
- * Lines with the same keys.  The file is untrusted input: every length is
+ * The batch manifest into rows of cells: CSV (batch_csv.c) or JSON Lines
+ * with the same keys (here), and what both readers share: the text checks,
+ * the column names, the cells.  The file is untrusted input: every length is
  * bounded (batch.h), any byte may come, and tests/fuzz/fuzz_batch_manifest
  * feeds it garbage.  What the cells mean is batch_rows.c's business; here
  * a row is only its line number and its column -> text pairs.
@@ -52,7 +51,7 @@ void vbatch_manifest_free(vbatch_manifest *m)
 
 /* Valid UTF-8 (no overlongs, no surrogates) without control characters
  * other than tab: what any option value can be. */
-static bool clean_text(const char *s, size_t n)
+bool vbatch_clean_text(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
 	while (p < end) {
@@ -96,7 +95,7 @@ static bool blank(char c)
 }
 
 /* "--Source " -> "source": columns are option names, spelled loosely. */
-static char *column_name(const char *s)
+char *vbatch_column_name(const char *s)
 {
 	while (*s == ' ' || *s == '\t')
 		s++;
@@ -112,7 +111,7 @@ static char *column_name(const char *s)
 	return n;
 }
 
-static vbatch_row *new_row(vbatch_manifest *m, size_t *cap, unsigned line)
+vbatch_row *vbatch_new_row(vbatch_manifest *m, size_t *cap, unsigned line)
 {
 	xgrow((void **)&m->rows, cap, m->n + 1, sizeof(*m->rows));
 	vbatch_row *r = &m->rows[m->n++];
@@ -136,7 +135,7 @@ void vbatch_row_problem(vbatch_row *r, const char *hint, const char *fmt, ...)
 }
 
 /* A tag cell may hold several, "KEY=VALUE;KEY2=VALUE2": one cell each. */
-static void add_cell(vbatch_row *r, const char *name, const char *value)
+void vbatch_add_cell(vbatch_row *r, const char *name, const char *value)
 {
 	if (strcmp(name, "tag") != 0) {
 		vkv_add(&r->cells, name, value);
@@ -153,239 +152,6 @@ static void add_cell(vbatch_row *r, const char *name, const char *value)
 			vkv_addn(&r->cells, name, strlen(name), s, (size_t)(e - s));
 		value += n + (value[n] == ';');
 	}
-}
-
-/* --- CSV -------------------------------------------------------------- */
-
-struct csv {
-	const char *p, *end;
-	unsigned line;     /* the line p is on */
-};
-
-struct record {
-	char **v;
-	size_t n, cap;
-	unsigned line;     /* where it starts */
-	const char *bad;   /* a problem of this record (static text) */
-};
-
-static void record_clear(struct record *r)
-{
-	for (size_t i = 0; i < r->n; i++)
-		free(r->v[i]);
-	r->n = 0;
-	r->bad = NULL;
-}
-
-static bool end_of_field(const struct csv *c)
-{
-	return c->p >= c->end || *c->p == ',' || *c->p == '\n' || *c->p == '\r';
-}
-
-/* A quoted value: c->p is just past the opening quote. */
-static int quoted(struct csv *c, vbuf *f, unsigned open_line, vmie_error *err)
-{
-	for (;;) {
-		if (c->p >= c->end)
-			return verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "line %u: a "
-					"quoted value never closes", open_line);
-		if (f->len >= VBATCH_MAX_CELL)
-			return verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "line %u: a "
-					"value longer than %u bytes", open_line,
-					VBATCH_MAX_CELL);
-		char ch = *c->p++;
-		if (ch == '"') {
-			if (c->p < c->end && *c->p == '"') {
-				c->p++;
-				vbuf_addch(f, '"');
-				continue;
-			}
-			return 0;
-		}
-		if (ch == '\n')
-			c->line++;
-		vbuf_addch(f, ch);
-	}
-}
-
-/* One field into f; 0, or an error that makes the rest unreadable. */
-static int field(struct csv *c, struct record *rec, vbuf *f, vmie_error *err)
-{
-	while (c->p < c->end && blank(*c->p))
-		c->p++;
-	if (c->p < c->end && *c->p == '"') {
-		c->p++;
-		int rc = quoted(c, f, c->line, err);
-		if (rc != 0)
-			return rc;
-		while (c->p < c->end && blank(*c->p))
-			c->p++;
-		if (!end_of_field(c)) { /* `"a"b`: say so, skip the rest */
-			rec->bad = "text after the closing quote of a value";
-			while (!end_of_field(c))
-				c->p++;
-		}
-		return 0;
-	}
-	while (!end_of_field(c)) {
-		if (f->len >= VBATCH_MAX_CELL)
-			return verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "line %u: a "
-					"value longer than %u bytes", c->line,
-					VBATCH_MAX_CELL);
-		vbuf_addch(f, *c->p++);
-	}
-	vbuf_rtrim(f);
-	return 0;
-}
-
-/* 1: a record read; 0: the end; else an error. */
-static int csv_record(struct csv *c, struct record *rec, vmie_error *err)
-{
-	record_clear(rec);
-	if (c->p >= c->end)
-		return 0;
-	rec->line = c->line;
-	for (;;) {
-		vbuf f = VBUF_INIT;
-		int rc = field(c, rec, &f, err);
-		if (rc != 0) {
-			vbuf_free(&f);
-			return rc;
-		}
-		if (rec->n == VBATCH_MAX_CELLS) {
-			vbuf_free(&f);
-			return verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "line %u: more "
-					"than %u values", rec->line, VBATCH_MAX_CELLS);
-		}
-		if (f.len && !clean_text(f.data, f.len))
-			rec->bad = "a value that is not UTF-8 text, or holds a "
-				   "control character";
-		xgrow((void **)&rec->v, &rec->cap, rec->n + 1, sizeof(*rec->v));
-		rec->v[rec->n++] = f.data ? vbuf_detach(&f) : xstrdup("");
-		if (c->p < c->end && *c->p == ',') {
-			c->p++;
-			continue;
-		}
-		if (c->p < c->end && *c->p == '\r')
-			c->p++;
-		if (c->p < c->end && *c->p == '\n')
-			c->p++;
-		c->line++;
-		return 1;
-	}
-}
-
-static bool record_empty(const struct record *rec)
-{
-	for (size_t i = 0; i < rec->n; i++)
-		if (rec->v[i][0])
-			return false;
-	return true;
-}
-
-struct header {
-	char **names;
-	size_t n;
-};
-
-static void header_free(struct header *h)
-{
-	for (size_t i = 0; i < h->n; i++)
-		free(h->names[i]);
-	free(h->names);
-}
-
-static int read_header(const struct record *rec, struct header *h, vmie_error *err)
-{
-	h->names = xcalloc(rec->n, sizeof(*h->names));
-	for (size_t i = 0; i < rec->n; i++) {
-		h->names[i] = column_name(rec->v[i]);
-		h->n++;
-		if (!h->names[i][0])
-			continue; /* an unnamed column: only empty cells allowed */
-		if (!vbatch_known_column(h->names[i], err)) {
-			verr_prefix(err, "line %u, column %zu", rec->line, i + 1);
-			return err ? err->status : VMIE_ERR_INVALID_ARGUMENT;
-		}
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(h->names[j], h->names[i]) == 0 &&
-			    strcmp(h->names[i], "tag") != 0) {
-				verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "line %u: column "
-					 "'%s' appears twice", rec->line, h->names[i]);
-				return verr_hint(err, "only 'tag' may repeat; remove "
-						 "or rename one");
-			}
-	}
-	for (size_t i = 0; i < h->n; i++)
-		if (strcmp(h->names[i], "source") == 0)
-			return 0;
-	verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "line %u: the header has no "
-		 "'source' column", rec->line);
-	return verr_hint(err, "the first line names the columns, e.g. "
-			 "name,source,s3-key,description");
-}
-
-static void csv_row(vbatch_manifest *m, size_t *cap, const struct header *h,
-		    const struct record *rec)
-{
-	vbatch_row *r = new_row(m, cap, rec->line);
-	if (rec->bad)
-		vbatch_row_problem(r, "fix the row (RFC 4180 CSV, UTF-8)", "line %u: %s",
-			    rec->line, rec->bad);
-	for (size_t i = 0; i < rec->n; i++) {
-		if (!rec->v[i][0])
-			continue;
-		if (i >= h->n || !h->names[i][0]) {
-			vbatch_row_problem(r, "add a column name to the header, or remove "
-				    "the value", "line %u: a value in column %zu, "
-				    "which the header does not name", rec->line, i + 1);
-			continue;
-		}
-		add_cell(r, h->names[i], rec->v[i]);
-	}
-}
-
-static int parse_csv(const char *text, size_t len, vbatch_manifest *m,
-		     vmie_error *err)
-{
-	struct csv c = {text, text + len, 1};
-	struct record rec = {0};
-	struct header h = {0};
-	size_t cap = 0;
-	int rc, got;
-
-	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
-		c.p += 3; /* Excel's UTF-8 byte order mark */
-	while ((got = csv_record(&c, &rec, err)) == 1 && record_empty(&rec))
-		;
-	if (got != 1) {
-		rc = got ? got : verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "no header "
-					  "row and no rows");
-		goto out;
-	}
-	if (rec.bad) {
-		rc = verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "line %u: the header "
-			      "has %s", rec.line, rec.bad);
-		goto out;
-	}
-	if ((rc = read_header(&rec, &h, err)) != 0)
-		goto out;
-	while ((got = csv_record(&c, &rec, err)) == 1) {
-		if (record_empty(&rec))
-			continue; /* blank lines, Excel's trailing ",,," rows */
-		if (m->n == VBATCH_MAX_ROWS) {
-			got = verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "more than %u "
-				       "rows", VBATCH_MAX_ROWS);
-			break;
-		}
-		csv_row(m, &cap, &h, &rec);
-	}
-	rc = got;
-out:
-	record_clear(&rec);
-	free(rec.v);
-	header_free(&h);
-	return rc;
 }
 
 /* --- JSON Lines ------------------------------------------------------- */
@@ -429,7 +195,7 @@ static void json_cell(vbatch_row *r, const char *name, json_t *v)
 				vbatch_row_problem(r, "write \"tag\": {\"KEY\": \"VALUE\"}",
 					    "line %u: tag %s is not text", r->line, k);
 			else
-				add_cell(r, name, vbuf_str(&t));
+				vbatch_add_cell(r, name, vbuf_str(&t));
 		}
 		vbuf_free(&t);
 		return;
@@ -437,12 +203,12 @@ static void json_cell(vbatch_row *r, const char *name, json_t *v)
 	if (!cell_text(v, &t))
 		vbatch_row_problem(r, "use a string, true/false or a whole number",
 			    "line %u: the value of \"%s\" is not text", r->line, name);
-	else if (t.len > VBATCH_MAX_CELL || !clean_text(vbuf_str(&t), t.len))
+	else if (t.len > VBATCH_MAX_CELL || !vbatch_clean_text(vbuf_str(&t), t.len))
 		vbatch_row_problem(r, "shorten it; no control characters",
 			    "line %u: the value of \"%s\" is too long or holds a "
 			    "control character", r->line, name);
 	else
-		add_cell(r, name, vbuf_str(&t));
+		vbatch_add_cell(r, name, vbuf_str(&t));
 	vbuf_free(&t);
 }
 
@@ -451,7 +217,7 @@ static void json_row(vbatch_manifest *m, size_t *cap, const char *s, size_t n,
 {
 	json_error_t jerr;
 	json_t *o = json_loadb(s, n, JSON_REJECT_DUPLICATES, &jerr);
-	vbatch_row *r = new_row(m, cap, line);
+	vbatch_row *r = vbatch_new_row(m, cap, line);
 	if (!json_is_object(o)) {
 		vbatch_row_problem(r, "each line is one JSON object: "
 			    "{\"source\": \"disk.vmdk\", \"name\": \"web01\"}",
@@ -463,7 +229,7 @@ static void json_row(vbatch_manifest *m, size_t *cap, const char *s, size_t n,
 	const char *k;
 	json_t *v;
 	json_object_foreach(o, k, v) {
-		char *name = column_name(k);
+		char *name = vbatch_column_name(k);
 		vmie_error e = {0};
 		if (!vbatch_known_column(name, &e))
 			vbatch_row_problem(r, e.hint ? e.hint : "", "line %u: %s", line,
@@ -525,7 +291,7 @@ int vbatch_parse(const char *name, const char *text, size_t len,
 		return verr_hint(err, "save the inventory as CSV (UTF-8) or JSON Lines");
 	}
 	int rc = json_lines(name, text, len) ? parse_jsonl(text, len, m, err)
-					      : parse_csv(text, len, m, err);
+					      : vbatch_parse_csv(text, len, m, err);
 	if (rc == 0 && !m->n) {
 		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "the manifest has no rows");
 		rc = verr_hint(err, "one row per VM, under a header row naming the "
