@@ -208,6 +208,10 @@ void cli_log_free(struct cli_log *l);
 void cli_log(struct cli_log *l, vmie_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* What a command that does work starts with: cli_log_init, the handler
+ * installed, the log file opened, the command line logged. */
+void cli_log_start(struct cli_log *l, const struct cli_args *a);
+
 /* Only into the log file (the caller prints its own console line). */
 void cli_log_file_only(struct cli_log *l, vmie_log_level level,
 		       const char *msg);

@@ -112,10 +112,7 @@ static int run_batch(const struct cli_args *a)
 		vmie_error_clear(&err);
 		return exit_status;
 	}
-	cli_log_init(&l, a);
-	cli_log_install(&l);
-	cli_log_open_file(&l, a);
-	cli_log_command_line(&l, a);
+	cli_log_start(&l, a);
 	cli_batch_render *render = cli_batch_render_new(
 		mode_for(a) == CLI_BATCH_EVENTS ? stdout : stderr, mode_for(a));
 	l.clear = cli_batch_render_clear;

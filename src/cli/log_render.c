@@ -138,6 +138,14 @@ out:
 	vmie_error_clear(&err);
 }
 
+void cli_log_start(struct cli_log *l, const struct cli_args *a)
+{
+	cli_log_init(l, a);
+	cli_log_install(l);
+	cli_log_open_file(l, a);
+	cli_log_command_line(l, a);
+}
+
 void cli_log_free(struct cli_log *l)
 {
 	vmie_set_log_handler(NULL, NULL);
