@@ -47,6 +47,7 @@ bench:
 	@/usr/bin/python3 bench/bench_download.py --vmie $(BUILD)/vmie
 	@/usr/bin/python3 bench/bench_https.py --vmie $(BUILD)/vmie
 	@/usr/bin/python3 bench/bench_vmdk.py --vmie $(BUILD)/vmie
+	@/usr/bin/python3 bench/bench_batch.py --vmie $(BUILD)/vmie
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -98,7 +98,7 @@ def port_free(port):
             return False
 
 
-def start_emulator(work, sink=True, extra=()):
+def start_emulator(work, sink=True, speed=1000, extra=()):
     state = os.path.join(work, "emu-state" if sink else "emu-state-bytes")
     shutil.rmtree(state, ignore_errors=True)
     os.makedirs(state)
@@ -107,7 +107,8 @@ def start_emulator(work, sink=True, extra=()):
     # connects to 80: give it that port when we may.
     port = "80" if os.geteuid() == 0 and port_free(80) else "0"
     p = subprocess.Popen([PY, "-m", "emulator", "--port", port, "--state-dir", state,
-                          "--speed", "1000"] + (["--s3-sink"] if sink else []) + list(extra),
+                          "--speed", str(speed)] + (["--s3-sink"] if sink else []) +
+                         list(extra),
                          cwd=ROOT, stdout=log,
                          stderr=subprocess.STDOUT)
     portfile = os.path.join(state, "port")

@@ -42,6 +42,7 @@ typedef enum vmie_status {
 	VMIE_ERR_INVALID_ARGUMENT = -20050,  /* vmie: bad option value */
 	VMIE_ERR_NOT_IMPLEMENTED = -20051,   /* vmie: workflow not built yet */
 	VMIE_ERR_INTERRUPTED = -20052,       /* vmie: SIGINT/SIGTERM */
+	VMIE_ERR_BATCH_INCOMPLETE = -20053,  /* vmie: a batch row did not succeed */
 
 	/* AWS */
 	VMIE_ERR_AWS_CREDENTIALS_NOT_FOUND = -20100,
@@ -266,6 +267,12 @@ typedef struct vmie_options {
 	/* transfers (import's upload, the download) */
 	const char *max_bandwidth;    /* --max-bandwidth RATE ("50MB/s");
 				       * NULL: the profile's s3.max_bandwidth */
+	/* Quotas shared with other vmie runs through lease objects in the
+	 * bucket (vmie batch sets them for each VM; 0: no slot taken) */
+	unsigned max_tasks;           /* --max-tasks: import/export tasks at once */
+	unsigned max_instances;       /* --max-instances: sanbootable instances */
+	const char *lease_prefix;     /* --lease-prefix (NULL: "vmie-leases/") */
+	bool skip_setup;              /* --skip-setup: bucket and role are in place */
 	/* how the run reports and stops */
 	vmie_event_fn on_event;       /* NULL: no progress events */
 	void *event_ctx;
@@ -351,6 +358,94 @@ int vmie_preflight(const vmie_options *opts, vmie_source_kind kind,
  * failure: it says what was done). */
 int vmie_run(vmie_operation op, const vmie_options *opts, vmie_result *res,
 	     vmie_error *err);
+
+/*
+ * vmie batch: many VMs from a manifest (CSV with a header row, or JSON
+ * Lines), each row an import or a convert whose options are the row's
+ * cells over the defaults.  Every row is checked first; then each VM runs
+ * as its own vmie process (opts.exe), at most max_uploads uploading and
+ * max_tasks tasks at once (shared through S3 with every other shard), and
+ * the results files say what each row made.  Running it again goes on:
+ * rows done earlier are skipped while their AMI exists.
+ */
+typedef enum vmie_batch_event_kind {
+	VMIE_BATCH_SETUP,     /* the batch's own phases (bucket, role): ev */
+	VMIE_BATCH_ROW_START, /* a VM's run starts: row */
+	VMIE_BATCH_ROW_EVENT, /* an event of a VM's run: row, ev */
+	VMIE_BATCH_ROW_END,   /* a row is settled (done, failed, skipped): row */
+	VMIE_BATCH_TICK,      /* a few times a second: totals, active rows */
+} vmie_batch_event_kind;
+
+typedef struct vmie_batch_row {
+	unsigned line;        /* where the row starts in the manifest */
+	const char *name;     /* its name column, else its source's file name */
+	const char *key;      /* stable key: 16 hex digits */
+	const char *source;
+	const char *status;   /* pending, running, succeeded, failed, invalid,
+			       * interrupted */
+	const char *phase;    /* running: "upload", "import", ... */
+	const char *state;    /* running: the task's status and message */
+	int percent;          /* the task's percent, -1 */
+	uint64_t done, total; /* the transfer under way (total 0: unknown) */
+	double rate;          /* its bytes per second */
+	const char *ami_id;
+	const char *error;    /* failed, invalid: why */
+	bool earlier;         /* ROW_END: done by an earlier run */
+} vmie_batch_row;
+
+typedef struct vmie_batch_totals {
+	unsigned rows;        /* of this shard */
+	unsigned succeeded, failed, invalid, interrupted, running, left;
+	uint64_t uploaded;    /* bytes this run uploaded */
+	double elapsed;       /* seconds */
+	double eta;           /* seconds; < 0: unknown yet */
+} vmie_batch_totals;
+
+typedef struct vmie_batch_event {
+	vmie_batch_event_kind kind;
+	const vmie_batch_row *row;
+	const vmie_event *ev;
+	const vmie_batch_totals *totals;
+	const vmie_batch_row *const *active; /* TICK: the rows running */
+	size_t nactive;
+} vmie_batch_event;
+
+typedef void (*vmie_batch_event_fn)(void *ctx, const vmie_batch_event *ev);
+
+typedef struct vmie_batch_options {
+	const char *manifest;
+	vmie_options defaults;  /* every row's defaults; s3_bucket required */
+	bool export_all;        /* --export: every row is a convert */
+	unsigned max_tasks;     /* 0: 5 */
+	unsigned max_uploads;   /* 0: 2 */
+	unsigned max_instances; /* 0: 2 */
+	const char *shard;      /* "I/N"; NULL: from the environment, or all */
+	unsigned shard_count;   /* N for JOB_COMPLETION_INDEX; 0: VMIE_SHARDS */
+	bool skip_invalid;
+	bool retry_failed;
+	const char *results_dir; /* NULL: ./<manifest name>.vmie-batch */
+	const char *exe;        /* the vmie binary each VM runs in */
+	vmie_batch_event_fn on_event;
+	void *event_ctx;
+	volatile sig_atomic_t *cancel; /* holds the signal number */
+} vmie_batch_options;
+
+typedef struct vmie_batch_result {
+	unsigned rows, succeeded, failed, invalid, interrupted;
+	unsigned earlier;       /* of succeeded: done by an earlier run */
+	char *results_csv;
+	char *results_json;
+	char *shard;            /* "I/N", NULL: not sharded */
+} vmie_batch_result;
+
+void vmie_batch_result_free(vmie_batch_result *res);
+
+/* 0 when every row of the shard succeeded; VMIE_ERR_BATCH_INCOMPLETE when
+ * some did not (res says how many; the results files say which and why);
+ * VMIE_ERR_INVALID_ARGUMENT when rows are invalid and nothing started;
+ * another status (err set) when the batch itself could not run. */
+int vmie_batch(const vmie_batch_options *o, vmie_batch_result *res,
+	       vmie_error *err);
 
 #ifdef __cplusplus
 }

@@ -8,9 +8,10 @@ import time
 import urllib.parse
 
 from .. import image_convert, image_sniff, vmdk_stream
-from ..protocol import ec2_response, items, x
+from ..protocol import ServiceError, ec2_response, items, x
 from ..store import new_id
 from . import ec2_common as common
+from . import ec2_quota as quota
 from . import ec2_tasks as tasks
 from .ec2_vmie import bad, by_token, describe, fingerprint, role_check
 
@@ -182,6 +183,7 @@ def import_image(emu, req):
         if not head.get("size"):
             raise bad("Parameter disk-image-size=0 has an invalid format.")
         d["path"], d["size"] = head["path"], head["size"]
+    quota.admit(emu, req.region, "import")
     task = _new_import(emu, p, disks, role, req.region)
     return ec2_response("ImportImage", render_import(emu, task, first=True))
 
@@ -202,9 +204,14 @@ def _new_import(emu, p, disks, role, region):
     task["disk_path"] = disk if disk != disks[0]["path"] else \
         tasks.keep_disk(emu, disk, task["image_id"])
     tags = common.tag_specs(p, "import-image-task")
-    with emu.store.lock:
-        emu.store.table("import_tasks")[tid] = task
-        emu.store.save("import_tasks")
+    try:
+        with emu.store.lock:
+            quota.admit(emu, region, "import")
+            emu.store.table("import_tasks")[tid] = task
+            emu.store.save("import_tasks")
+    except ServiceError:
+        tasks.drop_disk(task["disk_path"])
+        raise
     if tags:
         common.set_tags(emu, tid, tags)
     return task

@@ -134,6 +134,12 @@ static int ensure_role(vaws_client *c, const char *name, viam_role_result *out,
 		vkv_add(&p, "AssumeRolePolicyDocument", text);
 		vkv_add(&p, "Description", "VM Import/Export service role (vmie)");
 		rc = viam_call(c, "CreateRole", &p, false, &doc, &e);
+		/* Another vmie created it since our GetRole (shards of one
+		 * batch start together): its trust is ours, and it is as new. */
+		if (rc != 0 && e.aws_code && strcmp(e.aws_code, "EntityAlreadyExists") == 0) {
+			vmie_error_clear(&e);
+			rc = 0;
+		}
 		out->created = rc == 0;
 	} else if (rc == 0) {
 		char *enc = vxml_text(vxml_root(doc), "GetRoleResult/Role/AssumeRolePolicyDocument");

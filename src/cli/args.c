@@ -115,6 +115,47 @@ const struct cli_option cli_options[OPT__COUNT] = {
 			       "not; local VHD, VHDX, VMDK) as a streamOptimized "
 			       "VMDK made on the fly (only its data travels), "
 			       "or every image as it is", "vmdk"},
+	[OPT_MAX_TASKS] = {"max-tasks", 0, "N",
+			   "at most N VM Import/Export tasks at once, counted "
+			   "with every vmie that uses the bucket's "
+			   "--lease-prefix (AWS's default quota is 5)",
+			   "5 for batch, no limit otherwise"},
+	[OPT_MAX_INSTANCES] = {"max-instances", 0, "N",
+			       "at most N temporary sanbootable instances at "
+			       "once, counted as --max-tasks is",
+			       "2 for batch, no limit otherwise"},
+	[OPT_LEASE_PREFIX] = {"lease-prefix", 0, "PREFIX",
+			      "where in --s3-bucket the slot leases of "
+			      "--max-tasks and --max-instances live (every "
+			      "sharer must use the same)", "vmie-leases/"},
+	[OPT_SKIP_SETUP] = {"skip-setup", 0, NULL,
+			    "the bucket and the VM Import role are in place: "
+			    "skip their checks and setup (vmie batch passes it "
+			    "to each VM's run)", "off"},
+	[OPT_EXPORT] = {"export", 0, NULL,
+			"export every row after its import, as vmie convert "
+			"(a row's export column decides for that row)", "off"},
+	[OPT_MAX_UPLOADS] = {"max-uploads", 0, "N",
+			     "at most N VMs uploading at once from this host",
+			     "2"},
+	[OPT_SHARD] = {"shard", 0, "I/N",
+		       "run only the rows of shard I (0 to N-1) of N, chosen "
+		       "by a hash of each row's source and s3-key",
+		       "JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX, else "
+		       "every row"},
+	[OPT_SHARD_COUNT] = {"shard-count", 0, "N",
+			     "the number of shards N when I comes from "
+			     "JOB_COMPLETION_INDEX", "VMIE_SHARDS"},
+	[OPT_SKIP_INVALID] = {"skip-invalid", 0, NULL,
+			      "run the valid rows even when others are invalid "
+			      "(those are reported)", "off: nothing starts"},
+	[OPT_RETRY_FAILED] = {"retry-failed", 0, NULL,
+			      "run again the rows that failed in an earlier run "
+			      "of the batch", "off: they stay failed"},
+	[OPT_RESULTS] = {"results", 0, "DIR",
+			 "where the results (results.csv, results.json), each "
+			 "VM's log and the batch's state go",
+			 "./MANIFEST-NAME.vmie-batch"},
 	[OPT_PROFILE] = {"profile", 0, "NAME",
 			 "AWS profile from ~/.aws/config and credentials",
 			 "AWS_PROFILE, then \"default\""},
@@ -210,6 +251,7 @@ static void unknown_long(const char *text, vmie_error *err)
 static void store(struct cli_args *a, int id, const char *val)
 {
 	a->seen |= OPTBIT(id);
+	a->given[id] = val ? val : "";
 	switch ((enum cli_opt)id) {
 	case OPT_REGION: a->opts.aws.region = val; break;
 	case OPT_S3_BUCKET: a->opts.s3_bucket = val; break;
@@ -245,6 +287,17 @@ static void store(struct cli_args *a, int id, const char *val)
 	case OPT_OVERWRITE: a->opts.overwrite = true; break;
 	case OPT_MAX_BANDWIDTH: a->opts.max_bandwidth = val; break;
 	case OPT_UPLOAD_FORMAT: a->opts.upload_format = val; break;
+	case OPT_LEASE_PREFIX: a->opts.lease_prefix = val; break;
+	case OPT_SKIP_SETUP: a->opts.skip_setup = true; break;
+	case OPT_MAX_TASKS: /* numbers: cli_parse_slot_counts */
+	case OPT_MAX_INSTANCES:
+	case OPT_EXPORT: /* vmie batch's own: cmd_batch.c reads a->given */
+	case OPT_MAX_UPLOADS:
+	case OPT_SHARD:
+	case OPT_SHARD_COUNT:
+	case OPT_SKIP_INVALID:
+	case OPT_RETRY_FAILED:
+	case OPT_RESULTS: break;
 	case OPT_PROFILE: a->opts.aws.profile = val; break;
 	case OPT_ENDPOINT_URL: a->opts.aws.endpoint_url = val; break;
 	case OPT_DEBUG:
@@ -370,6 +423,8 @@ int cli_parse(int argc, char **argv, struct cli_args *a, vmie_error *err)
 
 	if (!err->message && a->cmd)
 		check_allowed(a, err);
+	if (!err->message)
+		cli_parse_slot_counts(a, err);
 	if (!err->message)
 		return 0;
 	if (!err->hint)

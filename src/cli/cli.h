@@ -60,6 +60,19 @@ enum cli_opt {
 	OPT_OVERWRITE,
 	OPT_MAX_BANDWIDTH,
 	OPT_UPLOAD_FORMAT,
+	/* slots shared through S3 (import, export, convert, batch) */
+	OPT_MAX_TASKS,
+	OPT_MAX_INSTANCES,
+	OPT_LEASE_PREFIX,
+	OPT_SKIP_SETUP,
+	/* vmie batch */
+	OPT_EXPORT,
+	OPT_MAX_UPLOADS,
+	OPT_SHARD,
+	OPT_SHARD_COUNT,
+	OPT_SKIP_INVALID,
+	OPT_RETRY_FAILED,
+	OPT_RESULTS,
 	/* global options (any command, before or after it) */
 	OPT_PROFILE,
 	OPT_ENDPOINT_URL,
@@ -93,6 +106,10 @@ enum cli_opt {
 #define CLI_SANBOOT_OPTIONS                                                   \
 	(OPTBIT(OPT_INSTALL_SANBOOTABLE) | OPTBIT(OPT_INSTANCE_PROFILE) |     \
 	 OPTBIT(OPT_INSTANCE_TYPE) | OPTBIT(OPT_SUBNET_ID))
+/* Slots shared with other vmie runs through lease objects in the bucket. */
+#define CLI_SLOT_OPTIONS                                                      \
+	(OPTBIT(OPT_MAX_TASKS) | OPTBIT(OPT_MAX_INSTANCES) |                  \
+	 OPTBIT(OPT_LEASE_PREFIX) | OPTBIT(OPT_SKIP_SETUP))
 /* Where an export goes, and its download. */
 #define CLI_EXPORT_OPTIONS                                                    \
 	(OPTBIT(OPT_S3_EXPORT_PREFIX) | OPTBIT(OPT_EXPORT_FORMAT) |           \
@@ -159,6 +176,7 @@ extern const struct cli_command cli_cmd_convert;
 extern const struct cli_command cli_cmd_whoami;
 extern const struct cli_command cli_cmd_inspect;
 extern const struct cli_command cli_cmd_download;
+extern const struct cli_command cli_cmd_batch;
 
 /* NULL-terminated, in the order `vmie --help` lists them. */
 extern const struct cli_command *const cli_commands[];
@@ -183,12 +201,19 @@ struct cli_args {
 	const char **operands; /* a command's operands (cmd->operands) */
 	size_t noperands;
 	const char **tags;     /* --tag values, in order (opts.tags) */
+	const char *given[OPT__COUNT]; /* each option's (last) value as given */
 };
 
 /* Parse argv.  On a usage error returns VMIE_ERR_INVALID_ARGUMENT with
  * err->message naming the culprit and err->hint the help to run; *a is
  * still filled as far as parsing got (a->json, a->cmd). */
 int cli_parse(int argc, char **argv, struct cli_args *a, vmie_error *err);
+/* args_values.c: the numeric options --max-tasks and --max-instances
+ * into a->opts (a count from 1 to max), for cli_parse; cmd_batch.c reads
+ * its own with cli_parse_count. */
+int cli_parse_count(const char *name, const char *val, unsigned max,
+		    unsigned *out, vmie_error *err);
+int cli_parse_slot_counts(struct cli_args *a, vmie_error *err);
 /* Release what cli_parse allocated (the operand list). */
 void cli_args_free(struct cli_args *a);
 /* "vmie import" or "vmie": for "Run '... --help'". */
@@ -215,6 +240,8 @@ struct cli_progress;
 struct cli_log {
 	vmie_log_level console_min; /* lowest level shown on stderr */
 	struct cli_progress *progress; /* a bar to erase before a line */
+	void (*clear)(void *ctx);      /* or another display to erase */
+	void *clear_ctx;
 	bool color;
 	FILE *file;      /* NULL: no log file */
 	char *file_path; /* what to print after "vmie: full log:" */
@@ -230,6 +257,10 @@ void cli_log_free(struct cli_log *l);
 /* A line from the CLI itself, through the same handler. */
 void cli_log(struct cli_log *l, vmie_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* What a command that does work starts with: cli_log_init, the handler
+ * installed, the log file opened, the command line logged. */
+void cli_log_start(struct cli_log *l, const struct cli_args *a);
 
 /* Only into the log file (the caller prints its own console line). */
 void cli_log_file_only(struct cli_log *l, vmie_log_level level,

@@ -297,10 +297,7 @@ static int run_inspect(const struct cli_args *a)
 		vmie_error_clear(&err);
 		return exit_status;
 	}
-	cli_log_init(&l, a);
-	cli_log_install(&l);
-	cli_log_open_file(&l, a);
-	cli_log_command_line(&l, a);
+	cli_log_start(&l, a);
 	for (size_t i = 0; i < a->noperands; i++) {
 		if (cli_interrupted()) {
 			exit_status = cli_exit_status(VMIE_ERR_INTERRUPTED);

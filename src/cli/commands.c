@@ -8,8 +8,8 @@
 #include <string.h>
 
 const struct cli_command *const cli_commands[] = {
-	&cli_cmd_import, &cli_cmd_export, &cli_cmd_convert, &cli_cmd_download, &cli_cmd_inspect,
-	&cli_cmd_whoami, NULL,
+	&cli_cmd_import, &cli_cmd_export, &cli_cmd_convert, &cli_cmd_batch,
+	&cli_cmd_download, &cli_cmd_inspect, &cli_cmd_whoami, NULL,
 };
 
 const struct cli_command *cli_command_find(const char *name)

@@ -73,7 +73,7 @@ const char cli_help_summary[] = "show help for a command (vmie help COMMAND)";
 
 const struct cli_note cli_exit_statuses[] = {
 	{"0", "success"},
-	{"1", "general failure"},
+	{"1", "general failure; batch: some rows did not succeed"},
 	{"2", "usage error: bad or missing option or value, no AWS region"},
 	{"3", "AWS error: credentials, configuration, an AWS request failed"},
 	{"4", "source error: the --source image, URL or JSON file; the "

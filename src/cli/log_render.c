@@ -79,6 +79,8 @@ static void handler(void *ctx, vmie_log_level level, const char *msg)
 	if (level < l->console_min)
 		return;
 	cli_progress_clear(l->progress); /* the line goes above the bar */
+	if (l->clear)
+		l->clear(l->clear_ctx);
 	const char *color = l->color ? level_color(level) : NULL;
 	fprintf(stderr, "%s%s", color ? color : "", level_prefix(level));
 	put_safe(stderr, msg);
@@ -157,6 +159,14 @@ void cli_log_open_file(struct cli_log *l, const struct cli_args *a)
 		prune_logs(l, path);
 out:
 	vmie_error_clear(&err);
+}
+
+void cli_log_start(struct cli_log *l, const struct cli_args *a)
+{
+	cli_log_init(l, a);
+	cli_log_install(l);
+	cli_log_open_file(l, a);
+	cli_log_command_line(l, a);
 }
 
 void cli_log_free(struct cli_log *l)

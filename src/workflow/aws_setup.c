@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "workflow/import_plan.h"
+#include "workflow/task_lease.h"
 
 /* A failed AWS call becomes the step's status (the AWS details stay). */
 static int as_step(vmie_error *err, int status)
@@ -143,7 +144,14 @@ int vwf_retry_while_role_propagates(vwf_run *r, bool role_created,
 	int rc;
 	for (unsigned attempt = 0;; attempt++) {
 		vmie_error e = {0};
+		int waited;
 		rc = start(ctx, &e);
+		if (rc != 0 && vwf_lease_quota_wait(r, &e, &waited, err)) {
+			vmie_error_clear(&e);
+			if (waited != 0)
+				return waited;
+			continue;
+		}
 		if (rc == 0 || !role_created || !role_not_visible_yet(&e) ||
 		    waited_ms >= ROLE_PROPAGATION_MS) {
 			verr_move(err, &e);

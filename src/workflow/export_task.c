@@ -19,6 +19,7 @@
 #include "base/xalloc.h"
 #include "workflow/import_plan.h"
 #include "workflow/import_steps.h"
+#include "workflow/task_lease.h"
 
 static const char *format_of(const vmie_options *o)
 {
@@ -180,6 +181,8 @@ int vwf_export_task(vwf_run *r, const char *ami_id, bool role_created,
 
 	*key = NULL;
 	vwf_phase_begin(r, "export");
+	if ((rc = vwf_lease_take(r, VWF_LEASE_TASK, err)) != 0)
+		goto out;
 	rc = start(r, ami_id, prefix, role_created, &task_id, err);
 	if (rc != 0) {
 		if (err && err->status != VMIE_ERR_INTERRUPTED)
@@ -190,7 +193,9 @@ int vwf_export_task(vwf_run *r, const char *ami_id, bool role_created,
 	vwf_report_result(r, "export_task_id", task_id);
 	vlog_info("export task %s started: %s to s3://%s/%s", task_id, ami_id,
 		  r->opts->s3_bucket, prefix);
-	if ((rc = wait_task(r, err)) != 0)
+	rc = wait_task(r, err);
+	vwf_lease_release(r, VWF_LEASE_TASK);
+	if (rc != 0)
 		goto out;
 	*key = object_key(prefix, task_id, format_of(r->opts));
 	if ((rc = confirm(r, *key, err)) != 0)

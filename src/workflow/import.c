@@ -41,6 +41,11 @@ static int setup(vwf_run *r, vmie_source_kind kind, bool *role_created,
 	const vmie_options *o = r->opts;
 	int rc = 0;
 
+	/* vmie batch set both up once for all its VMs, maybe just now. */
+	if (o->skip_setup) {
+		*role_created = !o->upload_only;
+		return 0;
+	}
 	if (kind == VMIE_SOURCE_FILE || kind == VMIE_SOURCE_HTTP) {
 		vwf_phase_begin(r, "bucket");
 		rc = vwf_ensure_bucket(r, o->s3_bucket, err);

@@ -37,6 +37,8 @@ int vwf_ensure_vmimport_role(vwf_run *r, const char *const *buckets,
 /* Calls start(ctx, err) again while it fails only because IAM has not yet
  * propagated a role this run just created or changed (InvalidParameter
  * naming the role), for up to two minutes; with role_created false, once.
+ * A run holding a task slot (task_lease.h) also waits out AWS's task
+ * quota (ResourceLimitExceeded) instead of failing.
  * what: "VM Import", "VM Export", for the log line. */
 typedef int (*vwf_start_fn)(void *ctx, vmie_error *err);
 int vwf_retry_while_role_propagates(vwf_run *r, bool role_created,

@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "workflow/import_plan.h"
+#include "workflow/task_lease.h"
 
 static char *token_for(vwf_run *r, const vwf_disk *disks, unsigned n)
 {
@@ -176,6 +177,8 @@ int vwf_import_task(vwf_run *r, const vwf_disk *disks, unsigned ndisks,
 	int rc;
 
 	vwf_phase_begin(r, "import");
+	if ((rc = vwf_lease_take(r, VWF_LEASE_TASK, err)) != 0)
+		return rc;
 	rc = start_task(r, disks, ndisks, role_created, &task_id, err);
 	if (rc != 0) {
 		if (err && err->status != VMIE_ERR_INTERRUPTED)
@@ -186,6 +189,7 @@ int vwf_import_task(vwf_run *r, const vwf_disk *disks, unsigned ndisks,
 	vwf_report_result(r, "import_task_id", task_id);
 	vlog_info("import task %s started", task_id);
 	rc = wait_task(r, err);
+	vwf_lease_release(r, VWF_LEASE_TASK);
 	if (rc == 0) {
 		vwf_phase_end(r, 0);
 		vlog_success("imported %s as %s", r->res->s3_url, r->res->ami_id);

@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "workflow/sanboot_steps.h"
+#include "workflow/task_lease.h"
 
 int vwf_sanboot_check_image(vwf_run *r, const vec2_image *img, vmie_error *err)
 {
@@ -116,6 +117,7 @@ int vwf_sanboot(vwf_run *r, const char *ami_id, char **new_ami_id,
 	vlog_info("installing iPXE sanbootable on a copy of %s", ami_id);
 	rc = steps(&job, err);
 	vwf_sb_terminate(&job);
+	vwf_lease_release(r, VWF_LEASE_INSTANCE);
 	if (rc == 0) {
 		r->res->sanbootable_ami_id = xstrdup(job.new_ami_id);
 		vwf_report_result(r, "sanbootable_ami_id", job.new_ami_id);

@@ -18,6 +18,7 @@
 #include "workflow/import_plan.h"
 #include "workflow/sanboot_journal.h"
 #include "workflow/sanboot_scripts.h"
+#include "workflow/task_lease.h"
 
 /* How long RunInstances may refuse a just-created instance profile. */
 #define PROFILE_PROPAGATION_S 120.0
@@ -227,6 +228,8 @@ int vwf_sb_launch(vwf_sanboot_job *job, vmie_error *err)
 	int rc;
 
 	vwf_phase_begin(r, "launch");
+	if ((rc = vwf_lease_take(r, VWF_LEASE_INSTANCE, err)) != 0)
+		return rc;
 	rc = run_instance(job, err);
 	if (rc != 0)
 		return rc;

@@ -54,6 +54,24 @@ static int check_tag(const char *t, vmie_error *err)
 	return 0;
 }
 
+/* The slots shared through S3 lease objects (task_lease.h). */
+static int check_slots(const vmie_options *o, vmie_error *err)
+{
+	if (o->max_tasks > 100 || o->max_instances > 100) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--max-%s is above 100",
+			 o->max_tasks > 100 ? "tasks" : "instances");
+		return verr_hint(err, "AWS's quotas are far lower: ask for what "
+				 "the account may run at once");
+	}
+	const char *p = o->lease_prefix;
+	if (p && (!*p || *p == '/' || strlen(p) > 900)) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--lease-prefix must be 1 "
+			 "to 900 characters and not start with '/'");
+		return verr_hint(err, "write --lease-prefix vmie-leases/");
+	}
+	return 0;
+}
+
 int vmie_check_import_options(vmie_operation op, const vmie_options *o,
 			      vmie_error *err)
 {
@@ -68,6 +86,8 @@ int vmie_check_import_options(vmie_operation op, const vmie_options *o,
 	for (size_t i = 0; i < o->ntags; i++)
 		if ((rc = check_tag(o->tags[i], err)) != 0)
 			return rc;
+	if ((rc = check_slots(o, err)) != 0)
+		return rc;
 	if (op == VMIE_OP_EXPORT || op == VMIE_OP_DOWNLOAD)
 		return 0;
 	if (o->storage_class &&

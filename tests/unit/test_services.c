@@ -230,6 +230,24 @@ static void test_iam_role(void)
 	CHECK(policy && strstr(policy, "arn:aws:s3:::my-b/*") &&
 	      strstr(policy, "ec2:RegisterImage") && strstr(policy, "s3:GetObject"));
 
+	/* Created by another vmie between our GetRole and CreateRole (the
+	 * shards of one batch): not a failure, and as new as ours. */
+	http_stub_reset(stub);
+	http_stub_add(stub, "POST", "/", 404, NULL,
+		      "<ErrorResponse><Error><Code>NoSuchEntity</Code><Message>no</Message>"
+		      "</Error></ErrorResponse>");
+	http_stub_add(stub, "POST", "/", 409, NULL,
+		      "<ErrorResponse><Error><Code>EntityAlreadyExists</Code><Message>Role with "
+		      "name vmimport already exists.</Message></Error></ErrorResponse>");
+	http_stub_add(stub, "POST", "/", 404, NULL,
+		      "<ErrorResponse><Error><Code>NoSuchEntity</Code><Message>no</Message>"
+		      "</Error></ErrorResponse>");
+	http_stub_add(stub, "POST", "/", 200, NULL, "<PutRolePolicyResponse/>");
+	CHECK_INT(viam_ensure_vmimport_role(c, "vmimport", buckets, 1, &res, &err), 0);
+	CHECK(res.created && !err.message);
+	CHECK_INT((long)http_stub_count(stub, "POST", "/"), 4L);
+	viam_role_result_free(&res);
+
 	/* Already right: GetRole and GetRolePolicy only, nothing written. */
 	vbuf enc_trust = VBUF_INIT, get_role = VBUF_INIT, get_policy = VBUF_INIT;
 	char *e1 = curl_easy_escape(NULL, trust, 0), *e2 = curl_easy_escape(NULL, policy, 0);
