@@ -18,7 +18,7 @@ import pytest
 
 from conftest import run
 
-COMMANDS = ["import", "export", "convert", "download", "inspect", "whoami"]
+COMMANDS = ["import", "export", "convert", "batch", "download", "inspect", "whoami"]
 AMI = "ami-0123456789abcdef0"
 
 

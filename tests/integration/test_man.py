@@ -12,7 +12,7 @@ import pytest
 
 from conftest import run
 
-COMMANDS = ["import", "export", "convert", "download", "inspect", "whoami"]
+COMMANDS = ["import", "export", "convert", "batch", "download", "inspect", "whoami"]
 PAGES = ["vmie"] + [f"vmie-{c}" for c in COMMANDS]
 
 
