@@ -64,7 +64,7 @@ const struct cli_option cli_options[OPT__COUNT] = {
 			      "architecture of the VM", "detected by AWS"},
 	[OPT_PLATFORM] = {"platform", 0, "Linux|Windows",
 			  "operating system of the VM", "detected by AWS"},
-	[OPT_BOOT_MODE] = {"boot-mode", 0, "legacy-bios|uefi|uefi-preferred",
+	[OPT_BOOT_MODE] = {"boot-mode", 0, "legacy-bios|uefi",
 			   "boot mode of the AMI", "detected by AWS"},
 	[OPT_ENCRYPTED] = {"encrypted", 0, NULL,
 			   "encrypt the AMI's snapshots (the account's EBS key "

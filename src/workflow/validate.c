@@ -213,6 +213,26 @@ static int check_instance_profile(const char *v, vmie_error *err)
 			      "(default: " VMIE_DEFAULT_INSTANCE_PROFILE ")");
 }
 
+/* IAM role names: [\w+=,.@-]{1,64} (IAM's RoleName, shorter than the
+ * 128 characters of other IAM names). */
+static int check_role_name(const char *v, vmie_error *err)
+{
+	size_t n = strlen(v);
+	bool ok = n >= 1 && n <= 64;
+	for (const char *p = v; ok && *p; p++)
+		ok = isalnum((unsigned char)*p) || strchr("_+=,.@-", *p);
+	if (ok)
+		return 0;
+	if (n > 64)
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--role-name is %zu "
+			 "characters long; IAM role names are at most 64", n);
+	else
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--role-name '%s' is "
+			 "not an IAM role name", v);
+	return verr_hint(err, "use 1 to 64 letters, digits and _+=,.@- "
+			      "(default: vmimport)");
+}
+
 /* Options that do not belong to the operation (a CLI rejects them while
  * parsing; other front-ends get the same answer here). */
 static int check_applicable(vmie_operation op, const vmie_options *o,
@@ -294,6 +314,8 @@ static int check_strings(vmie_operation op, const vmie_options *o,
 		return rc;
 	if (o->instance_profile &&
 	    (rc = check_instance_profile(o->instance_profile, err)) != 0)
+		return rc;
+	if (o->role_name && (rc = check_role_name(o->role_name, err)) != 0)
 		return rc;
 	return 0;
 }
