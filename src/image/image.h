@@ -90,6 +90,14 @@ vimg_format vimg_detect(const vimg_reader *r);
  * files."). */
 int vimg_inspect_partitions(const vimg_reader *disk, vimg_info *info);
 
+/* The boot mode an import asks for ("uefi", "legacy-bios"; NULL: none)
+ * against the partition table inspection found: an error when uefi meets
+ * a disk without an EFI system partition, a warning when legacy-bios
+ * meets a GPT disk with an ESP and no BIOS boot partition.  An OVA's
+ * first disk is the one checked; nothing is said when the partitions were
+ * not read. */
+void vimg_check_boot_mode(vimg_info *info, const char *boot_mode);
+
 /* Per-format inspection: fill subformat, virtual_size and findings.  Each
  * returns 0 when the image was understood (findings may still hold errors)
  * and -1 when it is not that format at all. */

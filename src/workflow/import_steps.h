@@ -16,7 +16,8 @@
 typedef struct vwf_disk {
 	char *bucket;
 	char *key;
-	char *url;         /* instead of bucket/key: a JSON container's Url */
+	char *url;         /* a JSON container's Url, sent instead of bucket/key
+			    * (which an s3:// Url also fills, for the checks) */
 	char *format;      /* "RAW", "VHD", "VHDX", "VMDK", "OVA" */
 	char *description; /* may be NULL */
 	uint64_t size;

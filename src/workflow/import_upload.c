@@ -55,10 +55,13 @@ static int check_head(void *ctx, const void *head, size_t len, vmie_error *err)
 	const vmie_options *o = u->run->opts;
 
 	vsniff_check_head(head, len, &u->head);
+	vimg_check_boot_mode(&u->head, o->boot_mode);
 	for (size_t i = 0; i < u->head.nfindings; i++) {
 		const vimg_finding *f = &u->head.findings[i];
-		if (f->severity != VIMG_ERROR)
+		if (f->severity != VIMG_ERROR) {
+			vlog_warn("%s [%s]", f->message, f->code);
 			continue;
+		}
 		if (o->force) {
 			vlog_warn("image check overridden by --force: %s", f->message);
 			continue;

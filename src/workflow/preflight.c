@@ -12,6 +12,7 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "image/image.h"
 #include "transfer/decode.h"
 #include "vmie.h"
 
@@ -119,6 +120,7 @@ int vmie_preflight(const vmie_options *opts, vmie_source_kind kind,
 	rc = vmie_inspect(opts->source, &info, err);
 	if (rc != 0)
 		return rc;
+	vimg_check_boot_mode(&info, opts->boot_mode);
 	log_summary(opts->source, &info);
 	log_all(opts->source, &info, &t);
 	if (!t.errors) {
