@@ -198,6 +198,7 @@ static void test_iam_role(void)
 	vmie_error err = {0};
 	viam_role_result res;
 	const char *buckets[] = {"my-b"};
+	viam_role_needs needs = {.read_buckets = buckets, .nread = 1};
 
 	/* From nothing: CreateRole with the trust, PutRolePolicy. */
 	http_stub_reset(stub);
@@ -207,15 +208,13 @@ static void test_iam_role(void)
 	http_stub_add(stub, "POST", "/", 200, NULL,
 		      "<CreateRoleResponse><CreateRoleResult><Role><Arn>arn:aws:iam::1:role/vmimport"
 		      "</Arn></Role></CreateRoleResult></CreateRoleResponse>");
-	http_stub_add(stub, "POST", "/", 404, NULL,
-		      "<ErrorResponse><Error><Code>NoSuchEntity</Code><Message>no</Message>"
-		      "</Error></ErrorResponse>");
 	http_stub_add(stub, "POST", "/", 200, NULL, "<PutRolePolicyResponse/>");
-	CHECK_INT(viam_ensure_vmimport_role(c, "vmimport", buckets, 1, &res, &err), 0);
+	CHECK_INT(viam_ensure_vmimport_role(c, "vmimport", &needs, &res, &err), 0);
 	CHECK(res.created);
 	CHECK_STR(res.arn, "arn:aws:iam::1:role/vmimport");
+	CHECK(res.added && strstr(res.added, "resource arn:aws:s3:::my-b/*"));
 	viam_role_result_free(&res);
-	CHECK_INT((long)http_stub_count(stub, "POST", "/"), 4L);
+	CHECK_INT((long)http_stub_count(stub, "POST", "/"), 3L);
 	char *action = form_value(1, "Action");
 	CHECK_STR(action, "CreateRole");
 	free(action);
@@ -226,41 +225,56 @@ static void test_iam_role(void)
 		  "vmie.amazonaws.com");
 	CHECK_STR(json_string_value(json_object_get(json_object_get(json_object_get(st,
 		  "Condition"), "StringEquals"), "sts:Externalid")), "vmimport");
-	char *policy = form_value(3, "PolicyDocument");
+	char *policy = form_value(2, "PolicyDocument");
 	CHECK(policy && strstr(policy, "arn:aws:s3:::my-b/*") &&
 	      strstr(policy, "ec2:RegisterImage") && strstr(policy, "s3:GetObject"));
 
-	/* Already right: GetRole and GetRolePolicy only, nothing written. */
-	vbuf enc_trust = VBUF_INIT, get_role = VBUF_INIT, get_policy = VBUF_INIT;
+	/* Already right: GetRole, ListRolePolicies and GetRolePolicy only,
+	 * nothing written. */
+	vbuf get_role = VBUF_INIT, get_policy = VBUF_INIT;
 	char *e1 = curl_easy_escape(NULL, trust, 0), *e2 = curl_easy_escape(NULL, policy, 0);
+	static const char list_xml[] =
+		"<ListRolePoliciesResponse><ListRolePoliciesResult><PolicyNames>"
+		"<member>vmimport</member></PolicyNames><IsTruncated>false</IsTruncated>"
+		"</ListRolePoliciesResult></ListRolePoliciesResponse>";
 	vbuf_addf(&get_role, role_xml, e1);
 	vbuf_addf(&get_policy, "<GetRolePolicyResponse><GetRolePolicyResult><PolicyDocument>%s"
 		  "</PolicyDocument></GetRolePolicyResult></GetRolePolicyResponse>", e2);
 	http_stub_reset(stub);
 	http_stub_add(stub, "POST", "/", 200, NULL, vbuf_str(&get_role));
+	http_stub_add(stub, "POST", "/", 200, NULL, list_xml);
 	http_stub_add(stub, "POST", "/", 200, NULL, vbuf_str(&get_policy));
-	CHECK_INT(viam_ensure_vmimport_role(c, "vmimport", buckets, 1, &res, &err), 0);
+	CHECK_INT(viam_ensure_vmimport_role(c, "vmimport", &needs, &res, &err), 0);
 	CHECK(!res.created && !res.updated);
-	CHECK_INT((long)http_stub_count(stub, "POST", "/"), 2L);
+	CHECK(res.added == NULL);
+	CHECK_INT((long)http_stub_count(stub, "POST", "/"), 3L);
+	action = form_value(1, "Action");
+	CHECK_STR(action, "ListRolePolicies");
+	free(action);
 	viam_role_result_free(&res);
 
-	/* Another bucket: the policy is rewritten, the trust left alone. */
+	/* Another bucket: added to the policy, the first one kept, the trust
+	 * left alone. */
 	const char *other[] = {"other-b"};
-	http_stub_add(stub, "POST", "/", 200, NULL, "<PutRolePolicyResponse/>");
+	viam_role_needs needs2 = {.read_buckets = other, .nread = 1};
 	http_stub_reset(stub);
 	http_stub_add(stub, "POST", "/", 200, NULL, vbuf_str(&get_role));
+	http_stub_add(stub, "POST", "/", 200, NULL, list_xml);
 	http_stub_add(stub, "POST", "/", 200, NULL, vbuf_str(&get_policy));
 	http_stub_add(stub, "POST", "/", 200, NULL, "<PutRolePolicyResponse/>");
-	CHECK_INT(viam_ensure_vmimport_role(c, "vmimport", other, 1, &res, &err), 0);
+	CHECK_INT(viam_ensure_vmimport_role(c, "vmimport", &needs2, &res, &err), 0);
 	CHECK(!res.created && res.updated);
-	action = form_value(2, "Action");
+	action = form_value(3, "Action");
 	CHECK_STR(action, "PutRolePolicy");
 	free(action);
+	char *policy2 = form_value(3, "PolicyDocument");
+	CHECK(policy2 && strstr(policy2, "arn:aws:s3:::my-b/*") &&
+	      strstr(policy2, "arn:aws:s3:::other-b/*"));
+	free(policy2);
 	viam_role_result_free(&res);
 
 	curl_free(e1);
 	curl_free(e2);
-	vbuf_free(&enc_trust);
 	vbuf_free(&get_role);
 	vbuf_free(&get_policy);
 	json_decref(t);
