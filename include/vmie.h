@@ -79,6 +79,7 @@ typedef enum vmie_status {
 	VMIE_ERR_AWS_CONFIG_INVALID = -20151,     /* vmie: bad config/env value */
 	VMIE_ERR_AWS_REQUEST_FAILED = -20152,     /* vmie: AWS answered an error */
 	VMIE_ERR_AWS_CONNECTION_FAILED = -20153,  /* vmie: could not reach AWS */
+	VMIE_ERR_AWS_CREDENTIALS_INVALID = -20154, /* vmie: AWS refused the credentials */
 
 	/* File / source */
 	VMIE_ERR_FILE_DOWNLOAD_FAILED = -20200,

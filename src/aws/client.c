@@ -378,6 +378,10 @@ int vaws_call_run(vaws_client *c, const vaws_call *k, vhttp_response *rs,
 			vawserr_clock_skew(err, rs, (long long)time(NULL));
 		if (k->s3)
 			vawserr_wrong_region(err, rs, k->ep->signing_region);
+		if (rs->status == 403 && info.from_status &&
+		    strcmp(k->service, "sts") != 0 &&
+		    vaws_explain_forbidden(c, k->service, k->operation, err))
+			rc = err->status;
 		if (attempt > 1 && err && err->message) {
 			vbuf m = VBUF_INIT;
 			vbuf_addf(&m, "%s (after %d attempts)", err->message,

@@ -136,6 +136,8 @@ int vwf_ensure_vmimport_role(vwf_run *r, const char *const *buckets,
 	*created = res.created || res.updated;
 	if (res.created)
 		vlog_success("created the %s service role", role);
+	else if (res.updated)
+		vlog_info("updated the %s service role (additions only)", role);
 	log_lines(VMIE_LOG_INFO, role, "added", res.added);
 	log_lines(VMIE_LOG_WARN, role, "an explicit Deny in its policies blocks",
 		  res.denied);

@@ -62,11 +62,17 @@ static void test_s3_bucket(void)
 	http_stub_add(stub, "HEAD", "/missing-b", 404, NULL, NULL);
 	http_stub_add(stub, "HEAD", "/theirs-b", 403, NULL, NULL);
 	http_stub_add(stub, "HEAD", "/ours-b", 200, NULL, NULL);
+	/* A bodiless 403 makes the client ask STS who it is: here the
+	 * credentials are good, so the bucket is someone else's. */
+	http_stub_add(stub, "POST", "/", 200, NULL,
+		      "<GetCallerIdentityResponse><GetCallerIdentityResult><Account>1"
+		      "</Account></GetCallerIdentityResult></GetCallerIdentityResponse>");
 	char *where = NULL;
 	CHECK_INT(vs3_head_bucket(c, "missing-b", &st, &where, &err), 0);
 	CHECK(st == VS3_BUCKET_MISSING);
 	CHECK_INT(vs3_head_bucket(c, "theirs-b", &st, &where, &err), 0);
 	CHECK(st == VS3_BUCKET_FORBIDDEN);
+	CHECK_INT((long)http_stub_count(stub, "POST", "/"), 1L);
 	CHECK_INT(vs3_head_bucket(c, "ours-b", &st, &where, &err), 0);
 	CHECK(st == VS3_BUCKET_EXISTS);
 	CHECK(where == NULL);
@@ -84,6 +90,32 @@ static void test_s3_bucket(void)
 	CHECK_STR(where, "us-east-2");
 	free(where);
 	where = NULL;
+	/* Bad credentials (issue 12, defect 6): STS refuses them too, and
+	 * that is what is reported, not "someone else's bucket". */
+	http_stub_reset(stub);
+	http_stub_add(stub, "HEAD", "/mine-b", 403, NULL, NULL);
+	http_stub_add(stub, "POST", "/", 403, NULL,
+		      "<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch"
+		      "</Code><Message>The request signature we calculated does not match"
+		      "</Message></Error><RequestId>r-9</RequestId></ErrorResponse>");
+	CHECK_INT(vs3_head_bucket(c, "mine-b", &st, &where, &err),
+		  VMIE_ERR_AWS_CREDENTIALS_INVALID);
+	CHECK_INT(err.status, VMIE_ERR_AWS_CREDENTIALS_INVALID);
+	CHECK_CONTAINS(err.message, "AWS refused the credentials in use (environment)");
+	CHECK_CONTAINS(err.message, "S3 HeadBucket answered 403");
+	CHECK_CONTAINS(err.message, "SignatureDoesNotMatch");
+	CHECK_CONTAINS(err.hint, "vmie whoami");
+	CHECK_STR(err.aws_code, "SignatureDoesNotMatch");
+	vmie_error_clear(&err);
+	/* An STS that cannot be reached says nothing: the 403 stays. */
+	http_stub_reset(stub);
+	http_stub_add(stub, "HEAD", "/obj-b/k", 403, NULL, NULL);
+	http_stub_add(stub, "POST", "/", 503, NULL, NULL);
+	vs3_object obj = {0};
+	CHECK_INT(vs3_head_object(c, "obj-b", "k", &obj, &err), VMIE_ERR_AWS_REQUEST_FAILED);
+	CHECK_INT(err.http_status, 403);
+	vs3_object_free(&obj);
+	vmie_error_clear(&err);
 	/* A 400 that names no region is an error. */
 	http_stub_add(stub, "HEAD", "/bad-b", 400, NULL, NULL);
 	CHECK(vs3_head_bucket(c, "bad-b", &st, &where, &err) != 0);
