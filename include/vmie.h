@@ -153,6 +153,9 @@ typedef struct vmie_aws_opts {
 	const char *profile;      /* --profile */
 	const char *region;       /* --region */
 	const char *endpoint_url; /* --endpoint-url */
+	bool allow_http;          /* --allow-http: plain http:// endpoints on
+				   * other hosts than this one (refused
+				   * otherwise: credentials in clear text) */
 } vmie_aws_opts;
 
 /* The region the AWS CLI would use: --region, AWS_REGION,

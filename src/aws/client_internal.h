@@ -19,6 +19,8 @@ struct vaws_client {
 	char *region;
 	const char *region_source;
 	char *endpoint_flag;
+	bool allow_http;     /* --allow-http */
+	bool warned_http;    /* the clear-text warning was given */
 	vhttp *http;
 	vaws_creds_chain *creds;
 	vretry_policy retry;

@@ -106,6 +106,10 @@ const struct cli_option cli_options[OPT__COUNT] = {
 	[OPT_ENDPOINT_URL] = {"endpoint-url", 0, "URL",
 			      "send AWS requests to URL instead",
 			      "AWS_ENDPOINT_URL, then the region's endpoints"},
+	[OPT_ALLOW_HTTP] = {"allow-http", 0, NULL,
+			    "allow a plain http:// endpoint on another host "
+			    "(requests and session tokens cross the network "
+			    "in clear text)", "refused; loopback is allowed"},
 	[OPT_DEBUG] = {"debug", 0, NULL, "show DEBUG lines on the console",
 		       NULL},
 	[OPT_VERBOSE] = {"verbose", 'v', NULL, "same as --debug", NULL},
@@ -230,6 +234,7 @@ static void store(struct cli_args *a, int id, const char *val)
 	case OPT_OVERWRITE: a->opts.overwrite = true; break;
 	case OPT_PROFILE: a->opts.aws.profile = val; break;
 	case OPT_ENDPOINT_URL: a->opts.aws.endpoint_url = val; break;
+	case OPT_ALLOW_HTTP: a->opts.aws.allow_http = true; break;
 	case OPT_DEBUG:
 	case OPT_VERBOSE: a->verbosity = 1; break;
 	case OPT_QUIET: a->verbosity = -1; break;

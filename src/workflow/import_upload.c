@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "aws/client.h"
+#include "aws/config.h"
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/isotime.h"
@@ -56,6 +58,14 @@ static int check_head(void *ctx, const void *head, size_t len, vmie_error *err)
 
 	vsniff_check_head(head, len, &u->head);
 	vimg_check_boot_mode(&u->head, o->boot_mode);
+	/* An image holds no more than its header declares: a stream that
+	 * goes on past that (a decompression bomb) stops there. */
+	vimg_reader hr;
+	const char *what;
+	vimg_reader_mem(&hr, head, len);
+	uint64_t bound = vimg_declared_size_bound(&hr, &what);
+	if (bound && bound < vimg_max_image_size())
+		vsource_limit(u->src, bound, what);
 	for (size_t i = 0; i < u->head.nfindings; i++) {
 		const vimg_finding *f = &u->head.findings[i];
 		if (f->severity != VIMG_ERROR) {
@@ -75,12 +85,19 @@ static int check_head(void *ctx, const void *head, size_t len, vmie_error *err)
 	return 0;
 }
 
-static int open_source(const vmie_options *o, vmie_source_kind kind,
-		       vsource **out, vmie_error *err)
+static int open_source(vwf_run *r, vmie_source_kind kind, vsource **out,
+		       vmie_error *err)
 {
+	const vmie_options *o = r->opts;
 	vsource *raw = NULL;
+	/* An https image source trusts what AWS requests trust: a corporate
+	 * TLS proxy's CA in AWS_CA_BUNDLE / ca_bundle works for both. */
+	vsource_http_opts ho = {
+		.ca_bundle = vaws_config_setting(vaws_client_config(r->client),
+						 "AWS_CA_BUNDLE", "ca_bundle"),
+	};
 	int rc = kind == VMIE_SOURCE_HTTP
-			 ? vsource_open_http(o->source, NULL, &raw, err)
+			 ? vsource_open_http(o->source, &ho, &raw, err)
 			 : vsource_open_file(o->source, &raw, err);
 	if (rc != 0)
 		return rc;
@@ -111,7 +128,7 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 	int rc;
 
 	vsniff_init(&u.sniff);
-	rc = open_source(o, kind, &u.src, err);
+	rc = open_source(r, kind, &u.src, err);
 	if (rc != 0)
 		goto out;
 	key = o->s3_key ? xstrdup(o->s3_key) : vwf_upload_key(vsource_name(u.src));

@@ -90,7 +90,7 @@ static vimg_compression file_compression(const char *path)
 {
 	unsigned char head[8];
 	ssize_t n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never wait on a FIFO */
 	if (fd >= 0) {
 		n = read(fd, head, sizeof(head));
 		close(fd);

@@ -7,6 +7,7 @@
  * Order: cheap string checks first, then the source on the filesystem,
  * then the region (which reads the AWS config files).
  */
+#include "aws/endpoint.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "vmie.h"
@@ -233,6 +234,27 @@ static int check_role_name(const char *v, vmie_error *err)
 			      "(default: vmimport)");
 }
 
+/* --endpoint-url, before anything runs: a bad URL is a usage error (the
+ * client would refuse it too, after the preflight), and so is plain http
+ * to another host without --allow-http. */
+static int check_endpoint_flag(const vmie_aws_opts *aws, vmie_error *err)
+{
+	vaws_endpoint ep = {0};
+	int rc = vaws_endpoint_parse_url(aws->endpoint_url, "--endpoint-url",
+					 &ep, err);
+	if (rc == 0 && strcmp(ep.scheme, "http") == 0 && !aws->allow_http &&
+	    !vaws_host_is_loopback(ep.host)) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--endpoint-url %s is "
+			 "plain http to another host: the signed requests and "
+			 "the session token would cross the network in clear "
+			 "text", ep.url);
+		rc = verr_hint(err, "use https://, or pass --allow-http if the "
+				    "network in between is trusted");
+	}
+	vaws_endpoint_free(&ep);
+	return rc;
+}
+
 /* Options that do not belong to the operation (a CLI rejects them while
  * parsing; other front-ends get the same answer here). */
 static int check_applicable(vmie_operation op, const vmie_options *o,
@@ -316,6 +338,9 @@ static int check_strings(vmie_operation op, const vmie_options *o,
 	    (rc = check_instance_profile(o->instance_profile, err)) != 0)
 		return rc;
 	if (o->role_name && (rc = check_role_name(o->role_name, err)) != 0)
+		return rc;
+	if (o->aws.endpoint_url && *o->aws.endpoint_url &&
+	    (rc = check_endpoint_flag(&o->aws, err)) != 0)
 		return rc;
 	return 0;
 }
