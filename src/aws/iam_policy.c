@@ -351,10 +351,39 @@ static void needs_free(needs *ns)
 
 /* --- extending vmie's own document ------------------------------------ */
 
+/* The condition of a statement vmie extends: none, or (for the alias
+ * statement) exactly its kms:ResourceAliases one. */
+static bool own_condition(const json_t *st, bool alias)
+{
+	const json_t *cond = json_object_get(st, "Condition");
+	if (!cond)
+		return true;
+	if (!alias || !json_is_object(cond) || json_object_size(cond) != 1)
+		return false;
+	json_t *op = get_ci(cond, alias_condition);
+	return json_is_object(op) && json_object_size(op) == 1 &&
+	       get_ci(op, alias_key) != NULL;
+}
+
+static bool string_or_strings(const json_t *v)
+{
+	if (json_is_string(v))
+		return true;
+	if (!json_is_array(v))
+		return false;
+	size_t i;
+	json_t *e;
+	json_array_foreach(v, i, e)
+		if (!json_is_string(e))
+			return false;
+	return true;
+}
+
 /* vmie's statement with this Sid that it can extend: an Allow with a
- * list-or-string Action and Resource (a hand-edited one with NotAction,
- * say, is left alone and a fresh Sid used). */
-static json_t *own_statement(json_t *list, const char *sid)
+ * list-or-string Action and Resource and its own kind of condition (a
+ * hand-edited one, with NotAction or another condition, say, is left
+ * alone and a fresh Sid used). */
+static json_t *own_statement(json_t *list, const char *sid, bool alias)
 {
 	size_t i;
 	json_t *st;
@@ -362,9 +391,10 @@ static json_t *own_statement(json_t *list, const char *sid)
 		const char *s = json_string_value(json_object_get(st, "Sid"));
 		const char *e = json_string_value(json_object_get(st, "Effect"));
 		if (s && strcmp(s, sid) == 0 && e && strcmp(e, "Allow") == 0 &&
-		    json_object_get(st, "Action") && json_object_get(st, "Resource") &&
+		    string_or_strings(json_object_get(st, "Action")) &&
+		    string_or_strings(json_object_get(st, "Resource")) &&
 		    !json_object_get(st, "NotAction") &&
-		    !json_object_get(st, "NotResource"))
+		    !json_object_get(st, "NotResource") && own_condition(st, alias))
 			return st;
 	}
 	return NULL;
@@ -412,7 +442,7 @@ static void join(vbuf *b, const char *const *v, size_t n)
 /* Put one missing need into the document's statement for its kind. */
 static void grant(json_t *list, const need *nd, vbuf *added)
 {
-	json_t *st = own_statement(list, nd->sid);
+	json_t *st = own_statement(list, nd->sid, nd->alias != NULL);
 	vbuf what = VBUF_INIT;
 	if (!st) {
 		vbuf sid = VBUF_INIT;
@@ -502,5 +532,11 @@ json_t *viam_policy_extend(json_t *const *docs, size_t ndocs,
 		grant(json_object_get(out, "Statement"), nd, added);
 	}
 	needs_free(&ns);
+	/* Nothing appended after all (a grant the evaluation cannot see,
+	 * such as a statement vmie may not extend): no write. */
+	if (out && own && json_equal(out, own)) {
+		json_decref(out);
+		out = NULL;
+	}
 	return out;
 }

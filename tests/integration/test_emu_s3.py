@@ -177,7 +177,10 @@ def test_mb_and_64mib_multipart_round_trip(s3, tmp_path):
     s3("s3", "cp", "--only-show-errors", str(src), "s3://vmie-mb/images/disk.raw")
     head = s3("s3api", "head-object", "--bucket", "vmie-mb", "--key", "images/disk.raw")
     assert head["ContentLength"] == 64 * MIB
-    assert head["ETag"].endswith('-8"') and head["PartsCount"] == 8
+    assert head["ETag"].endswith('-8"') and "PartsCount" not in head  # only with a part
+    part = s3("s3api", "head-object", "--bucket", "vmie-mb", "--key", "images/disk.raw",
+              "--part-number", "1")
+    assert part["PartsCount"] == 8
     back = tmp_path / "back.raw"
     s3("s3", "cp", "--only-show-errors", "s3://vmie-mb/images/disk.raw", str(back))
     assert hashlib.sha256(back.read_bytes()).digest() == \
