@@ -64,21 +64,28 @@ def _crc32c_small(data, crc):
     return crc
 
 
-def _crc32c_blocks(data, crc):
-    """Reflected CRC-32C register update over len(data) % LANES == 0 bytes."""
+def _lane_words(data, lanes, width):
+    """For each block of LANES bytes (len(data) % LANES == 0): the XOR of
+    every byte's contribution to the register at the block's end, as a
+    width-byte word.  The per-byte work happens in bytes.translate."""
     n = len(data) // LANES
-    lanes, carry = _lane_tables()
-    acc = [0, 0, 0, 0]
+    acc = [0] * width
     for j in range(LANES):
         lane = data[j::LANES]
         tabs = lanes[j]
-        for k in range(4):
+        for k in range(width):
             acc[k] ^= int.from_bytes(lane.translate(tabs[k]), "little")
-    inter = bytearray(4 * n)
-    for k in range(4):
-        inter[k::4] = acc[k].to_bytes(n, "little")
+    inter = bytearray(width * n)
+    for k in range(width):
+        inter[k::width] = acc[k].to_bytes(n, "little")
+    return memoryview(inter).cast("I" if width == 4 else "Q")
+
+
+def _crc32c_blocks(data, crc):
+    """Reflected CRC-32C register update over len(data) % LANES == 0 bytes."""
+    lanes, carry = _lane_tables()
     c0, c1, c2, c3 = carry
-    for v in memoryview(inter).cast("I"):
+    for v in _lane_words(data, lanes, 4):
         crc = (c0[crc & 0xFF] ^ c1[(crc >> 8) & 0xFF] ^ c2[(crc >> 16) & 0xFF]
                ^ c3[crc >> 24] ^ v)
     return crc
@@ -162,18 +169,8 @@ def _crc64_tables():
 
 
 def _crc64_blocks(data, crc):
-    n = len(data) // LANES
     lanes, carry, _ = _crc64_tables()
-    acc = [0] * 8
-    for j in range(LANES):
-        lane = data[j::LANES]
-        tabs = lanes[j]
-        for k in range(8):
-            acc[k] ^= int.from_bytes(lane.translate(tabs[k]), "little")
-    inter = bytearray(8 * n)
-    for k in range(8):
-        inter[k::8] = acc[k].to_bytes(n, "little")
-    for v in memoryview(inter).cast("Q"):
+    for v in _lane_words(data, lanes, 8):
         crc = _apply(carry, crc) ^ v
     return crc
 

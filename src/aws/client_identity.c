@@ -45,12 +45,11 @@ bool vaws_explain_forbidden(vaws_client *c, const char *service,
 	describe_source(c, &who);
 	for (const char *p = service; p && *p; p++)
 		vbuf_addch(&svc, (char)toupper((unsigned char)*p));
+	/* e.message reads "STS GetCallerIdentity failed: Code: words (HTTP n)". */
 	verr_set(err, VMIE_ERR_AWS_CREDENTIALS_INVALID,
 		 "AWS refused the credentials in use (%s): %s %s answered 403 "
-		 "with no details, and STS GetCallerIdentity says %s: %s",
-		 vbuf_str(&who), vbuf_str(&svc), operation,
-		 e.aws_code ? e.aws_code : "HTTP 403",
-		 e.message ? e.message : "(no message)");
+		 "with no details, and %s", vbuf_str(&who), vbuf_str(&svc),
+		 operation, e.message ? e.message : "STS refused them too");
 	verr_hint(err, "check the access key ID, secret access key and session "
 		  "token of %s (or whether they expired); 'vmie whoami' shows "
 		  "which credentials vmie uses and where they come from",

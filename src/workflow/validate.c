@@ -198,14 +198,19 @@ static int check_export_prefix(const char *v, vmie_error *err)
 	return 0;
 }
 
-/* IAM names: [\w+=,.@-]{1,128}. */
-static int check_instance_profile(const char *v, vmie_error *err)
+/* IAM names: [\w+=,.@-]{1,max}. */
+static bool iam_name_ok(const char *v, size_t max)
 {
 	size_t n = strlen(v);
-	bool ok = n >= 1 && n <= 128;
+	bool ok = n >= 1 && n <= max;
 	for (const char *p = v; ok && *p; p++)
 		ok = isalnum((unsigned char)*p) || strchr("_+=,.@-", *p);
-	if (ok)
+	return ok;
+}
+
+static int check_instance_profile(const char *v, vmie_error *err)
+{
+	if (iam_name_ok(v, 128))
 		return 0;
 	verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
 		 "--instance-profile '%s' is not an IAM instance profile name",
@@ -219,10 +224,7 @@ static int check_instance_profile(const char *v, vmie_error *err)
 static int check_role_name(const char *v, vmie_error *err)
 {
 	size_t n = strlen(v);
-	bool ok = n >= 1 && n <= 64;
-	for (const char *p = v; ok && *p; p++)
-		ok = isalnum((unsigned char)*p) || strchr("_+=,.@-", *p);
-	if (ok)
+	if (iam_name_ok(v, 64))
 		return 0;
 	if (n > 64)
 		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--role-name is %zu "
