@@ -95,15 +95,25 @@ static bool contains_string(const json_t *v, const char *s)
 }
 
 /* A condition key's value, its name compared case-insensitively as IAM
- * does. */
-static json_t *get_ci(const json_t *obj, const char *key)
+ * does; *name (may be NULL) gets the name as the document spells it. */
+static json_t *get_ci_named(const json_t *obj, const char *key,
+			    const char **name)
 {
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)obj, k, v)
-		if (strcasecmp(k, key) == 0)
+	json_object_foreach((json_t *)obj, k, v) {
+		if (strcasecmp(k, key) == 0) {
+			if (name)
+				*name = k;
 			return v;
+		}
+	}
 	return NULL;
+}
+
+static json_t *get_ci(const json_t *obj, const char *key)
+{
+	return get_ci_named(obj, key, NULL);
 }
 
 /* The only condition vmie evaluates: its own kms:ResourceAliases one. */
@@ -484,15 +494,20 @@ static void grant(json_t *list, const need *nd, vbuf *added)
 	if (nd->alias) {
 		json_t *cond = json_object_get(st, "Condition");
 		json_t *op = json_is_object(cond) ? get_ci(cond, alias_condition) : NULL;
-		json_t *vals = json_is_object(op) ? get_ci(op, alias_key) : NULL;
+		const char *spelt = alias_key;
+		json_t *vals = json_is_object(op) ? get_ci_named(op, alias_key, &spelt)
+						  : NULL;
 		if (!vals) {
 			vals = json_array();
 			json_object_set_new(st, "Condition",
 					    json_pack("{s:{s:o}}", alias_condition,
 						      alias_key, vals));
 		} else if (!json_is_array(vals)) {
+			/* Replaced under the key's own spelling: one key. */
 			json_t *l = json_pack("[O]", vals);
-			json_object_set_new(op, alias_key, l);
+			char *k = xstrdup(spelt); /* the key lives in op */
+			json_object_set_new(op, k, l);
+			free(k);
 			vals = l;
 		}
 		if (!contains_string(vals, nd->alias)) {

@@ -298,6 +298,32 @@ static void test_shapes(void)
 	vbuf_free(&denied);
 }
 
+/* Condition keys compare without case (IAM's rule), and a string value
+ * becomes a list under the key as written: the alias condition stays one
+ * key (found by the fuzzer). */
+static void test_condition_key_case(void)
+{
+	json_t *own = doc("{\"Statement\":[{\"Sid\":\"VmieKmsAliases\",\"Effect\":\"Allow\","
+			  "\"Action\":[\"kms:Decrypt\"],\"Resource\":\"arn:aws:kms:us-west-2:"
+			  "111122223333:key/*\",\"Condition\":{\"ForAnyValue:StringEquals\":"
+			  "{\"kms:resourcealiases\":\"alias/x\"}}}]}");
+	json_t *docs[] = {own};
+	viam_role_needs n = {.kms_key_id = "alias/y"};
+	vbuf added = VBUF_INIT, denied = VBUF_INIT;
+	json_t *out = viam_policy_extend(docs, 1, own, &n, &scope, &added, &denied);
+	json_t *op = json_object_get(json_object_get(statement(out, "VmieKmsAliases"),
+						     "Condition"), "ForAnyValue:StringEquals");
+	CHECK_INT(json_object_size(op), 1);
+	json_t *vals = json_object_get(op, "kms:resourcealiases");
+	CHECK(vals && has(vals, "alias/x") && has(vals, "alias/y"));
+	json_t *again[] = {out};
+	CHECK(viam_policy_extend(again, 1, out, &n, &scope, &added, &denied) == NULL);
+	json_decref(out);
+	json_decref(own);
+	vbuf_free(&added);
+	vbuf_free(&denied);
+}
+
 int main(void)
 {
 	test_glob();
@@ -308,5 +334,6 @@ int main(void)
 	test_other_policies_count();
 	test_kms();
 	test_shapes();
+	test_condition_key_case();
 	return check_done("iam_policy");
 }
