@@ -90,9 +90,9 @@ fail:
 FILE *cli_logfile_open(const char *path, bool exclusive, vmie_error *err)
 {
 	/* Never through a symbolic link (someone else's link could aim the
-	 * log at a file of ours); O_NONBLOCK so a FIFO does not hang the
-	 * open. */
-	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+	 * log at a file of ours).  A FIFO is allowed (a reader may follow
+	 * the log): its open waits for one, and a signal interrupts it. */
+	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
 		    (exclusive ? O_EXCL : O_APPEND);
 	int fd = open(path, flags, 0600);
 	struct stat st;
@@ -105,7 +105,6 @@ FILE *cli_logfile_open(const char *path, bool exclusive, vmie_error *err)
 				    : strerror(e));
 		return NULL;
 	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	/* The log names accounts, buckets and ARNs: an existing file given
 	 * with --log-file becomes 0600 like one vmie creates. */
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) &&
