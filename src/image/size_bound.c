@@ -34,15 +34,18 @@ static uint64_t grow(uint64_t n, uint64_t d, uint64_t extra)
 	return n > UINT64_MAX - more ? UINT64_MAX : n + more;
 }
 
-/* A sparse VMDK ("KDMV"): grains of capacity plus their markers, tables
- * and, compressed, deflate's worst case (a few bytes per 16 KiB): a
- * sixteenth more is generous. */
+/* A sparse VMDK ("KDMV"): the grains of its capacity, each with at most
+ * 2 KiB besides (a stream-optimized grain's marker and sector padding,
+ * deflate's worst case, its grain table entries), plus the directories. */
 static uint64_t vmdk_bound(const unsigned char *h)
 {
-	uint64_t sectors = le64(h + 12);
-	if (!sectors || sectors > UINT64_MAX / 512)
+	uint64_t sectors = le64(h + 12), grain = le64(h + 20);
+	if (!sectors || sectors > UINT64_MAX / 4096)
 		return 0;
-	return grow(sectors * 512, 16, 64 * MiB);
+	if (!grain || grain > sectors)
+		grain = 1; /* the worst case: a grain per sector */
+	uint64_t grains = (sectors + grain - 1) / grain;
+	return sectors * 512 + grains * 2048 + 64 * MiB;
 }
 
 /* A dynamic or differencing VHD (its footer copy at 0): blocks of at
