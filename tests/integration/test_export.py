@@ -101,7 +101,8 @@ def test_existing_role_with_wrong_trust_is_fixed(vmie_bin, emu_env, aws, control
     assert res["export_url"]
     assert "updated the vmimport service role" in r.stderr
     doc = aws("iam", "get-role", "--role-name", "vmimport")["Role"]["AssumeRolePolicyDocument"]
-    stmt = doc["Statement"][0]
+    assert doc["Statement"][0]["Principal"]["Service"] == "ec2.amazonaws.com"  # kept
+    stmt = doc["Statement"][-1]
     assert stmt["Principal"]["Service"] == "vmie.amazonaws.com"
     assert stmt["Condition"]["StringEquals"]["sts:Externalid"] == "vmimport"
 
