@@ -355,6 +355,7 @@ class Handler(BaseHTTPRequestHandler):
             payload_hash = None if module.STREAMING else hashlib.sha256(req.body).hexdigest()
             info = auth.verify(req.method, req.raw_path, req.raw_query, self.headers.items(),
                                payload_hash, emu.credentials())
+            auth.check_global_scope(req.service, info["region"])
             req.akid = info["akid"]
             req.region = info["region"]
             req.log_entry["akid"] = req.akid

@@ -80,6 +80,7 @@ typedef enum vmie_status {
 	VMIE_ERR_AWS_CONFIG_INVALID = -20151,     /* vmie: bad config/env value */
 	VMIE_ERR_AWS_REQUEST_FAILED = -20152,     /* vmie: AWS answered an error */
 	VMIE_ERR_AWS_CONNECTION_FAILED = -20153,  /* vmie: could not reach AWS */
+	VMIE_ERR_AWS_CREDENTIALS_INVALID = -20154, /* vmie: AWS refused the credentials */
 
 	/* File / source */
 	VMIE_ERR_FILE_DOWNLOAD_FAILED = -20200,
@@ -164,6 +165,9 @@ typedef struct vmie_aws_opts {
 	const char *endpoint_url; /* --endpoint-url */
 	vmie_prompt_fn prompt;    /* NULL: never ask (MFA profiles then fail) */
 	void *prompt_ctx;
+	bool allow_http;          /* --allow-http: plain http:// endpoints on
+				   * other hosts than this one (refused
+				   * otherwise: credentials in clear text) */
 } vmie_aws_opts;
 
 /* The region the AWS CLI would use: --region, AWS_REGION,

@@ -6,6 +6,7 @@ object's content (image_sniff) and revealed by the task state machine
 import struct
 import time
 import urllib.parse
+import uuid
 
 from .. import image_convert, image_sniff, vmdk_stream
 from ..protocol import ServiceError, ec2_response, items, x
@@ -63,6 +64,37 @@ def _disks(params):
     if not disks:
         raise bad("The request must contain the parameter DiskContainer", "MissingParameter")
     return disks
+
+
+def _kms_key(key, region, account):
+    """(key ARN, aliases) for ImportImage's KmsKeyId: a key id, an alias,
+    or the ARN of either.  The emulator has no KMS: an alias stands for a
+    key of its own (a stable made-up id), so a grant on that key must come
+    through kms:ResourceAliases or a wildcard, as it would on AWS."""
+    if key.startswith("arn:"):
+        parts = key.split(":", 5)
+        if len(parts) == 6 and parts[5].startswith("alias/"):
+            region, account, alias = parts[3], parts[4], parts[5]
+        else:
+            return key, []
+    elif key.startswith("alias/"):
+        alias = key
+    else:
+        return f"arn:aws:kms:{region}:{account}:key/{key}", []
+    made_up = uuid.uuid5(uuid.NAMESPACE_URL, f"{region}/{account}/{alias}")
+    return f"arn:aws:kms:{region}:{account}:key/{made_up}", [alias]
+
+
+def _check_kms(emu, task):
+    """The task fails, as it does on AWS, when the role may not use the
+    KMS key it was given (the VM Import guide's kms: permissions)."""
+    from . import iam
+    key_arn, aliases = _kms_key(task["KmsKeyId"], task["region"], emu.account)
+    ok, why = iam.role_allows_kms(emu, task["RoleName"], key_arn, aliases)
+    if not ok:
+        task["fail"] = {"at": "validated", "message": (
+            f"ClientError: The service role {task['RoleName']} does not have permission "
+            f"to use the KMS key {task['KmsKeyId']} ({why}).")}
 
 
 def _check_request(params):
@@ -200,6 +232,8 @@ def _new_import(emu, p, disks, role, region):
             "image_id": new_id("ami"), "snapshot_id": new_id("snap"), "fail": None,
             "disks": [{k: v for k, v in d.items() if k != "path"} for d in disks]}
     disk = _plan(emu, task, disks[0]["path"], disks[0]["Format"])
+    if task["KmsKeyId"]:
+        _check_kms(emu, task)
     task["detected_arch"] = task["Architecture"] or "x86_64"
     task["disk_path"] = disk if disk != disks[0]["path"] else \
         tasks.keep_disk(emu, disk, task["image_id"])

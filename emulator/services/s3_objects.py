@@ -179,6 +179,8 @@ def _part_headers(emu, req, rec, part):
     """The object's headers for one part: a COMPOSITE object's checksum is
     the part's own (with checksum mode), a FULL_OBJECT one's is not sent."""
     hdrs = _object_headers(emu, req, rec, part is None)
+    if rec.get("parts_count"):  # sent only when a part is asked for
+        hdrs.append(("x-amz-mp-parts-count", str(rec["parts_count"])))
     mode = (req.headers.get("x-amz-checksum-mode") or "").upper()
     if part is not None and mode == "ENABLED" and rec.get("checksum_type") == "COMPOSITE":
         for alg in (rec.get("checksums") or {}):
@@ -187,6 +189,21 @@ def _part_headers(emu, req, rec, part):
                 hdrs.append((ck.header_name(alg), value))
                 hdrs.append(("x-amz-checksum-type", "COMPOSITE"))
     return hdrs
+
+
+def _stored_checksums(emu, rec):
+    """The object's checksums.  S3 gives an object stored without one a
+    full-object CRC64NVME; the emulator computes it the first time it is
+    asked for (x-amz-checksum-mode: ENABLED) and keeps it."""
+    if rec.get("checksums"):
+        return rec["checksums"]
+    crc = ck.crc64nvme_file(blob_path(emu, rec["blob"]) if rec.get("blob") else None,
+                            rec["size"])
+    with emu.store.lock:
+        rec["checksums"] = {"crc64nvme": ck.b64(crc.to_bytes(8, "big"))}
+        rec["checksum_type"] = "FULL_OBJECT"
+        emu.store.save(OBJECTS)
+    return rec["checksums"]
 
 
 def _object_headers(emu, req, rec, with_checksums):
@@ -199,12 +216,10 @@ def _object_headers(emu, req, rec, with_checksums):
         hdrs.append(("x-amz-meta-" + name, value))
     if rec.get("storage_class", "STANDARD") != "STANDARD":
         hdrs.append(("x-amz-storage-class", rec["storage_class"]))
-    if rec.get("parts_count"):
-        hdrs.append(("x-amz-mp-parts-count", str(rec["parts_count"])))
     hdrs += sse_headers(emu, rec.get("sse"))
     mode = (req.headers.get("x-amz-checksum-mode") or "").upper()
-    if with_checksums and mode == "ENABLED" and rec.get("checksums"):
-        for alg, value in rec["checksums"].items():
+    if with_checksums and mode == "ENABLED":
+        for alg, value in _stored_checksums(emu, rec).items():
             hdrs.append((ck.header_name(alg), value))
         hdrs.append(("x-amz-checksum-type", rec.get("checksum_type") or "FULL_OBJECT"))
     return hdrs

@@ -66,6 +66,7 @@ int vaws_client_new(const vmie_aws_opts *opts, vaws_client **out,
 		xstrdup(opts && opts->endpoint_url && *opts->endpoint_url
 				? opts->endpoint_url
 				: NULL);
+	c->allow_http = opts && opts->allow_http;
 
 	vhttp_opts ho = {0};
 	ho.ca_bundle = vaws_config_setting(&c->cfg, "AWS_CA_BUNDLE",
@@ -186,6 +187,35 @@ void vaws_client_set_seed(vaws_client *c, unsigned long long seed)
 	c->retry.rng = seed ? seed : 1;
 }
 
+/* A plain http:// endpoint sends the signed requests, and with them the
+ * session token, in clear text.  To this machine (an emulator, a local
+ * proxy) that stays here; to any other host it is refused unless the
+ * user said --allow-http, and then said out loud. */
+static int check_clear_text(vaws_client *c, const vaws_endpoint *ep,
+			    vmie_error *err)
+{
+	if (strcmp(ep->scheme, "http") != 0 || vaws_host_is_loopback(ep->host))
+		return 0;
+	if (c->allow_http) {
+		if (!c->warned_http)
+			vlog_warn("--allow-http: requests to %s (from %s) go over "
+				  "plain http: anyone on the network can read "
+				  "them, session tokens included, and change "
+				  "what they carry; use https:// for anything "
+				  "but a trusted test network", ep->url,
+				  ep->source);
+		c->warned_http = true;
+		return 0;
+	}
+	bool flag = strcmp(ep->source, "--endpoint-url") == 0;
+	verr_set(err, flag ? VMIE_ERR_INVALID_ARGUMENT : VMIE_ERR_AWS_CONFIG_INVALID,
+		 "endpoint %s (from %s) is plain http to another host: the "
+		 "signed requests and the session token would cross the "
+		 "network in clear text", ep->url, ep->source);
+	return verr_hint(err, "use https://, or pass --allow-http if the "
+			      "network in between is trusted");
+}
+
 int vaws_client_endpoint(vaws_client *c, const char *service,
 			 const vaws_endpoint **out, vmie_error *err)
 {
@@ -198,8 +228,12 @@ int vaws_client_endpoint(vaws_client *c, const char *service,
 						       c->region,
 						       c->endpoint_flag,
 						       &c->eps[i], err);
-			if (rc != 0)
+			if (rc == 0)
+				rc = check_clear_text(c, &c->eps[i], err);
+			if (rc != 0) {
+				vaws_endpoint_free(&c->eps[i]);
 				return rc;
+			}
 			c->have_ep[i] = true;
 			vlog_debug("%s endpoint: %s (%s, signed for %s)",
 				   service, c->eps[i].url, c->eps[i].source,
@@ -433,6 +467,10 @@ int vaws_call_run(vaws_client *c, const vaws_call *k, vhttp_response *rs,
 			vawserr_clock_skew(err, rs, (long long)time(NULL));
 		if (k->s3)
 			vawserr_wrong_region(err, rs, k->ep->signing_region);
+		if (rs->status == 403 && info.from_status &&
+		    strcmp(k->service, "sts") != 0 &&
+		    vaws_explain_forbidden(c, k->service, k->operation, err))
+			rc = err->status;
 		if (attempt > 1 && err && err->message) {
 			vbuf m = VBUF_INIT;
 			vbuf_addf(&m, "%s (after %d attempts)", err->message,

@@ -69,16 +69,41 @@ static const struct partition *partition_of(const char *region)
 	return &partitions[n - 1];
 }
 
+bool vaws_host_is_loopback(const char *hostport)
+{
+	if (hostport[0] == '[')
+		return strncmp(hostport, "[::1]", 5) == 0;
+	size_t n = strcspn(hostport, ":");
+	if (n == 9 && strncasecmp(hostport, "localhost", 9) == 0)
+		return true;
+	if (n < 7 || strncmp(hostport, "127.", 4) != 0)
+		return false;
+	int dots = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (hostport[i] == '.')
+			dots++;
+		else if (!isdigit((unsigned char)hostport[i]))
+			return false;
+	}
+	return dots == 3;
+}
+
 const char *vaws_partition_suffix(const char *region)
 {
 	return partition_of(region ? region : "")->suffix;
 }
 
+/* --endpoint-url is a command-line option: a bad value is a usage error
+ * (exit 2); one from the environment or a config file is bad
+ * configuration. */
 static int bad_url(vmie_error *err, const char *url, const char *where,
 		   const char *why)
 {
-	verr_set(err, VMIE_ERR_AWS_CONFIG_INVALID,
-		 "invalid endpoint URL '%s' (from %s): %s", url, where, why);
+	int status = strcmp(where, "--endpoint-url") == 0
+			     ? VMIE_ERR_INVALID_ARGUMENT
+			     : VMIE_ERR_AWS_CONFIG_INVALID;
+	verr_set(err, status, "invalid endpoint URL '%s' (from %s): %s", url,
+		 where, why);
 	return verr_hint(err, "an endpoint URL looks like "
 			      "https://host[:port][/path], e.g. "
 			      "http://127.0.0.1:4566");

@@ -37,7 +37,8 @@ typedef struct vaws_endpoint {
  * it).  AWS_ENDPOINT_URL_SSO / _SSO_OIDC and the [services] keys sso /
  * sso_oidc redirect the last two, as in botocore.
  * Returns 0, or VMIE_ERR_AWS_CONFIG_INVALID naming the setting when a
- * configured URL is unusable, or VMIE_ERR_INVALID_ARGUMENT for a missing
+ * configured URL is unusable (VMIE_ERR_INVALID_ARGUMENT, a usage error,
+ * when it is --endpoint-url's), or VMIE_ERR_INVALID_ARGUMENT for a missing
  * service/region. */
 int vaws_endpoint_resolve(const vaws_config *cfg, const char *service,
 			  const char *region, const char *endpoint_flag,
@@ -50,6 +51,11 @@ void vaws_endpoint_free(vaws_endpoint *ep);
  * error message.  Exposed for tests. */
 int vaws_endpoint_parse_url(const char *url, const char *where,
 			    vaws_endpoint *out, vmie_error *err);
+
+/* Whether an endpoint's host[:port] is this machine: localhost,
+ * 127.0.0.0/8 or [::1].  Plain http is refused to any other host unless
+ * the user allows it (--allow-http). */
+bool vaws_host_is_loopback(const char *hostport);
 
 /* The DNS suffix of the region's partition: "amazonaws.com",
  * "amazonaws.com.cn", "c2s.ic.gov", ... */

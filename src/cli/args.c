@@ -70,7 +70,7 @@ const struct cli_option cli_options[OPT__COUNT] = {
 			      "architecture of the VM", "detected by AWS"},
 	[OPT_PLATFORM] = {"platform", 0, "Linux|Windows",
 			  "operating system of the VM", "detected by AWS"},
-	[OPT_BOOT_MODE] = {"boot-mode", 0, "legacy-bios|uefi|uefi-preferred",
+	[OPT_BOOT_MODE] = {"boot-mode", 0, "legacy-bios|uefi",
 			   "boot mode of the AMI", "detected by AWS"},
 	[OPT_ENCRYPTED] = {"encrypted", 0, NULL,
 			   "encrypt the AMI's snapshots (the account's EBS key "
@@ -162,6 +162,10 @@ const struct cli_option cli_options[OPT__COUNT] = {
 	[OPT_ENDPOINT_URL] = {"endpoint-url", 0, "URL",
 			      "send AWS requests to URL instead",
 			      "AWS_ENDPOINT_URL, then the region's endpoints"},
+	[OPT_ALLOW_HTTP] = {"allow-http", 0, NULL,
+			    "allow a plain http:// endpoint on another host "
+			    "(requests and session tokens cross the network "
+			    "in clear text)", "refused; loopback is allowed"},
 	[OPT_DEBUG] = {"debug", 0, NULL, "show DEBUG lines on the console",
 		       NULL},
 	[OPT_VERBOSE] = {"verbose", 'v', NULL, "same as --debug", NULL},
@@ -300,6 +304,7 @@ static void store(struct cli_args *a, int id, const char *val)
 	case OPT_RESULTS: break;
 	case OPT_PROFILE: a->opts.aws.profile = val; break;
 	case OPT_ENDPOINT_URL: a->opts.aws.endpoint_url = val; break;
+	case OPT_ALLOW_HTTP: a->opts.aws.allow_http = true; break;
 	case OPT_DEBUG:
 	case OPT_VERBOSE: a->verbosity = 1; break;
 	case OPT_QUIET: a->verbosity = -1; break;

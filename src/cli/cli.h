@@ -76,6 +76,7 @@ enum cli_opt {
 	/* global options (any command, before or after it) */
 	OPT_PROFILE,
 	OPT_ENDPOINT_URL,
+	OPT_ALLOW_HTTP,
 	OPT_DEBUG,
 	OPT_VERBOSE,
 	OPT_QUIET,
@@ -89,7 +90,8 @@ enum cli_opt {
 
 #define OPTBIT(o) (1ull << (o))
 #define OPT_GLOBALS                                                          \
-	(OPTBIT(OPT_PROFILE) | OPTBIT(OPT_ENDPOINT_URL) | OPTBIT(OPT_DEBUG) |  \
+	(OPTBIT(OPT_PROFILE) | OPTBIT(OPT_ENDPOINT_URL) |                     \
+	 OPTBIT(OPT_ALLOW_HTTP) | OPTBIT(OPT_DEBUG) |                          \
 	 OPTBIT(OPT_VERBOSE) | OPTBIT(OPT_QUIET) | OPTBIT(OPT_LOG_FILE) |      \
 	 OPTBIT(OPT_JSON) | OPTBIT(OPT_NO_PROGRESS) | OPTBIT(OPT_VERSION) |    \
 	 OPTBIT(OPT_HELP))

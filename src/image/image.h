@@ -99,6 +99,29 @@ vimg_format vimg_detect(const vimg_reader *r);
  * files."). */
 int vimg_inspect_partitions(const vimg_reader *disk, vimg_info *info);
 
+/* "Disk images must be less than 16 TiB" (VM Import/Export limitations). */
+#define VIMG_AWS_MAX_IMAGE_SIZE (16ull << 40)
+
+/* VIMG_AWS_MAX_IMAGE_SIZE, or less: the test knob VMIE_MAX_IMAGE_SIZE=BYTES
+ * can only lower it. */
+uint64_t vimg_max_image_size(void);
+
+/* The most bytes an image file can hold by what its own headers declare
+ * (read through r, which may be a head only): a sparse VMDK's capacity, a
+ * dynamic VHD's size, a VHDX's virtual size, each with its metadata and a
+ * margin; 0 when the headers declare nothing (a RAW disk).  *what names
+ * the declaration for messages.  Decoding a compressed image stops there:
+ * a decompression bomb is refused instead of decoded. */
+uint64_t vimg_declared_size_bound(const vimg_reader *r, const char **what);
+
+/* The boot mode an import asks for ("uefi", "legacy-bios"; NULL: none)
+ * against the partition table inspection found: an error when uefi meets
+ * a disk without an EFI system partition, a warning when legacy-bios
+ * meets a GPT disk with an ESP and no BIOS boot partition.  An OVA's
+ * first disk is the one checked; nothing is said when the partitions were
+ * not read. */
+void vimg_check_boot_mode(vimg_info *info, const char *boot_mode);
+
 /* Per-format inspection: fill subformat, virtual_size and findings.  Each
  * returns 0 when the image was understood (findings may still hold errors)
  * and -1 when it is not that format at all. */

@@ -148,24 +148,40 @@ bool vimg_broken(const vimg_info *info)
 	return false;
 }
 
+/* A file that starts like a format but that format's inspector cannot
+ * read (a VHD cut to its first 100 bytes): vmie cannot say what it is,
+ * so it is not importable. */
+static void unrecognized(const vimg_reader *img, vimg_info *info, vimg_format f)
+{
+	info->format = VIMG_UNKNOWN;
+	vimg_add_finding(info, VIMG_ERROR, "unrecognized-image",
+			 "ImportImage fails with ClientError: Disk validation "
+			 "failed",
+			 "the file starts like a %s image, but vmie cannot read it "
+			 "as one (%llu bytes): it is truncated or damaged; copy "
+			 "the image again",
+			 vimg_format_name(f), (unsigned long long)img->size);
+}
+
 static void inspect_image(const vimg_reader *img, const vimg_inspect_opts *o,
 			  vimg_info *info)
 {
 	vimg_format f = vimg_detect(img);
 	int depth = o ? o->depth : 0;
+	int rc = 0;
 
 	switch (f) {
 	case VIMG_RAW:
 		vimg_raw_inspect(img, info); /* includes the partitions */
 		return;
 	case VIMG_VHD:
-		vimg_vhd_inspect(img, info);
+		rc = vimg_vhd_inspect(img, info);
 		break;
 	case VIMG_VHDX:
-		vimg_vhdx_inspect(img, info);
+		rc = vimg_vhdx_inspect(img, info);
 		break;
 	case VIMG_VMDK:
-		vimg_vmdk_inspect(img, o ? o->opener : NULL, info);
+		rc = vimg_vmdk_inspect(img, o ? o->opener : NULL, info);
 		break;
 	case VIMG_OVA:
 		if (depth > 0) {
@@ -182,8 +198,26 @@ static void inspect_image(const vimg_reader *img, const vimg_inspect_opts *o,
 		refuse(info, f);
 		return;
 	}
+	if (rc < 0) {
+		unrecognized(img, info, f);
+		return;
+	}
 	if (!vimg_broken(info))
 		inspect_partitions(img, o, info);
+}
+
+/* AWS's limit, whatever the format claims. */
+static void check_size(vimg_info *info)
+{
+	uint64_t max = vimg_max_image_size();
+	if (info->virtual_size <= max)
+		return;
+	vimg_add_finding(info, VIMG_ERROR, "image-too-large",
+			 "VM Import refuses disk images of 16 TiB or more",
+			 "the image declares a virtual size of %llu bytes, more "
+			 "than the %llu bytes AWS imports",
+			 (unsigned long long)info->virtual_size,
+			 (unsigned long long)max);
 }
 
 int vimg_inspect(const vimg_reader *r, const vimg_inspect_opts *o,
@@ -229,6 +263,7 @@ int vimg_inspect(const vimg_reader *r, const vimg_inspect_opts *o,
 		img = &dec;
 	}
 	inspect_image(img, o, info);
+	check_size(info);
 	info->compression = c;
 	info->file_size = r->size;
 	info->image_size = img->size;

@@ -95,6 +95,14 @@ int vsource_open_vmdk(vsource *inner, const char *name, unsigned threads,
 const void *vsource_vmdk_head(const vsource *s, size_t *len);
 /* The disk's size a VMDK source carries; 0 for another kind. */
 uint64_t vsource_vmdk_disk_size(const vsource *s);
+/* The most bytes the source may give (0: no limit); why (static text)
+ * names whose limit it is.  A read past it fails with
+ * VMIE_ERR_FILE_UNSUPPORTED_FORMAT, so an image bigger than AWS imports (a
+ * decompression bomb among them) stops instead of streaming on.
+ * vsource_open_decoded sets AWS's image size limit; an import lowers it to
+ * what the image's head declares.  Safe from another thread than the
+ * reader's. */
+void vsource_limit(vsource *s, uint64_t max, const char *why);
 
 /* A flag another thread sets to stop the reader: a read waiting on the
  * network returns -1 with VMIE_ERR_INTERRUPTED within a second of it

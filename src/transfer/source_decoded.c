@@ -169,6 +169,7 @@ int vsource_open_decoded(vsource *raw, unsigned threads, vsource **out,
 	}
 	s->raw_offset = raw->raw_offset;
 	s->compression = vdec_detect(d->in, d->in_len);
+	vsource_limit(s, vimg_max_image_size(), "AWS's image size limit");
 	if (s->compression == VIMG_COMP_NONE) {
 		s->size = raw->size;
 		s->name = xstrdup(raw->name);

@@ -79,7 +79,8 @@ static const vsource_ops file_ops = {file_read, file_free, file_skip_zeros};
 int vsource_open_file(const char *path, vsource **out, vmie_error *err)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK until the type is known: a FIFO would block the open. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
 	*out = NULL;
 	if (fd < 0)
@@ -90,6 +91,7 @@ int vsource_open_file(const char *path, vsource **out, vmie_error *err)
 		return verr_set(err, VMIE_ERR_INVALID_SOURCE,
 				"%s is not a regular file or a block device", path);
 	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	uint64_t size = (uint64_t)st.st_size;
 	if (S_ISBLK(st.st_mode)) {
 		off_t end = lseek(fd, 0, SEEK_END);

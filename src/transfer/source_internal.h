@@ -34,6 +34,11 @@ struct vsource {
 	 * returns -1 (VMIE_ERR_INTERRUPTED) within a second.  NULL: none. */
 	const atomic_bool *stop;
 	vsource *inner;       /* the source a decoded one reads; NULL */
+	/* vsource_limit: the most bytes vsource_read may give (0: none), set
+	 * from another thread; `given` is the reader's own count. */
+	_Atomic uint64_t limit;
+	_Atomic(const char *) limit_why;
+	uint64_t given;
 };
 
 vsource *vsource_alloc(const vsource_ops *ops, void *impl);

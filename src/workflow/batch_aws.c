@@ -24,15 +24,21 @@ int vbatch_aws_setup(vwf_run *r, bool exports, vmie_error *err)
 {
 	bool created = false;
 	int rc;
-	if (exports) /* the bucket, its encryption (SSE-KMS refused), the role */
-		return vwf_export_setup(r, &created, err);
-	vwf_phase_begin(r, "bucket");
-	if ((rc = vwf_ensure_bucket(r, r->opts->s3_bucket, err)) != 0)
-		return rc;
-	vwf_phase_end(r, 0);
+	if (exports) {
+		/* The bucket, its encryption (SSE-KMS refused), and the role
+		 * may write there; the imports also read it, below. */
+		if ((rc = vwf_export_setup(r, &created, err)) != 0)
+			return rc;
+	} else {
+		vwf_phase_begin(r, "bucket");
+		if ((rc = vwf_ensure_bucket(r, r->opts->s3_bucket, err)) != 0)
+			return rc;
+		vwf_phase_end(r, 0);
+	}
 	vwf_phase_begin(r, "role");
 	const char *buckets[] = {r->opts->s3_bucket};
-	if ((rc = vwf_ensure_vmimport_role(r, buckets, 1, &created, err)) != 0)
+	if ((rc = vwf_ensure_vmimport_role(r, buckets, 1, false, &created,
+					   err)) != 0)
 		return rc;
 	vwf_phase_end(r, 0);
 	return 0;

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "aws/config.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "base/xalloc.h"
@@ -46,7 +47,7 @@ vimg_compression vwf_file_compression(const char *path)
 {
 	unsigned char head[8];
 	ssize_t n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never wait on a FIFO */
 	if (fd >= 0) {
 		n = read(fd, head, sizeof(head));
 		close(fd);
@@ -59,12 +60,15 @@ bool vwf_converts_local(const vmie_options *o, const vimg_info *info)
 	return !as_is(o) && convertible(info);
 }
 
+/* ca_bundle: an https image source trusts what AWS requests trust, so a
+ * corporate TLS proxy's CA in AWS_CA_BUNDLE / ca_bundle works for both. */
 static int open_stream(const vmie_options *o, vmie_source_kind kind,
-		       vsource **out, vmie_error *err)
+		       const char *ca_bundle, vsource **out, vmie_error *err)
 {
 	vsource *raw = NULL;
+	vsource_http_opts ho = {.ca_bundle = ca_bundle};
 	int rc = kind == VMIE_SOURCE_HTTP
-			 ? vsource_open_http(o->source, NULL, &raw, err)
+			 ? vsource_open_http(o->source, &ho, &raw, err)
 			 : vsource_open_file(o->source, &raw, err);
 	if (rc != 0)
 		return rc;
@@ -106,7 +110,7 @@ static int open_local(const vmie_options *o, vwf_upload_src *u,
 	if (rc != 0)
 		goto out;
 	if (info.format == VIMG_RAW && info.image_size > 0) {
-		rc = open_stream(o, VMIE_SOURCE_FILE, &src, err);
+		rc = open_stream(o, VMIE_SOURCE_FILE, NULL, &src, err);
 		if (rc == 0)
 			rc = send_vmdk(u, src, o->source, err);
 		goto out;
@@ -127,7 +131,7 @@ static int open_local(const vmie_options *o, vwf_upload_src *u,
 			  info.format == VIMG_OVA ? "an" : "a",
 			  info.format == VIMG_OVA ? "OVA" : "streamOptimized VMDK");
 	}
-	rc = open_stream(o, VMIE_SOURCE_FILE, &src, err);
+	rc = open_stream(o, VMIE_SOURCE_FILE, NULL, &src, err);
 	if (rc == 0) {
 		send_as_is(u, src);
 		u->disk_bytes = info.virtual_size;
@@ -145,10 +149,11 @@ static bool named_vhd(const char *name)
 
 /* A URL or a compressed file: its decoded head says what it is. */
 static int open_streamed(const vmie_options *o, vmie_source_kind kind,
+			 const char *ca_bundle,
 			 vwf_upload_src *u, vmie_error *err)
 {
 	vsource *dec = NULL, *src = NULL;
-	int rc = open_stream(o, kind, &dec, err);
+	int rc = open_stream(o, kind, ca_bundle, &dec, err);
 	if (rc != 0)
 		return rc;
 	rc = vsource_open_peek(dec, PEEK, &src, err);
@@ -194,17 +199,19 @@ int vwf_open_upload_source(vwf_run *r, vmie_source_kind kind,
 			   vwf_upload_src *u, vmie_error *err)
 {
 	const vmie_options *o = r->opts;
+	const char *ca = vaws_config_setting(vaws_client_config(r->client),
+					     "AWS_CA_BUNDLE", "ca_bundle");
 	memset(u, 0, sizeof(*u));
 	if (as_is(o)) {
 		vsource *src = NULL;
-		int rc = open_stream(o, kind, &src, err);
+		int rc = open_stream(o, kind, ca, &src, err);
 		if (rc == 0)
 			send_as_is(u, src);
 		return rc;
 	}
 	if (kind == VMIE_SOURCE_FILE && vwf_file_compression(o->source) == VIMG_COMP_NONE)
 		return open_local(o, u, err);
-	return open_streamed(o, kind, u, err);
+	return open_streamed(o, kind, ca, u, err);
 }
 
 void vwf_upload_src_free(vwf_upload_src *u)

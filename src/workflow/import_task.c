@@ -26,7 +26,11 @@ static char *token_for(vwf_run *r, const vwf_disk *disks, unsigned n)
 	vbuf *bufs = xcalloc(n ? n : 1, sizeof(*bufs));
 
 	for (unsigned i = 0; i < n; i++) {
-		vbuf_addf(&bufs[i], "s3://%s/%s", disks[i].bucket, disks[i].key);
+		if (disks[i].url)
+			vbuf_adds(&bufs[i], disks[i].url);
+		else
+			vbuf_addf(&bufs[i], "s3://%s/%s", disks[i].bucket,
+				  disks[i].key);
 		urls[i] = vbuf_str(&bufs[i]);
 	}
 	tok = vwf_client_token(r->run_id, urls, n);
@@ -57,10 +61,14 @@ static int start_task(vwf_run *r, const vwf_disk *disks, unsigned n,
 	vkv tags = VKV_INIT;
 	char *token = token_for(r, disks, n);
 
+	/* A container the user wrote with a Url goes out with that Url (its
+	 * bucket and key were only for the checks); EC2 wants one or the
+	 * other, never neither. */
 	for (unsigned i = 0; i < n; i++) {
 		dc[i].format = disks[i].format;
-		dc[i].bucket = disks[i].bucket;
-		dc[i].key = disks[i].key;
+		dc[i].url = disks[i].url;
+		dc[i].bucket = disks[i].url ? NULL : disks[i].bucket;
+		dc[i].key = disks[i].url ? NULL : disks[i].key;
 		dc[i].description = disks[i].description;
 	}
 	vwf_option_tags(o, &tags);

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "aws/client.h"
+#include "aws/config.h"
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/isotime.h"
@@ -67,10 +69,22 @@ static int check_head(void *ctx, const void *head, size_t len, vmie_error *err)
 		len = disk_len;
 	}
 	vsniff_check_head(head, len, &u->head);
+	vimg_check_boot_mode(&u->head, o->boot_mode);
+	/* An image holds no more than its header declares: a stream that
+	 * goes on past that (a decompression bomb) stops there.  (A VMDK
+	 * made on the fly holds its disk to the size it announced.) */
+	vimg_reader hr;
+	const char *what;
+	vimg_reader_mem(&hr, head, len);
+	uint64_t bound = disk ? 0 : vimg_declared_size_bound(&hr, &what);
+	if (bound && bound < vimg_max_image_size())
+		vsource_limit(u->src, bound, what);
 	for (size_t i = 0; i < u->head.nfindings; i++) {
 		const vimg_finding *f = &u->head.findings[i];
-		if (f->severity != VIMG_ERROR)
+		if (f->severity != VIMG_ERROR) {
+			vlog_warn("%s [%s]", f->message, f->code);
 			continue;
+		}
 		if (o->force) {
 			vlog_warn("image check overridden by --force: %s", f->message);
 			continue;

@@ -118,6 +118,7 @@ int vmie_preflight(const vmie_options *opts, vmie_source_kind kind,
 	rc = vmie_inspect(opts->source, &info, err);
 	if (rc != 0)
 		return rc;
+	vimg_check_boot_mode(&info, opts->boot_mode);
 	log_summary(opts->source, &info);
 	t.converts = vwf_converts_local(opts, &info);
 	log_all(opts->source, &info, &t);

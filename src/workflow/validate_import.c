@@ -7,6 +7,7 @@
 #include "vmie.h"
 #include "workflow/validate_internal.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -72,6 +73,51 @@ static int check_slots(const vmie_options *o, vmie_error *err)
 	return 0;
 }
 
+/* EC2 allows 50 user tags on a resource (the task); more fail the
+ * ImportImage or ExportImage call. */
+#define MAX_TAGS 50
+
+/* ImportImage refuses uefi-preferred ("The uefi-preferred boot mode isn't
+ * supported for importing images"), after the whole upload. */
+static int check_boot_mode(const char *v, vmie_error *err)
+{
+	if (strcmp(v, "uefi-preferred") == 0) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--boot-mode "
+			 "uefi-preferred is not supported for importing "
+			 "images (ImportImage refuses it)");
+		return verr_hint(err, "use --boot-mode uefi or legacy-bios, or "
+				 "leave it out and AWS detects the boot mode");
+	}
+	return ONE_OF("--boot-mode", v, "legacy-bios", "uefi");
+}
+
+static bool all_of(const char *s, size_t n, const char *set)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!s[i] || !strchr(set, s[i]))
+			return false;
+	return true;
+}
+
+/* ImportImage's KmsKeyId: a key id, a multi-Region key id, an alias, or
+ * the ARN of a key or an alias (EC2 API reference). */
+static int check_kms_key(const char *v, vmie_error *err)
+{
+	static const char hex[] = "0123456789abcdefABCDEF";
+	size_t n = strlen(v);
+	bool ok = (n == 36 && all_of(v, n, "0123456789abcdefABCDEF-")) ||
+		  (n == 36 && strncmp(v, "mrk-", 4) == 0 && all_of(v + 4, 32, hex)) ||
+		  (n > 6 && strncmp(v, "alias/", 6) == 0) ||
+		  (strncmp(v, "arn:", 4) == 0 && strstr(v, ":kms:") &&
+		   (strstr(v, ":key/") || strstr(v, ":alias/")));
+	if (ok && n <= 2048)
+		return 0;
+	verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--kms-key-id '%s' is not a "
+		 "KMS key id, alias or ARN", v);
+	return verr_hint(err, "give the key id (1234abcd-12ab-34cd-56ef-"
+			 "1234567890ab), alias/NAME, or the key's ARN");
+}
+
 int vmie_check_import_options(vmie_operation op, const vmie_options *o,
 			      vmie_error *err)
 {
@@ -82,6 +128,12 @@ int vmie_check_import_options(vmie_operation op, const vmie_options *o,
 		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--description is "
 			 "longer than 255 characters");
 		return verr_hint(err, "shorten it");
+	}
+	if (o->ntags > MAX_TAGS) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--tag given %zu times; "
+			 "EC2 allows at most %d tags on a resource", o->ntags,
+			 MAX_TAGS);
+		return verr_hint(err, "keep %d tags or fewer", MAX_TAGS);
 	}
 	for (size_t i = 0; i < o->ntags; i++)
 		if ((rc = check_tag(o->tags[i], err)) != 0)
@@ -103,9 +155,9 @@ int vmie_check_import_options(vmie_operation op, const vmie_options *o,
 		return rc;
 	if (o->platform && (rc = ONE_OF("--platform", o->platform, "Linux", "Windows")))
 		return rc;
-	if (o->boot_mode &&
-	    (rc = ONE_OF("--boot-mode", o->boot_mode, "legacy-bios", "uefi",
-			 "uefi-preferred")))
+	if (o->boot_mode && (rc = check_boot_mode(o->boot_mode, err)))
+		return rc;
+	if (o->kms_key_id && (rc = check_kms_key(o->kms_key_id, err)))
 		return rc;
 	if (o->s3_key && (!*o->s3_key || strlen(o->s3_key) > 1024 ||
 			  o->s3_key[0] == '/')) {

@@ -88,8 +88,9 @@ def test_export_from_nothing(vmie_bin, emu_env, aws, control):
 
 
 def test_existing_role_with_wrong_trust_is_fixed(vmie_bin, emu_env, aws, control):
-    """A vmimport role made by hand that trusts the wrong service: its trust
-    is replaced (UpdateAssumeRolePolicy), and the export then works."""
+    """A vmimport role made by hand that trusts the wrong service: vmie's
+    statement is added to its trust (UpdateAssumeRolePolicy), and the
+    export then works."""
     wrong = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
         "Action": "sts:AssumeRole"}]})
@@ -100,7 +101,8 @@ def test_existing_role_with_wrong_trust_is_fixed(vmie_bin, emu_env, aws, control
     assert res["export_url"]
     assert "updated the vmimport service role" in r.stderr
     doc = aws("iam", "get-role", "--role-name", "vmimport")["Role"]["AssumeRolePolicyDocument"]
-    stmt = doc["Statement"][0]
+    assert doc["Statement"][0]["Principal"]["Service"] == "ec2.amazonaws.com"  # kept
+    stmt = doc["Statement"][-1]
     assert stmt["Principal"]["Service"] == "vmie.amazonaws.com"
     assert stmt["Condition"]["StringEquals"]["sts:Externalid"] == "vmimport"
 

@@ -545,8 +545,7 @@ static void test_whoami(void)
 	vmie_identity_free(&id);
 
 	/* --region and --endpoint-url win. */
-	vmie_aws_opts o = {.region = "eu-west-1",
-			   .endpoint_url = http_stub_url(stub)};
+	vmie_aws_opts o = {.region = "eu-west-1", .endpoint_url = http_stub_url(stub)};
 	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9", 1);
 	CHECK_INT(vmie_whoami(&o, &id, &err), 0);
 	CHECK_STR(id.region, "eu-west-1");
