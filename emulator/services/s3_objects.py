@@ -111,6 +111,8 @@ def install(emu, bucket, key, src_path, record, only_if_absent=False):
     blob = new_blob()
     record = dict(record, bucket=bucket, key=key, blob=blob,
                   last_modified=record.get("last_modified") or emu.now())
+    if getattr(emu, "s3_legacy_objects", False):
+        record["no_default_checksum"] = True
     with emu.store.lock:
         old = objects(emu).get(object_id(bucket, key))
         if old and only_if_absent:
@@ -194,9 +196,10 @@ def _part_headers(emu, req, rec, part):
 def _stored_checksums(emu, rec):
     """The object's checksums.  S3 gives an object stored without one a
     full-object CRC64NVME; the emulator computes it the first time it is
-    asked for (x-amz-checksum-mode: ENABLED) and keeps it."""
-    if rec.get("checksums"):
-        return rec["checksums"]
+    asked for (x-amz-checksum-mode: ENABLED) and keeps it.  An object
+    stored as before late 2024 (POST /_vmie/s3/legacy-objects) has none."""
+    if rec.get("checksums") or rec.get("no_default_checksum"):
+        return rec.get("checksums") or {}
     crc = ck.crc64nvme_file(blob_path(emu, rec["blob"]) if rec.get("blob") else None,
                             rec["size"])
     with emu.store.lock:

@@ -39,7 +39,10 @@ def sdk(emulator, emu_env):
     sess = Session()
 
     def client(service):
-        return sess.create_client(service, region_name=emu_env["AWS_REGION"],
+        # IAM is a global endpoint signed for us-east-1 (the emulator, as
+        # AWS, refuses another scope).
+        region = "us-east-1" if service == "iam" else emu_env["AWS_REGION"]
+        return sess.create_client(service, region_name=region,
                                   endpoint_url=emulator,
                                   aws_access_key_id=EMU_ACCESS_KEY,
                                   aws_secret_access_key=EMU_SECRET_KEY)
