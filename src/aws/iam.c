@@ -119,9 +119,10 @@ static int ensure_role(vaws_client *c, const char *name, viam_role_result *out,
 	vmie_error e = {0};
 	int rc;
 
+again:
 	vkv_add(&p, "RoleName", name);
 	rc = viam_call(c, "GetRole", &p, true, &doc, &e);
-	if (rc != 0 && no_such_entity(&e)) {
+	if (rc != 0 && no_such_entity(&e) && !out->raced) {
 		vmie_error_clear(&e);
 		json_t *trust = viam_trust_policy();
 		char *text = dumps(trust);
@@ -129,15 +130,19 @@ static int ensure_role(vaws_client *c, const char *name, viam_role_result *out,
 		vkv_add(&p, "AssumeRolePolicyDocument", text);
 		vkv_add(&p, "Description", "VM Import/Export service role (vmie)");
 		rc = viam_call(c, "CreateRole", &p, false, &doc, &e);
-		/* Another vmie created it since our GetRole (shards of one
-		 * batch start together): its trust is ours, and it is as new. */
-		if (rc != 0 && e.aws_code && strcmp(e.aws_code, "EntityAlreadyExists") == 0) {
-			vmie_error_clear(&e);
-			rc = 0;
-		}
-		out->created = rc == 0;
 		free(text);
 		json_decref(trust);
+		/* Another run created it since our GetRole (the shards of one
+		 * batch start together): an existing role, whose policies may
+		 * already name another run's bucket, so look again. */
+		if (rc != 0 && e.aws_code && strcmp(e.aws_code, "EntityAlreadyExists") == 0) {
+			vmie_error_clear(&e);
+			vxml_free(doc);
+			doc = NULL;
+			out->raced = true;
+			goto again;
+		}
+		out->created = rc == 0;
 	} else if (rc == 0) {
 		char *enc = vxml_text(vxml_root(doc), "GetRoleResult/Role/AssumeRolePolicyDocument");
 		json_t *have = decode_document(enc);

@@ -14,6 +14,8 @@
 typedef struct viam_role_result {
 	bool created; /* the role did not exist */
 	bool updated; /* its trust or its permissions had to change */
+	bool raced;   /* another run created it while this one looked: as
+		       * new to IAM's propagation, its policies read as any */
 	char *arn;
 	char *added;  /* what was added, one line each; NULL: nothing */
 	char *denied; /* needs an explicit Deny blocks, one line each; NULL: none */

@@ -134,7 +134,7 @@ int vwf_ensure_vmimport_role(vwf_run *r, const char *const *buckets,
 				  "--role-name");
 		return as_step(err, VMIE_ERR_AWS_VMIMPORT_ROLE_SETUP_FAILED);
 	}
-	*created = res.created || res.updated;
+	*created = res.created || res.updated || res.raced;
 	if (res.created)
 		vlog_success("created the %s service role", role);
 	else if (res.updated)

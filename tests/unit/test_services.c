@@ -305,6 +305,30 @@ static void test_iam_role(void)
 	free(policy2);
 	viam_role_result_free(&res);
 
+	/* Created by another run between our GetRole and CreateRole (the
+	 * shards of one batch start together): an existing role, so its
+	 * policies are read and only what is missing is added, not ours
+	 * written over another run's bucket. */
+	http_stub_reset(stub);
+	http_stub_add(stub, "POST", "/", 404, NULL,
+		      "<ErrorResponse><Error><Code>NoSuchEntity</Code><Message>no</Message>"
+		      "</Error></ErrorResponse>");
+	http_stub_add(stub, "POST", "/", 409, NULL,
+		      "<ErrorResponse><Error><Code>EntityAlreadyExists</Code><Message>Role with "
+		      "name vmimport already exists.</Message></Error></ErrorResponse>");
+	http_stub_add(stub, "POST", "/", 200, NULL, vbuf_str(&get_role));
+	http_stub_add(stub, "POST", "/", 200, NULL, list_xml);
+	http_stub_add(stub, "POST", "/", 200, NULL, vbuf_str(&get_policy));
+	http_stub_add(stub, "POST", "/", 200, NULL, "<PutRolePolicyResponse/>");
+	CHECK_INT(viam_ensure_vmimport_role(c, "vmimport", &needs2, &res, &err), 0);
+	CHECK(res.raced && !res.created && !err.message);
+	CHECK_INT((long)http_stub_count(stub, "POST", "/"), 6L);
+	policy2 = form_value(5, "PolicyDocument");
+	CHECK(policy2 && strstr(policy2, "arn:aws:s3:::my-b/*") &&
+	      strstr(policy2, "arn:aws:s3:::other-b/*"));
+	free(policy2);
+	viam_role_result_free(&res);
+
 	curl_free(e1);
 	curl_free(e2);
 	vbuf_free(&get_role);
