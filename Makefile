@@ -38,13 +38,17 @@ demo: bootstrap
 	@$(MAKE) --no-print-directory build
 	@./scripts/demo.sh $(BUILD)
 
-# Not part of check: figures side by side with the reference tools.
+# Not part of check: figures side by side with the reference tools, over
+# plain http and over HTTPS (bench_https.py: nginx on port 443, so as root).
 bench:
 	@./scripts/bootstrap.sh --bench
 	@$(MAKE) --no-print-directory build
 	@/usr/bin/python3 bench/bench_import.py --vmie $(BUILD)/vmie
 	@/usr/bin/python3 bench/bench_resume.py --vmie $(BUILD)/vmie
 	@/usr/bin/python3 bench/bench_download.py --vmie $(BUILD)/vmie
+	@/usr/bin/python3 bench/bench_https.py --vmie $(BUILD)/vmie
+	@/usr/bin/python3 bench/bench_vmdk.py --vmie $(BUILD)/vmie
+	@/usr/bin/python3 bench/bench_batch.py --vmie $(BUILD)/vmie
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -98,7 +98,7 @@ def port_free(port):
             return False
 
 
-def start_emulator(work, sink=True):
+def start_emulator(work, sink=True, speed=1000, extra=()):
     state = os.path.join(work, "emu-state" if sink else "emu-state-bytes")
     shutil.rmtree(state, ignore_errors=True)
     os.makedirs(state)
@@ -107,7 +107,8 @@ def start_emulator(work, sink=True):
     # connects to 80: give it that port when we may.
     port = "80" if os.geteuid() == 0 and port_free(80) else "0"
     p = subprocess.Popen([PY, "-m", "emulator", "--port", port, "--state-dir", state,
-                          "--speed", "1000"] + (["--s3-sink"] if sink else []),
+                          "--speed", str(speed)] + (["--s3-sink"] if sink else []) +
+                         list(extra),
                          cwd=ROOT, stdout=log,
                          stderr=subprocess.STDOUT)
     portfile = os.path.join(state, "port")
@@ -195,8 +196,10 @@ def vmie_argv(vmie, source, key):
     # --upload-only: stop when the upload is complete (no ImportImage), the
     # point the other tools stop at.  --force: the inputs are bytes, not
     # bootable disks, and the preflight would rightly refuse them.
+    # --upload-format as-is: the same bytes as the other tools send (the
+    # VMDK made on the fly is bench_vmdk.py's).
     return [vmie, "import", "--source", source, "--s3-bucket", BUCKET, "--s3-key", key,
-            "--upload-only", "--force", "--no-progress", "-q"]
+            "--upload-only", "--force", "--upload-format", "as-is", "--no-progress", "-q"]
 
 
 BOTO3 = """

@@ -48,6 +48,21 @@ def scope_of(headers, query):
     return m.groupdict() if m else None
 
 
+# Global services answer only signatures scoped to their home region (IAM:
+# us-east-1, the signing region of iam.amazonaws.com).
+GLOBAL_SCOPES = {"iam": "us-east-1"}
+
+
+def check_global_scope(service, region):
+    """A request to a global service signed for another region fails as
+    AWS fails it: 403 SignatureDoesNotMatch, "Credential should be scoped
+    to a valid region"."""
+    home = GLOBAL_SCOPES.get(service)
+    if home and region != home:
+        raise AuthError(BAD_SIGNATURE, "Credential should be scoped to a valid region, "
+                        f"not '{region}'. ")
+
+
 def uri_encode(s, keep_slash):
     return urllib.parse.quote(s, safe="-_.~/" if keep_slash else "-_.~")
 

@@ -8,9 +8,15 @@
                                 "message"?, "latency_ms"?, "reset_after_bytes"?,
                                 "direction"?: "request"|"response"}
   DELETE /_vmie/faults         drop pending faults
+  GET  /_vmie/meter            S3 body bytes in and out per 100 ms (meter.py)
+  DELETE /_vmie/meter          start counting afresh
+  POST /_vmie/meter            {"send_buffer": BYTES} for connections accepted from now on
   POST /_vmie/force            {"kind": "import"|"export"|"command", ...outcome}
   POST /_vmie/credentials      {"AccessKeyId", "SecretAccessKey", "SessionToken"?, "Expiration"?}
   POST /_vmie/ec2/delete-default-vpc
+  POST /_vmie/<service>/...    a service's own routes (its `control`):
+                               sts/mfa-devices, sso/tokens,
+                               sso-oidc/refresh-tokens, iam/propagation, ...
 """
 import ipaddress
 import json
@@ -58,6 +64,14 @@ def handle(handler, emu, raw_path, raw_query):
             return _reply(handler, 200, list(emu.requests))
         if route == ("DELETE", "requests"):
             emu.requests.clear()
+            return _reply(handler, 200, {})
+        if route == ("GET", "meter"):
+            return _reply(handler, 200, emu.meter.snapshot())
+        if route == ("POST", "meter"):
+            emu.meter.send_buffer = int(body["send_buffer"]) or None
+            return _reply(handler, 200, {})
+        if route == ("DELETE", "meter"):
+            emu.meter.clear()
             return _reply(handler, 200, {})
         if route == ("POST", "faults"):
             return _reply(handler, 200, emu.faults.add(body))

@@ -1,17 +1,28 @@
 """Writing the disk formats VM Export produces, from a raw disk:
 RAW (the bytes themselves), VHD (fixed: the bytes plus a footer) and
-stream-optimized VMDK (deflated grains, grain tables and directory at
-the end, the footer copy of the header).  Enough for qemu-img and for
-image_sniff to read back; all-zero grains are skipped as VMware does."""
+stream-optimized VMDK (vmdk_stream.write: what ExportImage's VMDK is)."""
 import os
 import struct
 import time
 import uuid
-import zlib
+
+from . import vmdk_stream
 
 SECTOR = 512
-GRAIN = 128 * SECTOR  # 64 KiB, VMware's default grain
-GTES = 512            # grain table entries per table
+
+
+def vmdk_member(path, info):
+    """(offset, length) of the streamOptimized VMDK a VMDK file or an OVA
+    holds, or None when it holds none."""
+    if info["format"] == "VMDK" and info.get("stream_optimized"):
+        return 0, info["size"]
+    if info["format"] == "OVA" and info.get("disk_member"):
+        base, length = info["disk_member"]
+        with open(path, "rb") as f:
+            f.seek(base)
+            if f.read(4) == b"KDMV":
+                return base, length
+    return None
 
 
 def raw_from(src, info, dst):
@@ -20,8 +31,13 @@ def raw_from(src, info, dst):
     from . import image_sniff
     if info["format"] == "RAW":
         return src
+    member = vmdk_member(src, info)
+    if member:
+        with open(src, "rb") as f:
+            vmdk_stream.decode(f, member[0], member[1], dst)
+        return dst
     with open(src, "rb") as f:
-        disk = image_sniff.open_reader(f, info, full=True)
+        disk = image_sniff.open_reader(f, info)
         if disk is None:
             return src  # documented: formats the emulator cannot expand stay as-is
         with open(dst, "wb") as out:
@@ -83,61 +99,6 @@ def write_vhd(raw, dst):
     return dst
 
 
-def _vmdk_header(capacity, desc_sectors, gd_offset):
-    hdr = struct.pack("<4sIIQQQQIQQQB4sH", b"KDMV", 3, 0x30001, capacity, GRAIN // SECTOR,
-                      1, desc_sectors, GTES, 0, gd_offset, 1 + desc_sectors, 0,
-                      b"\n \r\n", 1)
-    return hdr + b"\0" * (SECTOR - len(hdr))
-
-
-def _descriptor(capacity):
-    cyl = min(65535, capacity // (255 * 63))
-    text = (f'# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n'
-            f'createType="streamOptimized"\n\n# Extent description\n'
-            f'RW {capacity} SPARSE "disk.vmdk"\n\n# The Disk Data Base\n#DDB\n\n'
-            f'ddb.virtualHWVersion = "4"\nddb.geometry.cylinders = "{cyl}"\n'
-            f'ddb.geometry.heads = "255"\nddb.geometry.sectors = "63"\n'
-            f'ddb.adapterType = "lsilogic"\n').encode()
-    return text + b"\0" * (-len(text) % SECTOR or 0)
-
-
-def _marker(value, mtype):
-    return struct.pack("<QII", value, 0, mtype) + b"\0" * (SECTOR - 16)
-
-
-def write_vmdk(raw, dst):
-    """A stream-optimized VMDK, written front to back as VMware does."""
-    size = os.path.getsize(raw)
-    capacity = (size + GRAIN - 1) // GRAIN * (GRAIN // SECTOR)
-    desc = _descriptor(capacity)
-    ngrains = capacity * SECTOR // GRAIN
-    table = [0] * (((ngrains + GTES - 1) // GTES) * GTES)
-    with open(raw, "rb") as f, open(dst, "wb") as out:
-        out.write(_vmdk_header(capacity, len(desc) // SECTOR, 0xFFFFFFFFFFFFFFFF) + desc)
-        for g in range(ngrains):
-            block = f.read(GRAIN)
-            if block.count(0) == len(block):
-                continue
-            data = zlib.compress(block.ljust(GRAIN, b"\0"))
-            table[g] = out.tell() // SECTOR
-            rec = struct.pack("<QI", g * GRAIN // SECTOR, len(data)) + data
-            out.write(rec + b"\0" * (-len(rec) % SECTOR))
-        gd = []
-        for t in range(0, len(table), GTES):
-            out.write(_marker(GTES * 4 // SECTOR, 1))
-            gd.append(out.tell() // SECTOR)
-            out.write(struct.pack(f"<{GTES}I", *table[t:t + GTES]))
-        gd_bytes = struct.pack(f"<{len(gd)}I", *gd)
-        gd_bytes += b"\0" * (-len(gd_bytes) % SECTOR)
-        out.write(_marker(len(gd_bytes) // SECTOR, 2))
-        gd_offset = out.tell() // SECTOR
-        out.write(gd_bytes)
-        out.write(_marker(1, 3))
-        out.write(_vmdk_header(capacity, len(desc) // SECTOR, gd_offset))
-        out.write(b"\0" * SECTOR)  # end-of-stream marker
-    return dst
-
-
 def convert(src, info, fmt, tmp):
     """The path of `src` as format `fmt` (RAW/VHD/VMDK); may write tmp and
     tmp + ".raw".  The caller removes both."""
@@ -148,4 +109,4 @@ def convert(src, info, fmt, tmp):
         return raw
     if fmt == "VHD":
         return write_vhd(raw, tmp)
-    return write_vmdk(raw, tmp)
+    return vmdk_stream.write(raw, tmp)

@@ -7,8 +7,8 @@ Two questions, asked of a file on disk:
                     whether AWS accepts it (VHD disk type, VMDK createType)
   detect_os(path)   which OS family the disk holds, by reading partition
                     tables and filesystem superblocks through a virtual
-                    disk reader (RAW, fixed/dynamic VHD, stream-optimized
-                    VMDK, an OVA's VMDK).  None = no partition table or no
+                    disk reader (RAW, fixed/dynamic VHD; a streamOptimized
+                    VMDK once decoded).  None = no partition table or no
                     recognizable OS partition: AWS's "Unknown OS".
 
 Only headers are read, never the whole file, so sniffing a large object
@@ -166,56 +166,11 @@ class DynamicVhdReader:
         return bytes(out)
 
 
-class StreamVmdkReader:
-    """Stream-optimized VMDK: a sequence of markers, each grain a
-    (lba, compressed size, deflate data) record.  Only grains near the
-    disk's first 16 GiB are indexed, which is all OS detection reads."""
-
-    def __init__(self, f, base=0, length=None, limit_lba=1 << 25):
-        self.f, self.base = f, base
-        head = _pread(f, base, SECTOR)
-        capacity, grain = struct.unpack_from("<QQ", head, 12)
-        overhead, = struct.unpack_from("<Q", head, 64)
-        self.size, self.grain = capacity * SECTOR, grain * SECTOR
-        end = base + (length if length is not None else os.fstat(f.fileno()).st_size)
-        self.grains = {}
-        off = base + overhead * SECTOR
-        while off + 12 <= end:
-            lba, csize = struct.unpack("<QI", _pread(f, off, 12))
-            if csize == 0:  # a metadata marker: skip its sector(s)
-                mtype, = struct.unpack("<I", _pread(f, off + 12, 4))
-                if mtype == 0:  # end of stream
-                    break
-                off += SECTOR + lba * SECTOR
-                continue
-            if lba >= limit_lba:  # grains come in LBA order: the rest is beyond
-                break
-            self.grains[lba * SECTOR // self.grain] = (off + 12, csize)
-            off += (12 + csize + SECTOR - 1) // SECTOR * SECTOR
-
-    def _grain(self, idx):
-        where = self.grains.get(idx)
-        if not where:
-            return b"\0" * self.grain
-        data = zlib.decompress(_pread(self.f, *where))
-        return data.ljust(self.grain, b"\0")
-
-    def read(self, offset, n):
-        out = bytearray()
-        while n > 0:
-            idx, within = divmod(offset, self.grain)
-            take = min(n, self.grain - within)
-            out += self._grain(idx)[within:within + take]
-            offset += take
-            n -= take
-        return bytes(out)
-
-
-def open_reader(f, info, full=False):
+def open_reader(f, info):
     """A reader for the virtual disk inside `f`, or None when the emulator
-    cannot look inside (VHDX, differencing VHD, ...).  full: index a
-    whole stream-optimized VMDK, not just its start (for conversion)."""
-    limit = 1 << 62 if full else 1 << 25
+    cannot look inside (VHDX, differencing VHD, ...).  A streamOptimized
+    VMDK (alone or in an OVA) is not read here: VM Import decodes it into
+    the snapshot first (vmdk_stream.decode), and that RAW is sniffed."""
     fmt = info["format"]
     if fmt == "RAW":
         return RawReader(f)
@@ -223,12 +178,6 @@ def open_reader(f, info, full=False):
         return RawReader(f, 0, info["size"] - SECTOR)
     if fmt == "VHD" and info.get("vhd_type") == "dynamic":
         return DynamicVhdReader(f, info)
-    if fmt == "VMDK" and info.get("stream_optimized"):
-        return StreamVmdkReader(f, limit_lba=limit)
-    if fmt == "OVA" and info.get("disk_member"):
-        base, length = info["disk_member"]
-        if _pread(f, base, 4) == b"KDMV":
-            return StreamVmdkReader(f, base, length, limit_lba=limit)
     return None
 
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import secrets
+import socket
 import threading
 import time
 import urllib.parse
@@ -14,22 +15,29 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from . import auth, control, protocol
 from .faults import Faults
+from .meter import Meter
 from .protocol import ServiceError
 from .services import SERVICES
 from .store import Store
+from .throttle import Throttle, Unlimited
 
 DEFAULT_ACCESS_KEY = "AKIAVMIEEMULATOR0001"
 DEFAULT_SECRET_KEY = "vmie/emulator/secret/key/not/for/aws/0001"
 MAX_BUFFERED_BODY = 16 << 20
 BLOCK = 1 << 20
+# Never in the request log: signatures, session and bearer tokens.
+SECRET_HEADERS = ("authorization", "x-amz-security-token", "x-amz-sso_bearer_token")
 
 
 class Emulator:
     """Everything the services share: account, credentials, state, clock."""
 
-    def __init__(self, state_dir, account="123456789012", speed=1.0, sink=False):
+    def __init__(self, state_dir, account="123456789012", speed=1.0, sink=False,
+                 bandwidth=None):
         self.account = account
         self.speed = speed
+        # Benchmarks: the bytes/s of bodies, both ways (throttle.py).
+        self.link = Throttle(bandwidth) if bandwidth else Unlimited()
         # Benchmarks: S3 keeps sizes and checksums of what it receives but
         # not the bytes (objects read back as zeros), so the emulator's disk
         # and CPU are not what a benchmark measures.
@@ -39,6 +47,7 @@ class Emulator:
         self.lock = threading.RLock()
         self.forced = collections.defaultdict(list)  # kind -> [outcome spec]
         self.requests = collections.deque(maxlen=2000)  # recent requests, for tests
+        self.meter = Meter()  # body bytes in and out, for rate tests
         self.web_identity_tokens = {"vmie-test-web-identity-token"}
         creds = self.store.table("credentials")
         if DEFAULT_ACCESS_KEY not in creds:
@@ -55,29 +64,40 @@ class Emulator:
                          "expires": datetime.datetime.fromisoformat(exp) if exp else None}
         return out
 
-    def add_credentials(self, akid, secret, token=None, expires=None, arn=None):
+    def add_credentials(self, akid, secret, token=None, expires=None, arn=None, **extra):
         with self.store.lock:
             self.store.table("credentials")[akid] = {
-                "secret": secret, "token": token, "expires": expires, "arn": arn}
+                "secret": secret, "token": token, "expires": expires, "arn": arn, **extra}
             self.store.save("credentials")
 
-    def issue_session_credentials(self, role_arn, session, seconds=3600):
+    def issue_session_credentials(self, role_arn, session, seconds=3600, role_id=None,
+                                  arn=None, **extra):
+        """Temporary credentials for a role session.  `seconds` is the
+        session's length in AWS time: on the emulated clock it lasts
+        seconds / speed real seconds, so a test can see a one-hour session
+        expire mid-run."""
         akid = "ASIA" + secrets.token_hex(8).upper()
-        exp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
-        role = role_arn.split("/", 1)[-1]
-        arn = f"arn:aws:sts::{self.account}:assumed-role/{role}/{session}"
+        exp = (datetime.datetime.now(datetime.timezone.utc) +
+               datetime.timedelta(seconds=seconds / self.speed))
+        role = role_arn.split("/")[-1]
+        arn = arn or f"arn:aws:sts::{self.account}:assumed-role/{role}/{session}"
         token = secrets.token_urlsafe(48)
         secret = secrets.token_urlsafe(30)
-        self.add_credentials(akid, secret, token, exp.isoformat(), arn)
-        return {"akid": akid, "secret": secret, "token": token,
-                "expiration": exp.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        user_id = f"{role_id or 'AROAVMIEEMULATOR'}:{session}"
+        self.add_credentials(akid, secret, token, exp.isoformat(), arn, user_id=user_id,
+                             role_arn=role_arn, **extra)
+        return {"akid": akid, "secret": secret, "token": token, "arn": arn, "user_id": user_id,
+                "expires": exp, "expiration": exp.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
     def identity_of(self, akid):
         c = self.store.table("credentials").get(akid, {})
         if c.get("arn"):
-            return {"arn": c["arn"], "user_id": f"AROAVMIEEMULATOR:{c['arn'].rsplit('/', 1)[-1]}"}
+            return {"arn": c["arn"], "user_id": c.get("user_id") or
+                    f"AROAVMIEEMULATOR:{c['arn'].rsplit('/', 1)[-1]}",
+                    "session": c}
         user = c.get("user", "vmie-emulator")
-        return {"arn": f"arn:aws:iam::{self.account}:user/{user}", "user_id": "AIDAVMIEEMULATOR"}
+        return {"arn": f"arn:aws:iam::{self.account}:user/{user}", "user_id": "AIDAVMIEEMULATOR",
+                "session": None}
 
     # -- clock ------------------------------------------------------------
     def now(self):
@@ -112,6 +132,7 @@ class Request:
         self.service = None
         self.operation = None
         self.fault = None
+        self.log_entry = None  # this request in emu.requests
         self._remaining = None
         self._chunked = False
         self._eof = False
@@ -128,6 +149,7 @@ class Request:
         b"" at the end.  A fault may cut the connection mid-body."""
         if self._eof:
             return b""
+        n = min(n, self.handler.server.emulator.meter.block(n))
         rfile = self.handler.rfile
         if self._chunked:
             if self._chunk_left == 0:
@@ -151,7 +173,9 @@ class Request:
             self._remaining -= len(data)
         if not data:
             raise ConnectionError("client closed the connection mid-body")
+        self.handler.server.emulator.link.take(len(data))
         self.body_bytes_read += len(data)
+        self.handler.server.emulator.meter.add("in", len(data))
         limit = self.fault.get("reset_after_bytes") if self.fault else None
         if limit is not None and self.body_bytes_read >= limit and \
                 self.fault.get("direction", "request") == "request":
@@ -179,9 +203,19 @@ class Request:
 
 
 def _guess_unsigned_service(req):
-    """An unsigned request names no service; only STS web identity may be
-    unsigned among the query services.  Anything else is anonymous S3."""
+    """An unsigned request names no service: with a custom endpoint every
+    service shares this one, so route by what each sends.  STS web identity
+    is a form POST; the IAM Identity Center portal carries its bearer
+    token header (real host portal.sso.REGION.amazonaws.com); SSO OIDC
+    posts JSON to /token (oidc.REGION.amazonaws.com).  Anything else is
+    anonymous S3."""
     ctype = req.headers.get("Content-Type", "")
+    host = (req.headers.get("Host") or "").split(":")[0]
+    if req.headers.get("x-amz-sso_bearer_token") is not None or host.startswith("portal.sso."):
+        return "sso"
+    if req.method == "POST" and ("json" in ctype or host.startswith("oidc.")) \
+            and req.raw_path.rstrip("/").endswith("/token"):
+        return "sso-oidc"
     if req.method == "POST" and "x-www-form-urlencoded" in ctype:
         return "sts"
     return "s3"
@@ -197,6 +231,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- writing ----------------------------------------------------------
     def _write(self, resp, req=None):
+        if req is not None and req.log_entry is not None:
+            req.log_entry["status"] = resp.status
         self.send_response(resp.status)
         names = {k.lower() for k, _ in resp.headers}
         for k, v in resp.headers:
@@ -217,14 +253,17 @@ class Handler(BaseHTTPRequestHandler):
             sent = 0
             with open(path, "rb") as f:
                 f.seek(offset)
+                step = self.server.emulator.meter.block(BLOCK)
                 while n > 0:
-                    block = f.read(min(BLOCK, n))
+                    block = f.read(min(step, n))
                     if not block:
                         break
                     if limit is not None and sent + len(block) >= limit:
                         self.wfile.write(block[:max(0, limit - sent)])
                         raise control.ConnectionReset()
+                    self.server.emulator.link.take(len(block))
                     self.wfile.write(block)
+                    self.server.emulator.meter.add("out", len(block))
                     sent += len(block)
                     n -= len(block)
         else:
@@ -232,8 +271,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(resp.body[:limit])
                 raise control.ConnectionReset()
             self.wfile.write(resp.body)
+            self.server.emulator.meter.add("out", len(resp.body))
 
     def _error(self, module, err, req):
+        if module is not None and hasattr(module, "error_response"):
+            return module.error_response(err)
         if module is None or module.PROTOCOL == "iam":
             ns = getattr(module, "NAMESPACE", protocol.IAM_NS)
             return protocol.iam_error(err, ns)
@@ -258,7 +300,8 @@ class Handler(BaseHTTPRequestHandler):
                 module = SERVICES.get(req.service)
                 req.drain()
                 resp = self._error(module, protocol.auth_error(
-                    e, module.PROTOCOL if module else "iam"), req)
+                    e, getattr(module, "AUTH_PROTOCOL", None) or
+                    (module.PROTOCOL if module else "iam")), req)
                 return self._write(resp, req)
         except ServiceError as e:
             module = SERVICES.get(req.service)
@@ -294,14 +337,17 @@ class Handler(BaseHTTPRequestHandler):
                     req.json = json.loads(req.body or b"{}")
                 except ValueError:
                     raise ServiceError("SerializationException", "Malformed JSON body")
+            else:  # rest-json: the operation is in the method and path
+                req.operation = module.operation_name(req)
         else:
             req.operation = module.operation_name(req)
-        emu.requests.append({"service": req.service, "operation": req.operation,
-                             "method": req.method, "path": req.raw_path,
-                             "query": req.raw_query,
-                             "headers": {k: v for k, v in self.headers.items()
-                                         if k.lower() not in ("authorization",
-                                                              "x-amz-security-token")}})
+        req.log_entry = {"service": req.service, "operation": req.operation,
+                         "method": req.method, "path": req.raw_path,
+                         "query": req.raw_query, "akid": None, "status": None,
+                         "time": time.time(),
+                         "headers": {k: v for k, v in self.headers.items()
+                                     if k.lower() not in SECRET_HEADERS}}
+        emu.requests.append(req.log_entry)
         if scope is None:
             if req.operation not in getattr(module, "UNSIGNED", ()):
                 raise auth.AuthError(auth.ANONYMOUS, "Request is missing Authentication Token")
@@ -309,8 +355,10 @@ class Handler(BaseHTTPRequestHandler):
             payload_hash = None if module.STREAMING else hashlib.sha256(req.body).hexdigest()
             info = auth.verify(req.method, req.raw_path, req.raw_query, self.headers.items(),
                                payload_hash, emu.credentials())
+            auth.check_global_scope(req.service, info["region"])
             req.akid = info["akid"]
             req.region = info["region"]
+            req.log_entry["akid"] = req.akid
         handler = module.OPERATIONS.get(req.operation)
         if handler is None:
             raise ServiceError("InvalidAction", f"The action {req.operation} is not valid "
@@ -344,8 +392,15 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
 
+    def get_request(self):
+        sock, addr = super().get_request()
+        size = self.emulator.meter.send_buffer
+        if size:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+        return sock, addr
 
-def serve(state_dir, port=0, speed=1.0, sink=False):
+
+def serve(state_dir, port=0, speed=1.0, sink=False, bandwidth=None):
     httpd = Server(("127.0.0.1", port), Handler)
-    httpd.emulator = Emulator(state_dir, speed=speed, sink=sink)
+    httpd.emulator = Emulator(state_dir, speed=speed, sink=sink, bandwidth=bandwidth)
     return httpd

@@ -42,6 +42,7 @@ typedef enum vmie_status {
 	VMIE_ERR_INVALID_ARGUMENT = -20050,  /* vmie: bad option value */
 	VMIE_ERR_NOT_IMPLEMENTED = -20051,   /* vmie: workflow not built yet */
 	VMIE_ERR_INTERRUPTED = -20052,       /* vmie: SIGINT/SIGTERM */
+	VMIE_ERR_BATCH_INCOMPLETE = -20053,  /* vmie: a batch row did not succeed */
 
 	/* AWS */
 	VMIE_ERR_AWS_CREDENTIALS_NOT_FOUND = -20100,
@@ -79,6 +80,7 @@ typedef enum vmie_status {
 	VMIE_ERR_AWS_CONFIG_INVALID = -20151,     /* vmie: bad config/env value */
 	VMIE_ERR_AWS_REQUEST_FAILED = -20152,     /* vmie: AWS answered an error */
 	VMIE_ERR_AWS_CONNECTION_FAILED = -20153,  /* vmie: could not reach AWS */
+	VMIE_ERR_AWS_CREDENTIALS_INVALID = -20154, /* vmie: AWS refused the credentials */
 
 	/* File / source */
 	VMIE_ERR_FILE_DOWNLOAD_FAILED = -20200,
@@ -146,6 +148,15 @@ typedef void (*vmie_log_fn)(void *ctx, vmie_log_level level, const char *msg);
 void vmie_set_log_handler(vmie_log_fn fn, void *ctx);
 const char *vmie_log_level_name(vmie_log_level level); /* "DEBUG", ... */
 
+/* Asks the user a question whose answer must not be echoed (an MFA
+ * device's one-time code, for an assume-role profile with mfa_serial).
+ * Writes the answer, NUL-terminated, into answer (size bytes) and returns
+ * 0; returns -1 with *why (a static string: "no terminal", ...) when
+ * nobody can be asked, -2 (with *why) when the user gave up (Ctrl-C, end
+ * of input). */
+typedef int (*vmie_prompt_fn)(void *ctx, const char *question, char *answer,
+			      size_t size, const char **why);
+
 /* Where to find AWS: the AWS CLI's global options.  NULL means "not given";
  * the library then falls back to the environment and the config files. */
 typedef struct vmie_aws_opts {
@@ -156,6 +167,11 @@ typedef struct vmie_aws_opts {
 	 * throttling) are waited out, "600", "90s", "10m", "1h"; "0" turns
 	 * it off.  NULL: VMIE_OUTAGE_WINDOW / vmie_outage_window, else 10 min. */
 	const char *outage_window;
+	vmie_prompt_fn prompt;    /* NULL: never ask (MFA profiles then fail) */
+	void *prompt_ctx;
+	bool allow_http;          /* --allow-http: plain http:// endpoints on
+				   * other hosts than this one (refused
+				   * otherwise: credentials in clear text) */
 } vmie_aws_opts;
 
 /* The region the AWS CLI would use: --region, AWS_REGION,
@@ -173,6 +189,10 @@ typedef struct vmie_identity {
 	char *region_source;
 	char *endpoint;
 	char *credential_source; /* "environment", "shared-credentials-file", ... */
+	char *credential_chain;  /* how they were obtained ("profile base
+				    (shared-credentials-file) → assumed ..."),
+				    NULL when the source says it all */
+	long long credential_expiration; /* epoch seconds; 0: never */
 } vmie_identity;
 
 int vmie_whoami(const vmie_aws_opts *aws, vmie_identity *out, vmie_error *err);
@@ -241,6 +261,9 @@ typedef struct vmie_options {
 	size_t ntags;
 	const char *role_name;        /* --role-name (NULL: vmimport) */
 	bool upload_only;             /* --upload-only: stop after the upload */
+	/* --upload-format vmdk|as-is (NULL: vmdk): a disk vmie can read goes
+	 * as a streamOptimized VMDK made on the fly, or every source as it is */
+	const char *upload_format;
 	/* sanbootable */
 	const char *instance_type;    /* --instance-type (NULL: t3.micro) */
 	const char *subnet_id;        /* --subnet-id (NULL: the default VPC's) */
@@ -252,6 +275,15 @@ typedef struct vmie_options {
 	/* --restart: an earlier run of the same command is not resumed: what
 	 * it left (an upload, a task, an instance) is cleaned up first. */
 	bool restart;
+	/* transfers (import's upload, the download) */
+	const char *max_bandwidth;    /* --max-bandwidth RATE ("50MB/s");
+				       * NULL: the profile's s3.max_bandwidth */
+	/* Quotas shared with other vmie runs through lease objects in the
+	 * bucket (vmie batch sets them for each VM; 0: no slot taken) */
+	unsigned max_tasks;           /* --max-tasks: import/export tasks at once */
+	unsigned max_instances;       /* --max-instances: sanbootable instances */
+	const char *lease_prefix;     /* --lease-prefix (NULL: "vmie-leases/") */
+	bool skip_setup;              /* --skip-setup: bucket and role are in place */
 	/* how the run reports and stops */
 	vmie_event_fn on_event;       /* NULL: no progress events */
 	void *event_ctx;
@@ -271,6 +303,7 @@ typedef struct vmie_result {
 	char *s3_url;              /* the uploaded (or given) image */
 	char *format;              /* the DiskContainer Format sent */
 	uint64_t uploaded_bytes;
+	uint64_t disk_bytes;       /* the disks those bytes carry; 0: unknown */
 	char *import_task_id;
 	char *ami_id;
 	char **snapshot_ids;
@@ -371,6 +404,94 @@ int vmie_runs_discard(const vmie_aws_opts *aws, const char *id, vmie_error *err)
  * failure: it says what was done). */
 int vmie_run(vmie_operation op, const vmie_options *opts, vmie_result *res,
 	     vmie_error *err);
+
+/*
+ * vmie batch: many VMs from a manifest (CSV with a header row, or JSON
+ * Lines), each row an import or a convert whose options are the row's
+ * cells over the defaults.  Every row is checked first; then each VM runs
+ * as its own vmie process (opts.exe), at most max_uploads uploading and
+ * max_tasks tasks at once (shared through S3 with every other shard), and
+ * the results files say what each row made.  Running it again goes on:
+ * rows done earlier are skipped while their AMI exists.
+ */
+typedef enum vmie_batch_event_kind {
+	VMIE_BATCH_SETUP,     /* the batch's own phases (bucket, role): ev */
+	VMIE_BATCH_ROW_START, /* a VM's run starts: row */
+	VMIE_BATCH_ROW_EVENT, /* an event of a VM's run: row, ev */
+	VMIE_BATCH_ROW_END,   /* a row is settled (done, failed, skipped): row */
+	VMIE_BATCH_TICK,      /* a few times a second: totals, active rows */
+} vmie_batch_event_kind;
+
+typedef struct vmie_batch_row {
+	unsigned line;        /* where the row starts in the manifest */
+	const char *name;     /* its name column, else its source's file name */
+	const char *key;      /* stable key: 16 hex digits */
+	const char *source;
+	const char *status;   /* pending, running, succeeded, failed, invalid,
+			       * interrupted */
+	const char *phase;    /* running: "upload", "import", ... */
+	const char *state;    /* running: the task's status and message */
+	int percent;          /* the task's percent, -1 */
+	uint64_t done, total; /* the transfer under way (total 0: unknown) */
+	double rate;          /* its bytes per second */
+	const char *ami_id;
+	const char *error;    /* failed, invalid: why */
+	bool earlier;         /* ROW_END: done by an earlier run */
+} vmie_batch_row;
+
+typedef struct vmie_batch_totals {
+	unsigned rows;        /* of this shard */
+	unsigned succeeded, failed, invalid, interrupted, running, left;
+	uint64_t uploaded;    /* bytes this run uploaded */
+	double elapsed;       /* seconds */
+	double eta;           /* seconds; < 0: unknown yet */
+} vmie_batch_totals;
+
+typedef struct vmie_batch_event {
+	vmie_batch_event_kind kind;
+	const vmie_batch_row *row;
+	const vmie_event *ev;
+	const vmie_batch_totals *totals;
+	const vmie_batch_row *const *active; /* TICK: the rows running */
+	size_t nactive;
+} vmie_batch_event;
+
+typedef void (*vmie_batch_event_fn)(void *ctx, const vmie_batch_event *ev);
+
+typedef struct vmie_batch_options {
+	const char *manifest;
+	vmie_options defaults;  /* every row's defaults; s3_bucket required */
+	bool export_all;        /* --export: every row is a convert */
+	unsigned max_tasks;     /* 0: 5 */
+	unsigned max_uploads;   /* 0: 2 */
+	unsigned max_instances; /* 0: 2 */
+	const char *shard;      /* "I/N"; NULL: from the environment, or all */
+	unsigned shard_count;   /* N for JOB_COMPLETION_INDEX; 0: VMIE_SHARDS */
+	bool skip_invalid;
+	bool retry_failed;
+	const char *results_dir; /* NULL: ./<manifest name>.vmie-batch */
+	const char *exe;        /* the vmie binary each VM runs in */
+	vmie_batch_event_fn on_event;
+	void *event_ctx;
+	volatile sig_atomic_t *cancel; /* holds the signal number */
+} vmie_batch_options;
+
+typedef struct vmie_batch_result {
+	unsigned rows, succeeded, failed, invalid, interrupted;
+	unsigned earlier;       /* of succeeded: done by an earlier run */
+	char *results_csv;
+	char *results_json;
+	char *shard;            /* "I/N", NULL: not sharded */
+} vmie_batch_result;
+
+void vmie_batch_result_free(vmie_batch_result *res);
+
+/* 0 when every row of the shard succeeded; VMIE_ERR_BATCH_INCOMPLETE when
+ * some did not (res says how many; the results files say which and why);
+ * VMIE_ERR_INVALID_ARGUMENT when rows are invalid and nothing started;
+ * another status (err set) when the batch itself could not run. */
+int vmie_batch(const vmie_batch_options *o, vmie_batch_result *res,
+	       vmie_error *err);
 
 #ifdef __cplusplus
 }

@@ -73,7 +73,9 @@ typedef struct vimg_info {
 	vimg_format format;
 	vimg_compression compression; /* the wrapper around the image */
 	char subformat[32];      /* "fixed", "dynamic", "streamOptimized", ... */
-	uint64_t virtual_size;   /* bytes the guest sees */
+	uint64_t virtual_size;   /* bytes the guest sees; an OVA's: its boot
+				  * (first) disk's (vimg_total_virtual_size:
+				  * all of them) */
 	uint64_t file_size;      /* bytes on disk (compressed, when it is) */
 	uint64_t image_size;     /* bytes of the image file once decompressed;
 				  * 0 when unknown without decoding it all */
@@ -90,5 +92,9 @@ void vimg_info_free(vimg_info *info);
 
 /* Errors in info or in any of its disks. */
 bool vimg_has_errors(const vimg_info *info);
+
+/* What all of an image's disks hold: an OVA's disks summed (virtual_size
+ * is its boot disk's, the first), any other image's virtual_size. */
+uint64_t vimg_total_virtual_size(const vimg_info *info);
 
 #endif

@@ -32,16 +32,25 @@ bzip2
 zstd
 e2fsprogs
 shellcheck
+man-db
+groff-base
+bash-completion
+zsh
 "
 
 # `bootstrap.sh --bench`: also what bench/ compares vmie with (the AWS
-# SDK for Python as the reference tool uses it, the AWS CRT, Python zstd).
+# SDK for Python as the reference tool uses it, the AWS CRT, Python zstd,
+# curl), and nginx, the TLS terminator of the HTTPS runs (openssl makes
+# their throwaway certificate).
 if [ "${1:-}" = "--bench" ]; then
 	PACKAGES="$PACKAGES
 python3-boto3
 python3-awscrt
 python3-zstandard
 gzip
+nginx
+openssl
+curl
 "
 fi
 

@@ -21,6 +21,8 @@ emu.store.lock, then emu.store.save(table)):
 """
 from ..protocol import ServiceError, items, x
 
+MAX_TAGS = 50
+
 
 def dry_run(req, action=None):
     """EC2 answers DryRun=true with an *error* (412) when the call would
@@ -77,6 +79,9 @@ def tag_specs(params, resource_type):
         for t in structs(spec, "Tag"):
             if "Key" in t:
                 tags.append({"Key": t["Key"], "Value": t.get("Value", "")})
+    if len(tags) > MAX_TAGS:  # EC2: 50 user tags per resource
+        raise ServiceError("TagLimitExceeded", "The maximum number of Tags for a resource "
+                           f"has been reached: {len(tags)} tags given, at most {MAX_TAGS}.", 400)
     return tags
 
 

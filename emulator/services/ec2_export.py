@@ -7,6 +7,7 @@ import time
 from ..protocol import ec2_response, x
 from ..store import new_id
 from . import ec2_common as common
+from . import ec2_quota as quota
 from . import ec2_tasks as tasks
 from .ec2_vmie import bad, by_token, describe, fingerprint, role_check
 
@@ -62,6 +63,7 @@ def export_image(emu, req):
         if earlier:
             return ec2_response("ExportImage", render_export(emu, earlier, first=True))
     _export_checks(emu, p, image_id, fmt, bucket)
+    quota.admit(emu, req.region, "export")
     tid = new_id("export-ami")
     task = {"ExportImageTaskId": tid, "created": time.time(), "ImageId": image_id,
             "region": req.region,
@@ -75,6 +77,7 @@ def export_image(emu, req):
                         "outcome": forced.get("outcome", "fail"),
                         "message": forced.get("message", "ServerError: Export failed.")}
     with emu.store.lock:
+        quota.admit(emu, req.region, "export")
         emu.store.table("export_tasks")[tid] = task
         emu.store.save("export_tasks")
     tags = common.tag_specs(p, "export-image-task")

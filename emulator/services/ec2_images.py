@@ -16,8 +16,9 @@ Tables (id -> record):
                 "disk_path", "disk_format", "Encrypted", "created" (real ts),
                 "pending_seconds", "source" (import|create|register),
                 "sanbootable" (CreateImage from an instance that ran it)}
-  "snapshots"  {"SnapshotId", "VolumeSize", "Description", "State",
-                "Encrypted", "disk_path", "created"}"""
+  "snapshots"  {"SnapshotId", "VolumeSize", "Description", "State"
+                (pending|completed), "pending_seconds", "Encrypted", "disk_path",
+                "created"}"""
 import os
 import re
 import time
@@ -30,6 +31,7 @@ from . import ec2_tasks as tasks
 from . import ec2_vmie
 
 CREATE_IMAGE_SECONDS = 120  # CreateImage: pending this long (emulated), then available
+CREATE_SNAPSHOT_SECONDS = 60  # CreateSnapshot: pending, then completed
 NAME_RE = re.compile(r"^[A-Za-z0-9()\[\] ./\-'@_]{3,128}$")
 
 
@@ -55,7 +57,8 @@ def add_image(emu, rec):
 
 
 def add_snapshot(emu, rec):
-    rec = dict(rec, State="completed")
+    rec = dict(rec)
+    rec.setdefault("State", "completed")
     rec.setdefault("created", time.time())
     with emu.store.lock:
         emu.store.table("snapshots")[rec["SnapshotId"]] = rec
@@ -128,7 +131,9 @@ def _render_image(emu, img):
                   items("blockDeviceMapping", bdms) + x("virtualizationType", "hvm") +
                   common.tag_set(common.resource_tags(emu, img["ImageId"])) +
                   x("hypervisor", "xen") + x("enaSupport", bool(img.get("EnaSupport"))) +
-                  x("bootMode", img.get("BootMode") or "legacy-bios"))
+                  # An AMI registered without a boot mode has none (EC2
+                  # then boots it the instance type's default way).
+                  (x("bootMode", img["BootMode"]) if img.get("BootMode") else ""))
 
 
 IMAGE_FILTERS = {"name": "Name", "state": "State", "image-id": "ImageId",
@@ -262,7 +267,7 @@ def register_image(emu, req):
         add_image(emu, {
             "ImageId": ami, "Name": p["Name"], "Description": p.get("Description"),
             "State": "available", "Architecture": p.get("Architecture", "x86_64"),
-            "BootMode": p.get("BootMode", "legacy-bios"),
+            "BootMode": p.get("BootMode"),
             "EnaSupport": p.get("EnaSupport", "true") == "true", "RootDeviceName": root,
             "BlockDeviceMappings": [ebs_mapping(root, sid, gib, snap.get("Encrypted"))],
             "disk_path": tasks.keep_disk(emu, snap["disk_path"], ami),
@@ -289,10 +294,19 @@ def deregister_image(emu, req):
 
 # --- snapshots ------------------------------------------------------------
 
+def _advance_snapshot(emu, s):
+    """CreateSnapshot's snapshot is pending for a while (emulated time)."""
+    if s.get("State") == "pending" and \
+            emu.emulated_elapsed(s["created"]) >= s.get("pending_seconds", 0):
+        s["State"] = "completed"
+        emu.store.save("snapshots")
+
+
 def _render_snapshot(emu, s):
+    pending = s["State"] == "pending"
     return (x("snapshotId", s["SnapshotId"]) + x("volumeId", s.get("VolumeId", "vol-ffffffff")) +
             x("status", s["State"]) + x("startTime", common.iso(s["created"])) +
-            x("progress", "100%") + x("ownerId", emu.account) +
+            x("progress", "" if pending else "100%") + x("ownerId", emu.account) +
             x("volumeSize", s["VolumeSize"]) + x("description", s.get("Description") or "") +
             x("encrypted", bool(s.get("Encrypted"))) + x("storageTier", "standard") +
             common.tag_set(common.resource_tags(emu, s["SnapshotId"])))
@@ -311,6 +325,8 @@ def describe_snapshots(emu, req):
             if sid not in table:
                 raise common.not_found("InvalidSnapshot.NotFound", sid)
         chosen = [table[i] for i in ids] if ids else list(table.values())
+        for s in chosen:
+            _advance_snapshot(emu, s)
         out = [_render_snapshot(emu, s) for s in chosen
                if _matches(s, flt, fields, common.resource_tags(emu, s["SnapshotId"]))]
     return ec2_response("DescribeSnapshots", items("snapshotSet", out))
@@ -337,7 +353,9 @@ def create_snapshot(emu, req):
             open(path, "wb").close()
         snap = add_snapshot(emu, {"SnapshotId": sid, "VolumeId": vid,
                                   "VolumeSize": int(vol.get("Size", 8)),
-                                  "Description": p.get("Description"), "disk_path": path})
+                                  "Description": p.get("Description"), "disk_path": path,
+                                  "State": "pending",
+                                  "pending_seconds": CREATE_SNAPSHOT_SECONDS})
     tags = common.tag_specs(p, "snapshot")
     if tags:
         common.set_tags(emu, sid, tags)

@@ -3,13 +3,16 @@
 What the service finds while converting is planned here from the
 object's content (image_sniff) and revealed by the task state machine
 (ec2_tasks) when the task reaches the matching stage."""
+import struct
 import time
 import urllib.parse
+import uuid
 
-from .. import image_sniff
-from ..protocol import ec2_response, items, x
+from .. import image_convert, image_sniff, vmdk_stream
+from ..protocol import ServiceError, ec2_response, items, x
 from ..store import new_id
 from . import ec2_common as common
+from . import ec2_quota as quota
 from . import ec2_tasks as tasks
 from .ec2_vmie import bad, by_token, describe, fingerprint, role_check
 
@@ -63,6 +66,37 @@ def _disks(params):
     return disks
 
 
+def _kms_key(key, region, account):
+    """(key ARN, aliases) for ImportImage's KmsKeyId: a key id, an alias,
+    or the ARN of either.  The emulator has no KMS: an alias stands for a
+    key of its own (a stable made-up id), so a grant on that key must come
+    through kms:ResourceAliases or a wildcard, as it would on AWS."""
+    if key.startswith("arn:"):
+        parts = key.split(":", 5)
+        if len(parts) == 6 and parts[5].startswith("alias/"):
+            region, account, alias = parts[3], parts[4], parts[5]
+        else:
+            return key, []
+    elif key.startswith("alias/"):
+        alias = key
+    else:
+        return f"arn:aws:kms:{region}:{account}:key/{key}", []
+    made_up = uuid.uuid5(uuid.NAMESPACE_URL, f"{region}/{account}/{alias}")
+    return f"arn:aws:kms:{region}:{account}:key/{made_up}", [alias]
+
+
+def _check_kms(emu, task):
+    """The task fails, as it does on AWS, when the role may not use the
+    KMS key it was given (the VM Import guide's kms: permissions)."""
+    from . import iam
+    key_arn, aliases = _kms_key(task["KmsKeyId"], task["region"], emu.account)
+    ok, why = iam.role_allows_kms(emu, task["RoleName"], key_arn, aliases)
+    if not ok:
+        task["fail"] = {"at": "validated", "message": (
+            f"ClientError: The service role {task['RoleName']} does not have permission "
+            f"to use the KMS key {task['KmsKeyId']} ({why}).")}
+
+
 def _check_request(params):
     if params.get("LicenseType") and params.get("UsageOperation"):
         raise bad("LicenseType and UsageOperation cannot both be specified.",
@@ -106,22 +140,44 @@ def _disk_failure(declared, info):
     return None
 
 
+def _decode(emu, task, path, info):
+    """A streamOptimized VMDK (alone or in an OVA) becomes the snapshot's
+    RAW bytes, as VM Import converts it: (path of the disk, problem)."""
+    member = image_convert.vmdk_member(path, info)
+    if not member:
+        return path, None
+    dst = emu.store.path("disks", task["image_id"])
+    try:
+        with open(path, "rb") as f:
+            task["virtual_size"] = vmdk_stream.decode(f, member[0], member[1], dst)
+        return dst, None
+    except (vmdk_stream.VmdkError, struct.error) as e:
+        tasks.drop_disk(dst)
+        task["vmdk_error"] = str(e)
+        return path, "ClientError: Disk validation failed [Unsupported VMDK File Format]"
+
+
 def _plan(emu, task, path, declared):
-    """Decide from the content (or a forced outcome) how the task ends."""
+    """Decide from the content (or a forced outcome) how the task ends;
+    returns the path of the disk the snapshot holds once decoded."""
     info = image_sniff.detect(path)
     task["virtual_size"] = info.get("virtual_size") or info["size"]
     forced = emu.take_forced("import")  # taken even when the content decides
     problem = _disk_failure(declared, info)
+    disk = path
+    if not problem:
+        disk, problem = _decode(emu, task, path, info)
     if problem:
         task["fail"] = {"at": "validated", "message": problem}
     else:
-        family, why = image_sniff.detect_os(path, info)
+        family, why = image_sniff.detect_os(disk, None if disk != path else info)
         task["os_evidence"] = why
         if family is None:
             task["fail"] = {"at": "updating", "message": UNKNOWN_OS}
         task["detected_platform"] = family or task.get("Platform")
     if forced:
         _apply_forced(task, forced)
+    return disk
 
 
 def _apply_forced(task, forced):
@@ -159,6 +215,7 @@ def import_image(emu, req):
         if not head.get("size"):
             raise bad("Parameter disk-image-size=0 has an invalid format.")
         d["path"], d["size"] = head["path"], head["size"]
+    quota.admit(emu, req.region, "import")
     task = _new_import(emu, p, disks, role, req.region)
     return ec2_response("ImportImage", render_import(emu, task, first=True))
 
@@ -174,13 +231,21 @@ def _new_import(emu, p, disks, role, region):
             "client_token": p.get("ClientToken"), "fingerprint": fingerprint(p),
             "image_id": new_id("ami"), "snapshot_id": new_id("snap"), "fail": None,
             "disks": [{k: v for k, v in d.items() if k != "path"} for d in disks]}
-    _plan(emu, task, disks[0]["path"], disks[0]["Format"])
+    disk = _plan(emu, task, disks[0]["path"], disks[0]["Format"])
+    if task["KmsKeyId"]:
+        _check_kms(emu, task)
     task["detected_arch"] = task["Architecture"] or "x86_64"
-    task["disk_path"] = tasks.keep_disk(emu, disks[0]["path"], task["image_id"])
+    task["disk_path"] = disk if disk != disks[0]["path"] else \
+        tasks.keep_disk(emu, disk, task["image_id"])
     tags = common.tag_specs(p, "import-image-task")
-    with emu.store.lock:
-        emu.store.table("import_tasks")[tid] = task
-        emu.store.save("import_tasks")
+    try:
+        with emu.store.lock:
+            quota.admit(emu, region, "import")
+            emu.store.table("import_tasks")[tid] = task
+            emu.store.save("import_tasks")
+    except ServiceError:
+        tasks.drop_disk(task["disk_path"])
+        raise
     if tags:
         common.set_tags(emu, tid, tags)
     return task

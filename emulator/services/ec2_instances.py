@@ -16,6 +16,7 @@ import hashlib
 import json
 import random
 import re
+import time
 
 from ..protocol import ServiceError, ec2_response, items, x
 from ..store import new_id
@@ -623,6 +624,9 @@ def _transition(emu, req, action, phase, allowed):
                 raise c.error("IncorrectInstanceState", f"The instance '{iid}' is not in a "
                               f"state from which it can be {_verb(phase)}.")
             inst["phase"], inst["phase_since"] = phase, emu.now()
+            # StateTransitionReason, as EC2 words a user's stop/terminate.
+            inst["reason"] = "" if phase == "start" else time.strftime(
+                "User initiated (%Y-%m-%d %H:%M:%S GMT)", time.gmtime(inst["phase_since"]))
             out.append((iid, before, state_of(emu, inst)))
         emu.store.save("instances")
     body = [x("instanceId", i) + _state_xml("currentState", cur) +

@@ -8,6 +8,7 @@ as the JSON text the client sent; IAM returns them URL-encoded.
 
 Internal API for the EC2/SSM modules:
   role_allows_vmimport(emu, role, bucket, write=False) -> (ok, reason)
+  role_allows_kms(emu, role, key_arn, aliases=()) -> (ok, reason)
   profile_role_policies(emu, profile) -> [attached managed policy ARNs]
   get_instance_profile(emu, name) -> record or None
 
@@ -251,12 +252,39 @@ def delete_role_policy(emu, req):
     return iam_response("DeleteRolePolicy", None)
 
 
+def _page(req, items):
+    """IAM's Marker/MaxItems paging (MaxItems 1-1000, default 100)."""
+    try:
+        limit = int(req.params.get("MaxItems") or 100)
+        start = int(req.params.get("Marker") or 0)
+    except ValueError:
+        raise ServiceError("ValidationError", "Invalid Marker or MaxItems.")
+    if not 1 <= limit <= 1000:
+        raise ServiceError("ValidationError", "1 validation error detected: Value at "
+                           "'maxItems' failed to satisfy constraint: Member must have value "
+                           "less than or equal to 1000")
+    chunk = items[start:start + limit]
+    more = start + limit < len(items)
+    tail = x("IsTruncated", more) + (x("Marker", str(start + limit)) if more else "")
+    return chunk, tail
+
+
+def list_roles(emu, req):
+    prefix = req.params.get("PathPrefix") or "/"
+    with emu.store.lock:
+        roles = [r for _, r in sorted(_roles(emu).items()) if r["Path"].startswith(prefix)]
+        chunk, tail = _page(req, roles)
+        body = members("Roles", [_role_xml(r) for r in chunk])
+    return iam_response("ListRoles", body + tail)
+
+
 def list_role_policies(emu, req):
     with emu.store.lock:
         role = _role(emu, _param(req, "RoleName"))
         names = sorted(role["inline"])
-    return iam_response("ListRolePolicies", members("PolicyNames", [escape(n) for n in names]) +
-                        x("IsTruncated", False))
+    chunk, tail = _page(req, names)
+    return iam_response("ListRolePolicies", members("PolicyNames", [escape(n) for n in chunk]) +
+                        tail)
 
 
 # --- managed policies ---------------------------------------------------------
@@ -416,6 +444,33 @@ def _resource_matches(stmt, resource):
     return any(fnmatch.fnmatchcase(resource, str(r)) for r in _as_list(stmt.get("Resource", [])))
 
 
+def _condition_holds(stmt, context):
+    """A statement's Condition against the request context ({key: [values]},
+    keys lower-case).  Only the string operators the emulator needs are
+    known; any other operator or key makes the condition false, so an
+    Allow the emulator cannot evaluate grants nothing."""
+    cond = stmt.get("Condition")
+    if not cond:
+        return True
+    if not isinstance(cond, dict):
+        return False
+    for op, keys in cond.items():
+        base = op.split(":")[-1]
+        any_value = op.lower().startswith("foranyvalue:")
+        if base not in ("StringEquals", "StringLike") or not isinstance(keys, dict):
+            return False
+        for key, want in keys.items():
+            have = context.get(key.lower())
+            if not have:
+                return False
+            match = (lambda v, w: fnmatch.fnmatchcase(v, w)) if base == "StringLike" \
+                else (lambda v, w: v == w)
+            hits = [any(match(h, str(w)) for w in _as_list(want)) for h in have]
+            if not (any(hits) if any_value else all(hits)):
+                return False
+    return True
+
+
 def _role_documents(emu, role):
     docs = [json.loads(t) for t in role["inline"].values()]
     for arn in role["attached"]:
@@ -425,12 +480,13 @@ def _role_documents(emu, role):
     return docs
 
 
-def _allowed(docs, action, resource):
+def _allowed(docs, action, resource, context=None):
     """Identity-policy evaluation: an explicit Deny wins, else any Allow."""
     allow = False
     for doc in docs:
         for s in _statements(doc):
-            if not (_action_matches(s, action) and _resource_matches(s, resource)):
+            if not (_action_matches(s, action) and _resource_matches(s, resource) and
+                    _condition_holds(s, context or {})):
                 continue
             if s.get("Effect") == "Deny":
                 return False
@@ -479,6 +535,25 @@ def role_allows_vmimport(emu, role_name, bucket, write=False):
     return True, ""
 
 
+KMS_ACTIONS = ("kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt",
+               "kms:GenerateDataKey", "kms:ReEncryptFrom")
+
+
+def role_allows_kms(emu, role_name, key_arn, aliases=()):
+    """Can VM Import/Export use the KMS key through this role (the VM
+    Import guide's list for a customer managed key)?  (ok, reason)."""
+    with emu.store.lock:
+        role = _roles(emu).get(role_name)
+        if role is None:
+            return False, f"the role {role_name} does not exist"
+        docs = _role_documents(emu, role)
+    context = {"kms:resourcealiases": list(aliases)} if aliases else {}
+    for action in KMS_ACTIONS:
+        if not _allowed(docs, action, key_arn, context):
+            return False, f"role {role_name} is not allowed {action} on {key_arn}"
+    return True, ""
+
+
 def get_instance_profile(emu, name):
     """The profile record (a copy) as other services see it: None while a
     new one propagates."""
@@ -516,6 +591,7 @@ OPERATIONS = {
     "GetRolePolicy": get_role_policy,
     "DeleteRolePolicy": delete_role_policy,
     "ListRolePolicies": list_role_policies,
+    "ListRoles": list_roles,
     "CreatePolicy": create_policy,
     "AttachRolePolicy": attach_role_policy,
     "DetachRolePolicy": detach_role_policy,

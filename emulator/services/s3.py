@@ -192,6 +192,16 @@ def bucket_encryption(emu, bucket):
     return (b.get("encryption") or {}).get("algorithm") or "AES256"
 
 
+def control(emu, method, route, body):
+    """POST s3/legacy-objects {"enabled": true}: objects stored from now on
+    get no default CRC-64/NVME, as those S3 stored before late 2024 (which
+    it still serves that way); false: as S3 does now."""
+    if (method, route) == ("POST", "s3/legacy-objects"):
+        emu.s3_legacy_objects = bool(body.get("enabled", True))
+        return {"legacy_objects": emu.s3_legacy_objects}
+    raise KeyError(f"no control route {method} {route}")
+
+
 def dump(emu):
     with emu.store.lock:
         return {

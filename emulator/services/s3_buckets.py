@@ -107,7 +107,8 @@ def head_bucket(emu, req, name):
         raise ServiceError("NoSuchBucket", "Not Found", 404)
     hdrs = [("x-amz-bucket-region", b["region"]), ("x-amz-access-point-alias", "false")]
     if req.scope is not None and req.region != b["region"]:
-        raise ServiceError("AuthorizationHeaderMalformed", "Bad Request", 400, headers=hdrs)
+        # A regional endpoint redirects a HEAD for a bucket elsewhere.
+        raise ServiceError("PermanentRedirect", "Moved Permanently", 301, headers=hdrs)
     return s3_response(200, headers=hdrs)
 
 

@@ -78,14 +78,47 @@ def sse_headers(emu, sse):
     return out
 
 
-def install(emu, bucket, key, src_path, record):
-    """Move a finished file into place and record it; the old blob goes."""
+def _key_exists():
+    return ServiceError("PreconditionFailed", "At least one of the pre-conditions you "
+                        "specified did not hold", 412, extra={"Condition": "If-None-Match"})
+
+
+def create_only(emu, req, bucket, key):
+    """PutObject's If-None-Match (S3's conditional write): "*" writes the
+    object only if the key does not exist; 412 PreconditionFailed when it
+    does.  S3 documents no other value ("Expects the '*' character"); like
+    S3-compatible servers that follow AWS (versitygw), we refuse one with
+    501 NotImplemented.  Debian's botocore (1.29) predates this header on
+    PutObject, so its model cannot be checked here: the S3 API reference
+    is the source.  S3 also answers 409 ConditionalRequestConflict when a
+    conflicting write is in flight; here writes are serialised under the
+    store lock, so the loser of a race always gets the 412."""
+    value = req.headers.get("If-None-Match")
+    if value is None:
+        return False
+    if value.strip() != "*":
+        raise ServiceError("NotImplemented", "A header you provided implies functionality "
+                           "that is not implemented", 501, extra={"Header": "If-None-Match"})
+    with emu.store.lock:
+        if object_id(bucket, key) in objects(emu):
+            raise _key_exists()
+    return True
+
+
+def install(emu, bucket, key, src_path, record, only_if_absent=False):
+    """Move a finished file into place and record it; the old blob goes.
+    only_if_absent: refuse (412) if the key appeared meanwhile."""
     blob = new_blob()
-    os.replace(src_path, blob_path(emu, blob))
     record = dict(record, bucket=bucket, key=key, blob=blob,
                   last_modified=record.get("last_modified") or emu.now())
+    if getattr(emu, "s3_legacy_objects", False):
+        record["no_default_checksum"] = True
     with emu.store.lock:
         old = objects(emu).get(object_id(bucket, key))
+        if old and only_if_absent:
+            os.unlink(src_path)
+            raise _key_exists()
+        os.replace(src_path, blob_path(emu, blob))
         objects(emu)[object_id(bucket, key)] = record
         emu.store.save(OBJECTS)
     if old:
@@ -100,6 +133,7 @@ def put_object(emu, req, bucket_name, key):
         raise ServiceError("EntityTooLarge", "Your proposed upload exceeds the maximum "
                            "allowed size", 400, extra={"MaxSizeAllowed": MAX_SINGLE_PUT})
     attrs = write_attributes(emu, req, bucket)
+    absent = create_only(emu, req, bucket_name, key)
     got = s3_body.ingest(emu, req, tmp_dir(emu))
     if got.size > MAX_SINGLE_PUT:
         got.discard()
@@ -108,7 +142,7 @@ def put_object(emu, req, bucket_name, key):
     checksums = {a: ck.b64(v) for a, v in got.checksums.items()}
     install(emu, bucket_name, key, got.path, dict(
         attrs, size=got.size, etag=got.etag, checksums=checksums,
-        checksum_type="FULL_OBJECT" if checksums else None))
+        checksum_type="FULL_OBJECT" if checksums else None), only_if_absent=absent)
     hdrs = [("ETag", got.etag)] + sse_headers(emu, attrs["sse"])
     hdrs += [(ck.header_name(a), v) for a, v in checksums.items()]
     if checksums:
@@ -147,6 +181,8 @@ def _part_headers(emu, req, rec, part):
     """The object's headers for one part: a COMPOSITE object's checksum is
     the part's own (with checksum mode), a FULL_OBJECT one's is not sent."""
     hdrs = _object_headers(emu, req, rec, part is None)
+    if rec.get("parts_count"):  # sent only when a part is asked for
+        hdrs.append(("x-amz-mp-parts-count", str(rec["parts_count"])))
     mode = (req.headers.get("x-amz-checksum-mode") or "").upper()
     if part is not None and mode == "ENABLED" and rec.get("checksum_type") == "COMPOSITE":
         for alg in (rec.get("checksums") or {}):
@@ -155,6 +191,22 @@ def _part_headers(emu, req, rec, part):
                 hdrs.append((ck.header_name(alg), value))
                 hdrs.append(("x-amz-checksum-type", "COMPOSITE"))
     return hdrs
+
+
+def _stored_checksums(emu, rec):
+    """The object's checksums.  S3 gives an object stored without one a
+    full-object CRC64NVME; the emulator computes it the first time it is
+    asked for (x-amz-checksum-mode: ENABLED) and keeps it.  An object
+    stored as before late 2024 (POST /_vmie/s3/legacy-objects) has none."""
+    if rec.get("checksums") or rec.get("no_default_checksum"):
+        return rec.get("checksums") or {}
+    crc = ck.crc64nvme_file(blob_path(emu, rec["blob"]) if rec.get("blob") else None,
+                            rec["size"])
+    with emu.store.lock:
+        rec["checksums"] = {"crc64nvme": ck.b64(crc.to_bytes(8, "big"))}
+        rec["checksum_type"] = "FULL_OBJECT"
+        emu.store.save(OBJECTS)
+    return rec["checksums"]
 
 
 def _object_headers(emu, req, rec, with_checksums):
@@ -167,12 +219,10 @@ def _object_headers(emu, req, rec, with_checksums):
         hdrs.append(("x-amz-meta-" + name, value))
     if rec.get("storage_class", "STANDARD") != "STANDARD":
         hdrs.append(("x-amz-storage-class", rec["storage_class"]))
-    if rec.get("parts_count"):
-        hdrs.append(("x-amz-mp-parts-count", str(rec["parts_count"])))
     hdrs += sse_headers(emu, rec.get("sse"))
     mode = (req.headers.get("x-amz-checksum-mode") or "").upper()
-    if with_checksums and mode == "ENABLED" and rec.get("checksums"):
-        for alg, value in rec["checksums"].items():
+    if with_checksums and mode == "ENABLED":
+        for alg, value in _stored_checksums(emu, rec).items():
             hdrs.append((ck.header_name(alg), value))
         hdrs.append(("x-amz-checksum-type", rec.get("checksum_type") or "FULL_OBJECT"))
     return hdrs

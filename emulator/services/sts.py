@@ -1,5 +1,7 @@
-"""STS (query protocol): GetCallerIdentity, AssumeRoleWithWebIdentity."""
+"""STS (query protocol): GetCallerIdentity, AssumeRole (sts_assume.py),
+AssumeRoleWithWebIdentity."""
 from ..protocol import STS_NS, ServiceError, iam_response, x
+from . import sts_assume
 
 PROTOCOL = "iam"
 NAMESPACE = STS_NS
@@ -8,8 +10,10 @@ UNSIGNED = {"AssumeRoleWithWebIdentity"}
 
 
 def get_caller_identity(emu, req):
-    acct = emu.account
     who = emu.identity_of(req.akid)
+    # A session knows its account (an SSO role may be in any); keys are
+    # the emulator's own account's.
+    acct = who["arn"].split(":")[4] if who["arn"].startswith("arn:") else emu.account
     return iam_response("GetCallerIdentity",
                         x("UserId", who["user_id"]) + x("Account", acct) + x("Arn", who["arn"]),
                         ns=STS_NS)
@@ -41,7 +45,19 @@ def assume_role_with_web_identity(emu, req):
     return iam_response("AssumeRoleWithWebIdentity", inner, ns=STS_NS)
 
 
+def assume_role(emu, req):
+    c = sts_assume.assume_role(emu, req)
+    inner = (x("Credentials", [x("AccessKeyId", c["akid"]), x("SecretAccessKey", c["secret"]),
+                               x("SessionToken", c["token"]),
+                               x("Expiration", c["expiration"])]) +
+             x("AssumedRoleUser", [x("AssumedRoleId", c["user_id"]), x("Arn", c["arn"])]))
+    return iam_response("AssumeRole", inner, ns=STS_NS)
+
+
+control = sts_assume.control
+
 OPERATIONS = {
     "GetCallerIdentity": get_caller_identity,
+    "AssumeRole": assume_role,
     "AssumeRoleWithWebIdentity": assume_role_with_web_identity,
 }

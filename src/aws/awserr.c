@@ -77,22 +77,31 @@ static char *bare_code(const char *t)
 	return n ? clean(xstrndup(t, n)) : NULL;
 }
 
+/* The <Error> element, wherever botocore's parsers would find it: the
+ * root itself (S3), or a child <Error> or <Errors><Error> of any root
+ * (QueryParser lifts Errors/Error whatever the root is called, so an
+ * STS or IAM error may come as <ErrorResponse><Errors><Error>, an EC2 one
+ * as <Response><Error>), else the first <Error> anywhere. */
+static vxml_node *error_element(vxml_node *root)
+{
+	const char *name = vxml_name(root);
+	if (name && strcmp(name, "Error") == 0)
+		return root;
+	vxml_node *e = vxml_find(root, "Errors/Error");
+	if (!e)
+		e = vxml_find(root, "Error");
+	if (!e)
+		e = vxml_find(root, "//Error");
+	return e;
+}
+
 static bool parse_xml(const vhttp_response *rs, vawserr_info *out)
 {
 	vxml *doc = vxml_parse(rs->body.data, rs->body.len);
 	if (!doc)
 		return false;
 	vxml_node *root = vxml_root(doc);
-	const char *name = vxml_name(root);
-	vxml_node *e = NULL;
-	if (name && strcmp(name, "Response") == 0)         /* EC2 */
-		e = vxml_find(root, "Errors/Error");
-	else if (name && strcmp(name, "ErrorResponse") == 0) /* IAM, STS */
-		e = vxml_find(root, "Error");
-	else if (name && strcmp(name, "Error") == 0)       /* S3 */
-		e = root;
-	else
-		e = vxml_find(root, "//Error");
+	vxml_node *e = error_element(root);
 	bool found = false;
 	if (e) {
 		out->code = clean(vxml_text(e, "Code"));
@@ -130,6 +139,14 @@ static bool parse_json(const vhttp_response *rs, vawserr_info *out)
 				json_object_get(doc, mkeys[i]));
 			if (m)
 				out->message = clean(xstrdup(m));
+		}
+		/* A query-compatible JSON service names the query code
+		 * ("Code;Sender"), as botocore reads it. */
+		const char *q = vkv_get_ci(&rs->headers, "x-amzn-query-error");
+		size_t qn = q ? strcspn(q, ";") : 0;
+		if (qn) {
+			free(out->code);
+			out->code = clean(xstrndup(q, qn));
 		}
 		if (!out->code) /* REST-JSON puts the code in a header */
 			out->code = bare_code(

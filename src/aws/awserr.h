@@ -6,9 +6,12 @@
  *                  </Errors><RequestID/></Response>
  *   IAM/STS query: <ErrorResponse><Error><Type/><Code/><Message/></Error>
  *                  <RequestId/></ErrorResponse>
+ *   any query or REST-XML root with <Error> or <Errors><Error> under it
+ *                  (what botocore's QueryParser and RestXMLParser lift)
  *   S3 REST:       <Error><Code/><Message/><RequestId/>...</Error>, or no
  *                  body at all (HEAD): the code comes from the status
- *   JSON 1.1:      {"__type":"ns#Code","message"|"Message":...}
+ *   JSON 1.1:      {"__type":"ns#Code","message"|"Message":...}, the code
+ *                  of a query-compatible service in x-amzn-query-error
  * plus request ids from x-amzn-RequestId / x-amz-request-id headers, and
  * anything else (a proxy's HTML page) as "HTTP <status>" with a clean
  * excerpt of the body.

@@ -112,6 +112,7 @@ int vaws_client_new(const vmie_aws_opts *opts, vaws_client **out,
 		xstrdup(opts && opts->endpoint_url && *opts->endpoint_url
 				? opts->endpoint_url
 				: NULL);
+	c->allow_http = opts && opts->allow_http;
 
 	vhttp_opts ho = {0};
 	ho.ca_bundle = vaws_config_setting(&c->cfg, "AWS_CA_BUNDLE",
@@ -131,13 +132,22 @@ int vaws_client_new(const vmie_aws_opts *opts, vaws_client **out,
 			      "cannot initialise the HTTP client (libcurl)");
 		goto fail;
 	}
-	/* Web identity credentials are fetched from STS: resolve it now so
-	 * a bad endpoint setting is reported before anything is sent. */
+	/* Web identity and assume-role credentials are fetched from STS:
+	 * resolve it now so a bad endpoint setting is reported before
+	 * anything is sent. */
 	const vaws_endpoint *sts;
 	rc = vaws_client_endpoint(c, "sts", &sts, err);
 	if (rc != 0)
 		goto fail;
-	c->creds = vaws_creds_chain_new(&c->cfg, c->http, sts->url);
+	vaws_creds_opts co = {
+		.cfg = &c->cfg,
+		.http = c->http,
+		.sts = sts,
+		.endpoint_flag = c->endpoint_flag,
+		.prompt = opts ? opts->prompt : NULL,
+		.prompt_ctx = opts ? opts->prompt_ctx : NULL,
+	};
+	c->creds = vaws_creds_chain_new(&co);
 	c->sleep_fn = real_sleep;
 	*out = c;
 	return 0;
@@ -210,6 +220,24 @@ const char *vaws_client_creds_source(const vaws_client *c)
 	return c->creds_source;
 }
 
+int vaws_client_credentials(vaws_client *c, const char **chain,
+			    time_t *expiration, vmie_error *err)
+{
+	const vaws_creds *cr = NULL;
+	int rc = vaws_creds_get(c->creds, &cr, err);
+	if (rc == 0) {
+		c->creds_source = cr->source;
+		*chain = cr->chain;
+		*expiration = cr->expiration;
+	}
+	return rc;
+}
+
+void vaws_client_renew_credentials(vaws_client *c)
+{
+	vaws_creds_renew(c->creds);
+}
+
 void vaws_client_set_sleep(vaws_client *c, vaws_sleep_fn fn, void *ctx)
 {
 	c->sleep_fn = fn ? fn : real_sleep;
@@ -219,6 +247,35 @@ void vaws_client_set_sleep(vaws_client *c, vaws_sleep_fn fn, void *ctx)
 void vaws_client_set_seed(vaws_client *c, unsigned long long seed)
 {
 	c->retry.rng = seed ? seed : 1;
+}
+
+/* A plain http:// endpoint sends the signed requests, and with them the
+ * session token, in clear text.  To this machine (an emulator, a local
+ * proxy) that stays here; to any other host it is refused unless the
+ * user said --allow-http, and then said out loud. */
+static int check_clear_text(vaws_client *c, const vaws_endpoint *ep,
+			    vmie_error *err)
+{
+	if (strcmp(ep->scheme, "http") != 0 || vaws_host_is_loopback(ep->host))
+		return 0;
+	if (c->allow_http) {
+		if (!c->warned_http)
+			vlog_warn("--allow-http: requests to %s (from %s) go over "
+				  "plain http: anyone on the network can read "
+				  "them, session tokens included, and change "
+				  "what they carry; use https:// for anything "
+				  "but a trusted test network", ep->url,
+				  ep->source);
+		c->warned_http = true;
+		return 0;
+	}
+	bool flag = strcmp(ep->source, "--endpoint-url") == 0;
+	verr_set(err, flag ? VMIE_ERR_INVALID_ARGUMENT : VMIE_ERR_AWS_CONFIG_INVALID,
+		 "endpoint %s (from %s) is plain http to another host: the "
+		 "signed requests and the session token would cross the "
+		 "network in clear text", ep->url, ep->source);
+	return verr_hint(err, "use https://, or pass --allow-http if the "
+			      "network in between is trusted");
 }
 
 int vaws_client_endpoint(vaws_client *c, const char *service,
@@ -233,8 +290,12 @@ int vaws_client_endpoint(vaws_client *c, const char *service,
 						       c->region,
 						       c->endpoint_flag,
 						       &c->eps[i], err);
-			if (rc != 0)
+			if (rc == 0)
+				rc = check_clear_text(c, &c->eps[i], err);
+			if (rc != 0) {
+				vaws_endpoint_free(&c->eps[i]);
 				return rc;
+			}
 			c->have_ep[i] = true;
 			vlog_debug("%s endpoint: %s (%s, signed for %s)",
 				   service, c->eps[i].url, c->eps[i].source,
@@ -359,6 +420,21 @@ static bool clock_code(const char *code)
 	return false;
 }
 
+/* What AWS answers for a session token past its expiry (STS, IAM, S3:
+ * ExpiredToken; JSON services: ExpiredTokenException; EC2 may say
+ * RequestExpired) or wants renewed (TokenRefreshRequired). */
+static bool expired_code(const char *code)
+{
+	static const char *const codes[] = {
+		"ExpiredToken", "ExpiredTokenException", "RequestExpired",
+		"TokenRefreshRequired",
+	};
+	for (size_t i = 0; code && i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return true;
+	return false;
+}
+
 int vaws_call_sign(vaws_client *c, const vaws_call *k, vkv *h,
 		   vmie_error *err)
 {
@@ -456,6 +532,7 @@ int vaws_call_run(vaws_client *c, const vaws_call *k, vhttp_response *rs,
 	vretry_state st = VRETRY_STATE_INIT;
 	/* A call made after Ctrl-C is a cleanup: a few tries, no long wait. */
 	bool cleanup = cancelled(c);
+	bool renewed = false;
 	for (;;) {
 		vkv h = VKV_INIT;
 		int rc = vaws_call_sign(c, k, &h, err);
@@ -484,8 +561,21 @@ int vaws_call_run(vaws_client *c, const vaws_call *k, vhttp_response *rs,
 			outage_over(c, k);
 			return 0;
 		}
-		vretry_outage_failed(&c->outage, now_ms());
 
+		/* Credentials AWS calls expired before we thought they
+		 * would: renew them and send again, once, whatever the
+		 * retry policy says (the request never ran).  AWS answered:
+		 * no outage begins here. */
+		if (!renewed && expired_code(o.aws_code)) {
+			vlog_debug("%s %s: %s; renewing the credentials and "
+				   "sending again", k->service, k->operation,
+				   o.aws_code);
+			renewed = true;
+			vaws_creds_renew(c->creds);
+			vawserr_info_free(&info);
+			continue;
+		}
+		vretry_outage_failed(&c->outage, now_ms());
 		/* A refused connection never delivered the request, so even
 		 * a non-idempotent call can be tried again. */
 		bool safe = k->safe_to_retry || rs->transport == VHTTP_CONNECT;
@@ -527,6 +617,10 @@ int vaws_call_run(vaws_client *c, const vaws_call *k, vhttp_response *rs,
 			vawserr_clock_skew(err, rs, (long long)time(NULL));
 		if (k->s3)
 			vawserr_wrong_region(err, rs, k->ep->signing_region);
+		if (rs->status == 403 && info.from_status &&
+		    strcmp(k->service, "sts") != 0 &&
+		    vaws_explain_forbidden(c, k->service, k->operation, err))
+			rc = err->status;
 		if (attempt > 1 && err && err->message) {
 			vbuf m = VBUF_INIT;
 			vbuf_addf(&m, "%s (after %d attempts)", err->message,

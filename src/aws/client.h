@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -49,6 +50,18 @@ int vaws_client_endpoint(vaws_client *c, const char *service,
 /* Source ("environment", ...) of the credentials that signed the latest
  * request, NULL before any. */
 const char *vaws_client_creds_source(const vaws_client *c);
+
+/* The credentials in use (fetched or renewed as a request would): how
+ * they were obtained (NULL when the source says it all; valid until the
+ * next call on c) and when they expire (0: never). */
+int vaws_client_credentials(vaws_client *c, const char **chain,
+			    time_t *expiration, vmie_error *err);
+
+/* AWS refused a request as signed with expired credentials (ExpiredToken):
+ * the next signature uses renewed ones.  The send loop does this itself;
+ * an engine that sends its own requests (upload, download) calls it
+ * before signing the refused request again. */
+void vaws_client_renew_credentials(vaws_client *c);
 
 /* Query protocol: POST / with Action, Version and params form-encoded
  * (params keep their order; keys like "Filters.1.Name" are the caller's).

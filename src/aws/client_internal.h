@@ -21,6 +21,8 @@ struct vaws_client {
 	char *region;
 	const char *region_source;
 	char *endpoint_flag;
+	bool allow_http;     /* --allow-http */
+	bool warned_http;    /* the clear-text warning was given */
 	vhttp *http;
 	vaws_creds_chain *creds;
 	vretry_policy retry;
@@ -64,6 +66,16 @@ int vaws_call_run(vaws_client *c, const vaws_call *k, vhttp_response *rs,
  * wiped and freed.  The send loop and vaws_client_sign_rest share it. */
 int vaws_call_sign(vaws_client *c, const vaws_call *k, vkv *h,
 		   vmie_error *err);
+
+/* After a 403 with no body (which says nothing about why: S3 answers a
+ * HEAD that way for a wrong secret key and for someone else's bucket
+ * alike), ask STS GetCallerIdentity, which needs no permission.  When AWS
+ * refuses the credentials there too, err is replaced by that: which
+ * credentials (source, profile), AWS's words, and the vmie whoami hint,
+ * with status VMIE_ERR_AWS_CREDENTIALS_INVALID.  Returns true when it
+ * replaced err. */
+bool vaws_explain_forbidden(vaws_client *c, const char *service,
+			    const char *operation, vmie_error *err);
 
 /* An S3 REST request laid out as a call (URL, host, path and query per
  * vaws_rest's rules); call points into the buffers. */

@@ -69,7 +69,7 @@ out:
 	return rc;
 }
 
-static char *home_dir(void)
+char *vaws_home_dir(void)
 {
 	const char *h = getenv("HOME");
 	if (h && *h)
@@ -92,7 +92,7 @@ static char *file_path(const char *env, const char *name)
 		vbuf_adds(&b, v);
 		return vbuf_detach(&b);
 	}
-	char *home = home_dir();
+	char *home = vaws_home_dir();
 	vbuf_adds(&b, home);
 	if (v)
 		vbuf_adds(&b, v + 1);
@@ -118,6 +118,7 @@ static void set_secret(vkv *kv, const char *key, const char *value)
 typedef enum pass_kind {
 	PASS_CONFIG,      /* [default] / [profile NAME] of the config file */
 	PASS_SERVICES,    /* [services NAME] of the config file */
+	PASS_SSO_SESSION, /* [sso-session NAME] of the config file */
 	PASS_CREDENTIALS, /* [NAME] of the credentials file */
 } pass_kind;
 
@@ -156,8 +157,11 @@ static void on_key(void *ctx, const char *section, const char *key,
 				       strcmp(ps->want, "default") == 0;
 		break;
 	}
-	case PASS_SERVICES: {
-		const char *name = second_word(section, "services");
+	case PASS_SERVICES:
+	case PASS_SSO_SESSION: {
+		const char *name = second_word(
+			section,
+			ps->kind == PASS_SERVICES ? "services" : "sso-session");
 		match = name && strcmp(name, ps->want) == 0;
 		break;
 	}
@@ -191,13 +195,41 @@ static int load_file(const char *path, pass *ps, int npass, vmie_error *err)
 		if (bad && i == 0)
 			vlog_warn("%s: ignoring line %d (not a [section], "
 				  "key = value or comment)", path, bad);
-		/* The services section is named by the profile just read. */
-		if (i == 0 && npass > 1 && !ps[1].want)
+		/* The services and sso-session sections are named by the
+		 * profile just read. */
+		if (i == 0 && npass > 2) {
 			ps[1].want = vkv_get(ps[0].dst, "services");
+			ps[2].want = vkv_get(ps[0].dst, "sso_session");
+		}
 	}
 out:
 	vbuf_free_secret(&text);
 	return rc;
+}
+
+/* Read both files for cfg->profile (set by the caller, with the paths).
+ * 1: the profile is in neither file; 0: found (or "default"); <0: error. */
+static int load_profile(vaws_config *cfg, vmie_error *err)
+{
+	pass cp[3] = {
+		{PASS_CONFIG, cfg->profile, &cfg->config, false},
+		{PASS_SERVICES, NULL, &cfg->services, false},
+		{PASS_SSO_SESSION, NULL, &cfg->sso_session, false},
+	};
+	int rc = load_file(cfg->config_path, cp, 3, err);
+	if (rc < 0)
+		return rc;
+	pass kp = {PASS_CREDENTIALS, cfg->profile, &cfg->credentials, false};
+	rc = load_file(cfg->credentials_path, &kp, 1, err);
+	if (rc < 0)
+		return rc;
+	cfg->profile_found = cp[0].found || kp.found;
+	cfg->sso_session_found = cp[2].found;
+	if (cp[1].want && !cp[1].found)
+		vlog_warn("%s: profile %s names services section '%s', "
+			  "which does not exist", cfg->config_path,
+			  cfg->profile, cp[1].want);
+	return cfg->profile_found ? 0 : 1;
 }
 
 int vaws_config_load(vaws_config *cfg, const char *profile_flag,
@@ -223,19 +255,10 @@ int vaws_config_load(vaws_config *cfg, const char *profile_flag,
 	cfg->credentials_path =
 		file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
 
-	pass cp[2] = {
-		{PASS_CONFIG, cfg->profile, &cfg->config, false},
-		{PASS_SERVICES, NULL, &cfg->services, false},
-	};
-	int rc = load_file(cfg->config_path, cp, 2, err);
+	int rc = load_profile(cfg, err);
 	if (rc < 0)
 		goto fail;
-	pass kp = {PASS_CREDENTIALS, cfg->profile, &cfg->credentials, false};
-	rc = load_file(cfg->credentials_path, &kp, 1, err);
-	if (rc < 0)
-		goto fail;
-	cfg->profile_found = cp[0].found || kp.found;
-	if (!cfg->profile_found && strcmp(cfg->profile, "default") != 0) {
+	if (rc == 1 && strcmp(cfg->profile, "default") != 0) {
 		verr_set(err, VMIE_ERR_AWS_CONFIG_INVALID,
 			 "The config profile (%s) could not be found",
 			 cfg->profile);
@@ -248,16 +271,27 @@ int vaws_config_load(vaws_config *cfg, const char *profile_flag,
 			       cfg->credentials_path, cfg->profile);
 		goto fail;
 	}
-	if (cp[1].want && !cp[1].found)
-		vlog_warn("%s: profile %s names services section '%s', "
-			  "which does not exist", cfg->config_path,
-			  cfg->profile, cp[1].want);
 	vlog_debug("profile %s (from %s)%s", cfg->profile,
 		   cfg->profile_source,
 		   cfg->profile_found ? "" : ", not in any file");
 	return 0;
 fail:
 	vaws_config_free(cfg);
+	return rc;
+}
+
+int vaws_config_load_other(const vaws_config *base, const char *name,
+			   vaws_config *out, vmie_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	out->profile = xstrdup(name);
+	out->profile_explicit = true;
+	out->profile_source = "source_profile";
+	out->config_path = xstrdup(base->config_path);
+	out->credentials_path = xstrdup(base->credentials_path);
+	int rc = load_profile(out, err);
+	if (rc != 0)
+		vaws_config_free(out);
 	return rc;
 }
 
@@ -271,6 +305,7 @@ void vaws_config_free(vaws_config *cfg)
 	vkv_free_secret(&cfg->config);
 	vkv_free_secret(&cfg->credentials);
 	vkv_free_secret(&cfg->services);
+	vkv_free_secret(&cfg->sso_session);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -7,7 +7,8 @@
  *
  * Section rules (botocore configloader): in the config file a profile is
  * "[default]" or "[profile NAME]"; "[services NAME]" sections hold
- * per-service settings; in the credentials file a profile is "[NAME]".
+ * per-service settings and "[sso-session NAME]" sections an IAM Identity
+ * Center session; in the credentials file a profile is "[NAME]".
  */
 #ifndef VMIE_AWS_CONFIG_H
 #define VMIE_AWS_CONFIG_H
@@ -31,6 +32,10 @@ typedef struct vaws_config {
 	/* The "[services NAME]" section the profile's `services` key names,
 	 * with nested keys flattened as "s3.endpoint_url". */
 	vkv services;
+	/* The "[sso-session NAME]" section the profile's `sso_session` key
+	 * names, and whether it exists. */
+	vkv sso_session;
+	bool sso_session_found;
 } vaws_config;
 
 /* Read both files for the profile.  A missing file is not an error; a
@@ -41,6 +46,13 @@ typedef struct vaws_config {
 int vaws_config_load(vaws_config *cfg, const char *profile_flag,
 		     vmie_error *err);
 void vaws_config_free(vaws_config *cfg);
+
+/* Another profile of the same two files (an assume-role profile's
+ * source_profile), as --profile NAME would load it.  Returns 0, 1 when
+ * the profile is in neither file (out then holds nothing to free), or a
+ * status with err set when a file cannot be read. */
+int vaws_config_load_other(const vaws_config *base, const char *name,
+			   vaws_config *out, vmie_error *err);
 
 /* A profile setting from the config file (e.g. "region"), NULL if unset. */
 const char *vaws_config_get(const vaws_config *cfg, const char *key);

@@ -3,6 +3,10 @@
  * would split words, but never through a shell) and read credentials JSON
  * from its stdout.  A failing command is an error, not a miss: the user
  * configured it, so falling through to other credentials would be wrong.
+ * A command that does not finish within credential_process_timeout
+ * seconds (AWS_CREDENTIAL_PROCESS_TIMEOUT; 60, as the Go SDK's default)
+ * is killed: a helper waiting for a browser or a lost network must not
+ * hang a run forever.
  */
 #include "aws/creds_internal.h"
 #include "base/error.h"
@@ -12,10 +16,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -23,6 +29,8 @@ extern char **environ;
 #define OUT_MAX (64 * 1024)
 #define ERR_MAX (4 * 1024)
 #define MAX_ARGS 256
+#define TIMEOUT_DEFAULT_S 60
+#define TIMEOUT_MAX_S (24 * 3600)
 
 typedef struct argv_list {
 	char **v;
@@ -106,17 +114,32 @@ static void free_argv(char **v)
 	free(v);
 }
 
-/* Drain both pipes until EOF; keep at most cap bytes of each. */
-static void drain(int out_fd, int err_fd, vbuf *out, vbuf *errb,
-		  bool *overflow)
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Drain both pipes until EOF or the deadline; keep at most cap bytes of
+ * each.  false when the deadline came first. */
+static bool drain(int out_fd, int err_fd, vbuf *out, vbuf *errb,
+		  bool *overflow, long long deadline)
 {
 	struct pollfd pf[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
 	vbuf *dst[2] = {out, errb};
 	size_t cap[2] = {OUT_MAX, ERR_MAX};
 	char chunk[4096];
 	int open_n = 2;
+	bool done = true;
 	while (open_n > 0) {
-		if (poll(pf, 2, -1) < 0) {
+		long long left = deadline - mono_ms();
+		if (left <= 0) {
+			done = false;
+			break;
+		}
+		int n_ready = poll(pf, 2, left > 1000 ? 1000 : (int)left);
+		if (n_ready < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -142,11 +165,13 @@ static void drain(int out_fd, int err_fd, vbuf *out, vbuf *errb,
 		}
 	}
 	secure_zero(chunk, sizeof chunk);
+	return done;
 }
 
-/* Run argv; 0 with the exit status in *status, or a status with err set. */
-static int run(char **argv, vbuf *out, vbuf *errb, bool *overflow,
-	       int *status, vmie_error *err)
+/* Run argv; 0 with the exit status in *status (*timed_out when it was
+ * killed at the deadline), or a status with err set. */
+static int run(char **argv, long timeout_s, vbuf *out, vbuf *errb,
+	       bool *overflow, int *status, bool *timed_out, vmie_error *err)
 {
 	int po[2] = {-1, -1}, pe[2] = {-1, -1};
 	posix_spawn_file_actions_t fa;
@@ -172,7 +197,15 @@ static int run(char **argv, vbuf *out, vbuf *errb, bool *overflow,
 	close(po[1]);
 	close(pe[1]);
 	po[1] = pe[1] = -1;
-	drain(po[0], pe[0], out, errb, overflow);
+	if (!drain(po[0], pe[0], out, errb, overflow,
+		   mono_ms() + timeout_s * 1000LL)) {
+		/* Only the command itself: it shares our process group
+		 * (and so the terminal a helper may prompt on).  Children
+		 * it left holding the pipes no longer matter: ours are
+		 * closed below. */
+		kill(pid, SIGKILL);
+		*timed_out = true;
+	}
 	while (waitpid(pid, status, 0) < 0) {
 		if (errno != EINTR) {
 			rc = verr_set(err, VMIE_ERR_AWS_CREDENTIALS_NOT_FOUND,
@@ -192,6 +225,29 @@ out:
 			close(pe[i]);
 	}
 	return rc;
+}
+
+/* credential_process_timeout / AWS_CREDENTIAL_PROCESS_TIMEOUT, seconds. */
+static int timeout_of(const vaws_config *cfg, long *out, vmie_error *err)
+{
+	const char *v = vaws_config_setting(cfg,
+					    "AWS_CREDENTIAL_PROCESS_TIMEOUT",
+					    "credential_process_timeout");
+	*out = TIMEOUT_DEFAULT_S;
+	if (!v)
+		return 0;
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (*end || n <= 0 || n > TIMEOUT_MAX_S) {
+		verr_set(err, VMIE_ERR_AWS_CONFIG_INVALID,
+			 "credential_process_timeout (or "
+			 "AWS_CREDENTIAL_PROCESS_TIMEOUT) = %.40s is not a "
+			 "number of seconds", v);
+		return verr_hint(err, "use a whole number of seconds, 1 to "
+				      "86400 (default 60)");
+	}
+	*out = n;
+	return 0;
 }
 
 static int check_version(json_t *doc, vmie_error *err)
@@ -226,8 +282,12 @@ int vaws_creds_process(const vaws_creds_ctx *ctx, vaws_creds *out,
 	char **argv = NULL;
 	vbuf sout = VBUF_INIT, serr = VBUF_INIT;
 	json_t *doc = NULL;
-	bool overflow = false;
+	bool overflow = false, timed_out = false;
 	int status = 0, rc;
+	long timeout_s;
+	rc = timeout_of(ctx->cfg, &timeout_s, err);
+	if (rc)
+		return rc;
 	if (vaws_shell_split(cmd, &argv) < 0) {
 		rc = verr_set(err, VMIE_ERR_AWS_CONFIG_INVALID,
 			      "credential_process in profile %s: unbalanced "
@@ -236,10 +296,23 @@ int vaws_creds_process(const vaws_creds_ctx *ctx, vaws_creds *out,
 		goto out;
 	}
 	vlog_debug("credential_process: running %s", argv[0]);
-	rc = run(argv, &sout, &serr, &overflow, &status, err);
+	rc = run(argv, timeout_s, &sout, &serr, &overflow, &status,
+		 &timed_out, err);
 	if (rc)
 		goto out;
 	vbuf_rtrim(&serr);
+	if (timed_out) {
+		verr_set(err, VMIE_ERR_AWS_CREDENTIALS_NOT_FOUND,
+			 "credential_process %s (profile %s) did not finish "
+			 "within %ld s and was stopped", argv[0],
+			 ctx->cfg->profile, timeout_s);
+		rc = verr_hint(err,
+			       "run the command by hand to see what it waits "
+			       "for; if it needs longer, raise "
+			       "credential_process_timeout in the profile (or "
+			       "AWS_CREDENTIAL_PROCESS_TIMEOUT), in seconds");
+		goto out;
+	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (WIFEXITED(status))
 			rc = verr_set(err, VMIE_ERR_AWS_CREDENTIALS_NOT_FOUND,

@@ -2,8 +2,8 @@
  * The providers that read only the environment and the profile (env,
  * shared credentials file, static keys in the config file), the check for
  * profile kinds vmie does not carry, and helpers the other providers
- * (creds_web_identity.c, creds_process.c, creds_container.c,
- * creds_imds.c) share.
+ * (creds_assume.c, creds_sso.c, creds_web_identity.c, creds_process.c,
+ * creds_container.c, creds_imds.c) share.
  */
 #include "aws/creds_internal.h"
 #include "base/error.h"
@@ -112,30 +112,38 @@ int vaws_creds_unsupported(const vaws_creds_ctx *ctx, vaws_creds *out,
 			   vbuf *looked, vmie_error *err)
 {
 	const vaws_config *cfg = ctx->cfg;
-	if (!cfg)
-		return 0;
-	const char *kind = NULL;
-	if (vaws_config_get(cfg, "role_arn") &&
-	    !vaws_config_get(cfg, "web_identity_token_file") &&
-	    (vaws_config_get(cfg, "source_profile") ||
-	     vaws_config_get(cfg, "credential_source")))
-		kind = "assume-role (role_arn with source_profile or "
-		       "credential_source)";
-	else if (vaws_config_get(cfg, "sso_session") ||
-		 vaws_config_get(cfg, "sso_start_url"))
-		kind = "IAM Identity Center (sso_session / sso_start_url)";
-	else if (vaws_config_get(cfg, "login_session"))
-		kind = "`aws login` (login_session)";
-	if (!kind)
+	if (!cfg || !vaws_profile_get(cfg, "login_session"))
 		return 0;
 	verr_set(err, VMIE_ERR_AWS_CONFIG_INVALID,
-		 "profile %s uses %s credentials, which vmie does not "
-		 "support", cfg->profile, kind);
+		 "profile %s uses `aws login` (login_session) credentials, "
+		 "which vmie does not support", cfg->profile);
 	return verr_hint(err,
 			 "add a profile with credential_process = aws "
 			 "configure export-credentials --profile %s --format "
 			 "process, and pass that profile to vmie",
 			 cfg->profile);
+}
+
+const char *vaws_profile_get(const vaws_config *cfg, const char *key)
+{
+	if (!cfg)
+		return NULL;
+	const char *v = vkv_get(&cfg->credentials, key);
+	if (!v)
+		v = vkv_get(&cfg->config, key);
+	return v && *v ? v : NULL;
+}
+
+char *vaws_arn_account(const char *arn)
+{
+	/* arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE */
+	if (!arn || strncmp(arn, "arn:", 4) != 0)
+		return NULL;
+	const char *p = arn;
+	for (int i = 0; i < 4 && p; i++)
+		p = strchr(p + 1, ':');
+	const char *q = p ? strchr(p + 1, ':') : NULL;
+	return q && q > p + 1 ? xstrndup(p + 1, (size_t)(q - p - 1)) : NULL;
 }
 
 static int from_profile(const vkv *kv, const char *where, const char *src,

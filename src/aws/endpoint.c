@@ -69,16 +69,41 @@ static const struct partition *partition_of(const char *region)
 	return &partitions[n - 1];
 }
 
+bool vaws_host_is_loopback(const char *hostport)
+{
+	if (hostport[0] == '[')
+		return strncmp(hostport, "[::1]", 5) == 0;
+	size_t n = strcspn(hostport, ":");
+	if (n == 9 && strncasecmp(hostport, "localhost", 9) == 0)
+		return true;
+	if (n < 7 || strncmp(hostport, "127.", 4) != 0)
+		return false;
+	int dots = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (hostport[i] == '.')
+			dots++;
+		else if (!isdigit((unsigned char)hostport[i]))
+			return false;
+	}
+	return dots == 3;
+}
+
 const char *vaws_partition_suffix(const char *region)
 {
 	return partition_of(region ? region : "")->suffix;
 }
 
+/* --endpoint-url is a command-line option: a bad value is a usage error
+ * (exit 2); one from the environment or a config file is bad
+ * configuration. */
 static int bad_url(vmie_error *err, const char *url, const char *where,
 		   const char *why)
 {
-	verr_set(err, VMIE_ERR_AWS_CONFIG_INVALID,
-		 "invalid endpoint URL '%s' (from %s): %s", url, where, why);
+	int status = strcmp(where, "--endpoint-url") == 0
+			     ? VMIE_ERR_INVALID_ARGUMENT
+			     : VMIE_ERR_AWS_CONFIG_INVALID;
+	verr_set(err, status, "invalid endpoint URL '%s' (from %s): %s", url,
+		 where, why);
 	return verr_hint(err, "an endpoint URL looks like "
 			      "https://host[:port][/path], e.g. "
 			      "http://127.0.0.1:4566");
@@ -168,6 +193,36 @@ int vaws_endpoint_parse_url(const char *url, const char *where,
 	return 0;
 }
 
+/* The services vmie talks to: its name for each, the environment
+ * variable and [services] key that redirect it (botocore: the service id,
+ * upper snake / lower snake case), the default host's first labels and
+ * the signing name.  The two IAM Identity Center services are called
+ * unsigned, by the credential chain. */
+static const struct service {
+	const char *name;
+	const char *env;
+	const char *section;
+	const char *host;
+	const char *signing;
+} known[] = {
+	{"ec2", "AWS_ENDPOINT_URL_EC2", "ec2", "ec2", "ec2"},
+	{"s3", "AWS_ENDPOINT_URL_S3", "s3", "s3", "s3"},
+	{"iam", "AWS_ENDPOINT_URL_IAM", "iam", "iam", "iam"},
+	{"sts", "AWS_ENDPOINT_URL_STS", "sts", "sts", "sts"},
+	{"ssm", "AWS_ENDPOINT_URL_SSM", "ssm", "ssm", "ssm"},
+	{"sso", "AWS_ENDPOINT_URL_SSO", "sso", "portal.sso", "awsssoportal"},
+	{"sso-oidc", "AWS_ENDPOINT_URL_SSO_OIDC", "sso_oidc", "oidc",
+	 "awsssooidc"},
+};
+
+static const struct service *known_service(const char *s)
+{
+	for (size_t i = 0; s && i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(known[i].name, s) == 0)
+			return &known[i];
+	return NULL;
+}
+
 /* Where a configured URL for the service comes from, in botocore order.
  * Returns the URL (NULL: none) and sets *src / *where (a description for
  * error messages, written into where_buf). */
@@ -179,22 +234,12 @@ static const char *configured(const vaws_config *cfg, const char *service,
 					"ignore_configured_endpoint_urls")))
 		return NULL;
 
-	static const struct {
-		const char *service;
-		const char *var;
-	} vars[] = {
-		{"ec2", "AWS_ENDPOINT_URL_EC2"}, {"s3", "AWS_ENDPOINT_URL_S3"},
-		{"iam", "AWS_ENDPOINT_URL_IAM"}, {"sts", "AWS_ENDPOINT_URL_STS"},
-		{"ssm", "AWS_ENDPOINT_URL_SSM"},
-	};
+	const struct service *sv = known_service(service);
 	const char *v;
-	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-		if (strcmp(vars[i].service, service) == 0 &&
-		    (v = env(vars[i].var))) {
-			*src = vars[i].var;
-			vbuf_adds(where, vars[i].var);
-			return v;
-		}
+	if (sv && (v = env(sv->env))) {
+		*src = sv->env;
+		vbuf_adds(where, sv->env);
+		return v;
 	}
 	if ((v = env("AWS_ENDPOINT_URL"))) {
 		*src = "AWS_ENDPOINT_URL";
@@ -206,14 +251,14 @@ static const char *configured(const vaws_config *cfg, const char *service,
 						  : "the config file";
 	if (cfg) {
 		vbuf key = VBUF_INIT;
-		vbuf_addf(&key, "%s.endpoint_url", service);
+		vbuf_addf(&key, "%s.endpoint_url", sv ? sv->section : service);
 		v = vkv_get(&cfg->services, vbuf_str(&key));
 		vbuf_free(&key);
 		if (v && *v) {
 			*src = "config-file services";
 			vbuf_addf(where, "%s.endpoint_url in the services "
 					 "section of profile %s in %s",
-				  service, profile, path);
+				  sv ? sv->section : service, profile, path);
 			return v;
 		}
 	}
@@ -227,22 +272,12 @@ static const char *configured(const vaws_config *cfg, const char *service,
 	return NULL;
 }
 
-/* The services vmie talks to; their signing names equal their ids. */
-static const char *known_service(const char *s)
-{
-	static const char *const known[] = {"ec2", "s3", "iam", "sts", "ssm"};
-	for (size_t i = 0; s && i < sizeof(known) / sizeof(known[0]); i++)
-		if (strcmp(known[i], s) == 0)
-			return known[i];
-	return NULL;
-}
-
 int vaws_endpoint_resolve(const vaws_config *cfg, const char *service,
 			  const char *region, const char *endpoint_flag,
 			  vaws_endpoint *out, vmie_error *err)
 {
 	memset(out, 0, sizeof(*out));
-	const char *svc = known_service(service);
+	const struct service *svc = known_service(service);
 	if (!svc)
 		return verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
 				"endpoint: unknown service '%s'",
@@ -287,7 +322,7 @@ int vaws_endpoint_resolve(const vaws_config *cfg, const char *service,
 			vbuf_addf(&u, "https://%s", part->iam_host);
 			signing = part->iam_region;
 		} else {
-			vbuf_addf(&u, "https://%s.%s.%s", service, region,
+			vbuf_addf(&u, "https://%s.%s.%s", svc->host, region,
 				  part->suffix);
 		}
 		rc = vaws_endpoint_parse_url(vbuf_str(&u), "default", out,
@@ -298,7 +333,7 @@ int vaws_endpoint_resolve(const vaws_config *cfg, const char *service,
 		out->source = "default";
 		out->signing_region = xstrdup(signing);
 	}
-	out->service = svc;
+	out->service = svc->signing;
 out:
 	vbuf_free(&where);
 	if (rc != 0)

@@ -22,7 +22,8 @@ typedef struct vaws_endpoint {
 	char *host;           /* host[:port] as the Host header carries it */
 	char *base_path;      /* "" or "/base" (no trailing '/') */
 	char *signing_region; /* region in the credential scope */
-	const char *service;  /* signing name: "ec2", "s3", "iam", "sts", "ssm" */
+	const char *service;  /* signing name: "ec2", "s3", "iam", "sts", "ssm",
+				 "awsssoportal", "awsssooidc" */
 	bool custom;          /* came from configuration, not the default */
 	bool s3_path_style;   /* S3: bucket in the path (custom endpoints) */
 	const char *source;   /* static: "--endpoint-url", "AWS_ENDPOINT_URL_S3",
@@ -30,10 +31,14 @@ typedef struct vaws_endpoint {
 				 "config-file endpoint_url", "default" */
 } vaws_endpoint;
 
-/* service is the lower-case signing name above; region the resolved
- * region (required: even a custom endpoint is signed for it).
+/* service is "ec2", "s3", "iam", "sts", "ssm", "sso" (the IAM Identity
+ * Center portal, portal.sso.REGION) or "sso-oidc" (oidc.REGION); region
+ * the resolved region (required: even a custom endpoint is signed for
+ * it).  AWS_ENDPOINT_URL_SSO / _SSO_OIDC and the [services] keys sso /
+ * sso_oidc redirect the last two, as in botocore.
  * Returns 0, or VMIE_ERR_AWS_CONFIG_INVALID naming the setting when a
- * configured URL is unusable, or VMIE_ERR_INVALID_ARGUMENT for a missing
+ * configured URL is unusable (VMIE_ERR_INVALID_ARGUMENT, a usage error,
+ * when it is --endpoint-url's), or VMIE_ERR_INVALID_ARGUMENT for a missing
  * service/region. */
 int vaws_endpoint_resolve(const vaws_config *cfg, const char *service,
 			  const char *region, const char *endpoint_flag,
@@ -46,6 +51,11 @@ void vaws_endpoint_free(vaws_endpoint *ep);
  * error message.  Exposed for tests. */
 int vaws_endpoint_parse_url(const char *url, const char *where,
 			    vaws_endpoint *out, vmie_error *err);
+
+/* Whether an endpoint's host[:port] is this machine: localhost,
+ * 127.0.0.0/8 or [::1].  Plain http is refused to any other host unless
+ * the user allows it (--allow-http). */
+bool vaws_host_is_loopback(const char *hostport);
 
 /* The DNS suffix of the region's partition: "amazonaws.com",
  * "amazonaws.com.cn", "c2s.ic.gov", ... */

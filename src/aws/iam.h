@@ -14,16 +14,32 @@
 typedef struct viam_role_result {
 	bool created; /* the role did not exist */
 	bool updated; /* its trust or its permissions had to change */
+	bool raced;   /* another run created it while this one looked: as
+		       * new to IAM's propagation, its policies read as any */
 	char *arn;
+	char *added;  /* what was added, one line each; NULL: nothing */
+	char *denied; /* needs an explicit Deny blocks, one line each; NULL: none */
 } viam_role_result;
 void viam_role_result_free(viam_role_result *r);
 
+/* What one run needs the role to allow. */
+typedef struct viam_role_needs {
+	const char *const *read_buckets;  /* import: read the images there */
+	unsigned nread;
+	const char *const *write_buckets; /* export: write the image there */
+	unsigned nwrite;
+	const char *kms_key_id;           /* --kms-key-id; NULL: none */
+} viam_role_needs;
+
 /* The role role_name trusted by vmie.amazonaws.com with ExternalId
- * vmimport, with one inline policy ("vmimport") allowing VM Import/Export
- * to read and write the buckets and to make snapshots and images.
- * Idempotent: nothing is written when it is already so. */
+ * vmimport and allowed what needs asks (the buckets, the EC2 calls that
+ * make snapshots and images, the KMS key), additively: every inline
+ * policy of the role is read, and only what none of them grants is added
+ * to the inline policy "vmimport"; a trust without vmie's statement gets
+ * it appended.  Nothing is removed, and nothing is written when the role
+ * already allows it all. */
 int viam_ensure_vmimport_role(vaws_client *c, const char *role_name,
-			      const char *const *buckets, unsigned nbuckets,
+			      const viam_role_needs *needs,
 			      viam_role_result *out, vmie_error *err);
 
 /* The instance profile `name` holding the role `name` (trusted by

@@ -59,7 +59,10 @@ int vs3_head_bucket(vaws_client *c, const char *bucket, vs3_bucket_state *state,
 
 	*state = VS3_BUCKET_EXISTS;
 	*region = where && *where ? xstrdup(where) : NULL;
-	if (rc != 0 && (rs.status == 404 || rs.status == 403)) {
+	/* A 403 is someone else's bucket, unless the client found that AWS
+	 * refuses our credentials altogether (vaws_explain_forbidden). */
+	if (rc != 0 && (rs.status == 404 || rs.status == 403) &&
+	    e.status != VMIE_ERR_AWS_CREDENTIALS_INVALID) {
 		*state = rs.status == 404 ? VS3_BUCKET_MISSING : VS3_BUCKET_FORBIDDEN;
 		vmie_error_clear(&e);
 		rc = 0;

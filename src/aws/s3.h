@@ -10,6 +10,7 @@
 
 #include "aws/client.h"
 #include "base/buf.h"
+#include "base/kv.h"
 #include "vmie.h"
 
 typedef enum vs3_bucket_state {
@@ -68,5 +69,22 @@ int vs3_head_object(vaws_client *c, const char *bucket, const char *key,
 /* GetObject of bytes [off, off+len): appended to out. */
 int vs3_get_range(vaws_client *c, const char *bucket, const char *key,
 		  uint64_t off, uint64_t len, vbuf *out, vmie_error *err);
+
+/* Small objects for coordination (s3_objects.c). */
+
+/* PutObject of body only if the key does not exist (If-None-Match: *):
+ * 0 written, VS3_EXISTS when S3 answers 412 (the key exists) or 409
+ * ConditionalRequestConflict (a concurrent write to it is in flight),
+ * err cleared; else a status with err set. */
+#define VS3_EXISTS 2
+int vs3_put_if_absent(vaws_client *c, const char *bucket, const char *key,
+		      const char *body, vmie_error *err);
+/* DeleteObject (also 0 when the key was not there). */
+int vs3_delete_object(vaws_client *c, const char *bucket, const char *key,
+		      vmie_error *err);
+/* ListObjectsV2 under prefix, every page: each key is appended to keys
+ * (with an empty value). */
+int vs3_list_keys(vaws_client *c, const char *bucket, const char *prefix,
+		  vkv *keys, vmie_error *err);
 
 #endif

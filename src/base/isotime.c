@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Read exactly n digits; -1 if any is not a digit. */
 static int digits(const char **p, int n)
@@ -73,6 +74,8 @@ int visotime_parse(const char *s, time_t *out)
 	long offset = 0;
 	if (*p == 'Z' || *p == 'z') {
 		p++;
+	} else if (strcmp(p, "UTC") == 0) {
+		p += 3; /* botocore's cache files: strftime("%Z") of UTC */
 	} else if (*p == '+' || *p == '-') {
 		int sign = *p++ == '-' ? -1 : 1;
 		int oh = digits(&p, 2);

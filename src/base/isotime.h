@@ -3,7 +3,8 @@
  * ("2020-11-05T02:02:26Z"), STS and IMDS documents, journal entries.
  * Parsing accepts what AWS and credential_process helpers actually emit:
  * optional fractional seconds and a "Z", "+00:00" or other numeric
- * offset; nothing else (no local time, no week dates).
+ * offset, or "UTC" (the AWS CLI's credential cache writes that); nothing
+ * else (no local time, no week dates).
  */
 #ifndef VMIE_BASE_ISOTIME_H
 #define VMIE_BASE_ISOTIME_H

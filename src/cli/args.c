@@ -7,6 +7,12 @@
  * us say "--ami-id is not an option of 'vmie import'" instead of the less
  * helpful "unknown option".  Parsing goes on after the first error so the
  * message can name the command even when it comes later in argv.
+ *
+ * The table is also what --help, the man pages and the bash and zsh
+ * completions (src/cli/gen/, at build time) are made from: an option added
+ * here, to enum cli_opt, to store() and to the allowed masks of its
+ * commands appears in all of them.  option_hints.c says what its value
+ * completes to when the placeholder cannot.
  */
 #include "cli/cli.h"
 
@@ -64,7 +70,7 @@ const struct cli_option cli_options[OPT__COUNT] = {
 			      "architecture of the VM", "detected by AWS"},
 	[OPT_PLATFORM] = {"platform", 0, "Linux|Windows",
 			  "operating system of the VM", "detected by AWS"},
-	[OPT_BOOT_MODE] = {"boot-mode", 0, "legacy-bios|uefi|uefi-preferred",
+	[OPT_BOOT_MODE] = {"boot-mode", 0, "legacy-bios|uefi",
 			   "boot mode of the AMI", "detected by AWS"},
 	[OPT_ENCRYPTED] = {"encrypted", 0, NULL,
 			   "encrypt the AMI's snapshots (the account's EBS key "
@@ -106,12 +112,66 @@ const struct cli_option cli_options[OPT__COUNT] = {
 	[OPT_DISCARD] = {"discard", 0, "RUN",
 			 "drop run RUN: clean up what it left in AWS, forget it", NULL},
 	[OPT_ALL] = {"all", 0, NULL, "list finished runs too", "off"},
+	[OPT_MAX_BANDWIDTH] = {"max-bandwidth", 0, "RATE",
+			       "cap the transfer rate to and from S3, e.g. "
+			       "50MB/s or 400Mb/s",
+			       "the profile's s3.max_bandwidth, else none"},
+	[OPT_UPLOAD_FORMAT] = {"upload-format", 0, "vmdk|as-is",
+			       "send a disk vmie can read (RAW, compressed or "
+			       "not; local VHD, VHDX, VMDK) as a streamOptimized "
+			       "VMDK made on the fly (only its data travels), "
+			       "or every image as it is", "vmdk"},
+	[OPT_MAX_TASKS] = {"max-tasks", 0, "N",
+			   "at most N VM Import/Export tasks at once, counted "
+			   "with every vmie that uses the bucket's "
+			   "--lease-prefix (AWS's default quota is 5)",
+			   "5 for batch, no limit otherwise"},
+	[OPT_MAX_INSTANCES] = {"max-instances", 0, "N",
+			       "at most N temporary sanbootable instances at "
+			       "once, counted as --max-tasks is",
+			       "2 for batch, no limit otherwise"},
+	[OPT_LEASE_PREFIX] = {"lease-prefix", 0, "PREFIX",
+			      "where in --s3-bucket the slot leases of "
+			      "--max-tasks and --max-instances live (every "
+			      "sharer must use the same)", "vmie-leases/"},
+	[OPT_SKIP_SETUP] = {"skip-setup", 0, NULL,
+			    "the bucket and the VM Import role are in place: "
+			    "skip their checks and setup (vmie batch passes it "
+			    "to each VM's run)", "off"},
+	[OPT_EXPORT] = {"export", 0, NULL,
+			"export every row after its import, as vmie convert "
+			"(a row's export column decides for that row)", "off"},
+	[OPT_MAX_UPLOADS] = {"max-uploads", 0, "N",
+			     "at most N VMs uploading at once from this host",
+			     "2"},
+	[OPT_SHARD] = {"shard", 0, "I/N",
+		       "run only the rows of shard I (0 to N-1) of N, chosen "
+		       "by a hash of each row's source and s3-key",
+		       "JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX, else "
+		       "every row"},
+	[OPT_SHARD_COUNT] = {"shard-count", 0, "N",
+			     "the number of shards N when I comes from "
+			     "JOB_COMPLETION_INDEX", "VMIE_SHARDS"},
+	[OPT_SKIP_INVALID] = {"skip-invalid", 0, NULL,
+			      "run the valid rows even when others are invalid "
+			      "(those are reported)", "off: nothing starts"},
+	[OPT_RETRY_FAILED] = {"retry-failed", 0, NULL,
+			      "run again the rows that failed in an earlier run "
+			      "of the batch", "off: they stay failed"},
+	[OPT_RESULTS] = {"results", 0, "DIR",
+			 "where the results (results.csv, results.json), each "
+			 "VM's log and the batch's state go",
+			 "./MANIFEST-NAME.vmie-batch"},
 	[OPT_PROFILE] = {"profile", 0, "NAME",
 			 "AWS profile from ~/.aws/config and credentials",
 			 "AWS_PROFILE, then \"default\""},
 	[OPT_ENDPOINT_URL] = {"endpoint-url", 0, "URL",
 			      "send AWS requests to URL instead",
 			      "AWS_ENDPOINT_URL, then the region's endpoints"},
+	[OPT_ALLOW_HTTP] = {"allow-http", 0, NULL,
+			    "allow a plain http:// endpoint on another host "
+			    "(requests and session tokens cross the network "
+			    "in clear text)", "refused; loopback is allowed"},
 	[OPT_DEBUG] = {"debug", 0, NULL, "show DEBUG lines on the console",
 		       NULL},
 	[OPT_VERBOSE] = {"verbose", 'v', NULL, "same as --debug", NULL},
@@ -205,6 +265,7 @@ static void unknown_long(const char *text, vmie_error *err)
 static void store(struct cli_args *a, int id, const char *val)
 {
 	a->seen |= OPTBIT(id);
+	a->given[id] = val ? val : "";
 	switch ((enum cli_opt)id) {
 	case OPT_REGION: a->opts.aws.region = val; break;
 	case OPT_S3_BUCKET: a->opts.s3_bucket = val; break;
@@ -242,8 +303,22 @@ static void store(struct cli_args *a, int id, const char *val)
 	case OPT_DISCARD: a->discard = val; break;
 	case OPT_ALL: a->all = true; break;
 	case OPT_OUTAGE_WINDOW: a->opts.aws.outage_window = val; break;
+	case OPT_MAX_BANDWIDTH: a->opts.max_bandwidth = val; break;
+	case OPT_UPLOAD_FORMAT: a->opts.upload_format = val; break;
+	case OPT_LEASE_PREFIX: a->opts.lease_prefix = val; break;
+	case OPT_SKIP_SETUP: a->opts.skip_setup = true; break;
+	case OPT_MAX_TASKS: /* numbers: cli_parse_slot_counts */
+	case OPT_MAX_INSTANCES:
+	case OPT_EXPORT: /* vmie batch's own: cmd_batch.c reads a->given */
+	case OPT_MAX_UPLOADS:
+	case OPT_SHARD:
+	case OPT_SHARD_COUNT:
+	case OPT_SKIP_INVALID:
+	case OPT_RETRY_FAILED:
+	case OPT_RESULTS: break;
 	case OPT_PROFILE: a->opts.aws.profile = val; break;
 	case OPT_ENDPOINT_URL: a->opts.aws.endpoint_url = val; break;
+	case OPT_ALLOW_HTTP: a->opts.aws.allow_http = true; break;
 	case OPT_DEBUG:
 	case OPT_VERBOSE: a->verbosity = 1; break;
 	case OPT_QUIET: a->verbosity = -1; break;
@@ -367,6 +442,8 @@ int cli_parse(int argc, char **argv, struct cli_args *a, vmie_error *err)
 
 	if (!err->message && a->cmd)
 		check_allowed(a, err);
+	if (!err->message)
+		cli_parse_slot_counts(a, err);
 	if (!err->message)
 		return 0;
 	if (!err->hint)

@@ -5,11 +5,16 @@
  * Pieces (one idea per file):
  *   args.c        the option table and getopt_long parsing
  *   help.c        help texts, generated from the option table
+ *   option_hints.c what shells complete for option values
+ *   commands.c    the command list
+ *   gen/          vmie-docgen: man pages and shell completions, at build
+ *                 time, from the same tables as the help
  *   log_render.c  the log handler: console (colour) and log file
  *   logfile.c     where the log file lives and how it is opened
  *   exit_status.c vmie_status -> process exit status; signals
  *   json_out.c    --json output (inspect's image objects too)
  *   report.c      the final "vmie: error:" lines
+ *   prompt.c      asking the terminal (MFA codes), echo off
  *   operation.c   the shared path of import / export / convert
  *   cmd_*.c       one file per command
  */
@@ -56,9 +61,25 @@ enum cli_opt {
 	OPT_RESTART,
 	OPT_DISCARD,
 	OPT_ALL,
+	OPT_MAX_BANDWIDTH,
+	OPT_UPLOAD_FORMAT,
+	/* slots shared through S3 (import, export, convert, batch) */
+	OPT_MAX_TASKS,
+	OPT_MAX_INSTANCES,
+	OPT_LEASE_PREFIX,
+	OPT_SKIP_SETUP,
+	/* vmie batch */
+	OPT_EXPORT,
+	OPT_MAX_UPLOADS,
+	OPT_SHARD,
+	OPT_SHARD_COUNT,
+	OPT_SKIP_INVALID,
+	OPT_RETRY_FAILED,
+	OPT_RESULTS,
 	/* global options (any command, before or after it) */
 	OPT_PROFILE,
 	OPT_ENDPOINT_URL,
+	OPT_ALLOW_HTTP,
 	OPT_DEBUG,
 	OPT_VERBOSE,
 	OPT_QUIET,
@@ -72,8 +93,11 @@ enum cli_opt {
 };
 
 #define OPTBIT(o) (1ull << (o))
+/* The masks below (allowed, required, seen) hold one bit per option. */
+_Static_assert(OPT__COUNT <= 64, "widen the option masks of cli.h");
 #define OPT_GLOBALS                                                          \
-	(OPTBIT(OPT_PROFILE) | OPTBIT(OPT_ENDPOINT_URL) | OPTBIT(OPT_DEBUG) |  \
+	(OPTBIT(OPT_PROFILE) | OPTBIT(OPT_ENDPOINT_URL) |                     \
+	 OPTBIT(OPT_ALLOW_HTTP) | OPTBIT(OPT_DEBUG) |                          \
 	 OPTBIT(OPT_VERBOSE) | OPTBIT(OPT_QUIET) | OPTBIT(OPT_LOG_FILE) |      \
 	 OPTBIT(OPT_JSON) | OPTBIT(OPT_NO_PROGRESS) | OPTBIT(OPT_VERSION) |    \
 	 OPTBIT(OPT_HELP) | OPTBIT(OPT_OUTAGE_WINDOW))
@@ -84,16 +108,21 @@ enum cli_opt {
 	 OPTBIT(OPT_DESCRIPTION) | OPTBIT(OPT_ARCHITECTURE) |                 \
 	 OPTBIT(OPT_PLATFORM) | OPTBIT(OPT_BOOT_MODE) | OPTBIT(OPT_ENCRYPTED) | \
 	 OPTBIT(OPT_KMS_KEY_ID) | OPTBIT(OPT_TAG) | OPTBIT(OPT_ROLE_NAME) |   \
-	 OPTBIT(OPT_UPLOAD_ONLY) | OPTBIT(OPT_JSON_EVENTS))
+	 OPTBIT(OPT_UPLOAD_ONLY) | OPTBIT(OPT_JSON_EVENTS) |                  \
+	 OPTBIT(OPT_MAX_BANDWIDTH) | OPTBIT(OPT_UPLOAD_FORMAT))
 /* The temporary instance of --install-sanbootable. */
 #define CLI_SANBOOT_OPTIONS                                                   \
 	(OPTBIT(OPT_INSTALL_SANBOOTABLE) | OPTBIT(OPT_INSTANCE_PROFILE) |     \
 	 OPTBIT(OPT_INSTANCE_TYPE) | OPTBIT(OPT_SUBNET_ID))
+/* Slots shared with other vmie runs through lease objects in the bucket. */
+#define CLI_SLOT_OPTIONS                                                      \
+	(OPTBIT(OPT_MAX_TASKS) | OPTBIT(OPT_MAX_INSTANCES) |                  \
+	 OPTBIT(OPT_LEASE_PREFIX) | OPTBIT(OPT_SKIP_SETUP))
 /* Where an export goes, and its download. */
 #define CLI_EXPORT_OPTIONS                                                    \
 	(OPTBIT(OPT_S3_EXPORT_PREFIX) | OPTBIT(OPT_EXPORT_FORMAT) |           \
 	 OPTBIT(OPT_DOWNLOAD) | OPTBIT(OPT_SPARSE) | OPTBIT(OPT_OVERWRITE) |  \
-	 OPTBIT(OPT_JSON_EVENTS))
+	 OPTBIT(OPT_JSON_EVENTS) | OPTBIT(OPT_MAX_BANDWIDTH))
 
 struct cli_option {
 	const char *name;    /* long name without "--" */
@@ -104,6 +133,36 @@ struct cli_option {
 };
 
 extern const struct cli_option cli_options[OPT__COUNT];
+
+/*
+ * What a shell completes for an option's value (option_hints.c; read by the
+ * generated completions).  Most options need no entry: an option whose
+ * placeholder lists its values ("RAW|VMDK|VHD") completes those words, one
+ * whose placeholder is PATH, FILE or SOURCE (or ends in _PATH, _FILE)
+ * completes file names, any other completes nothing.
+ */
+enum cli_complete {
+	CLI_COMPLETE_AUTO = 0, /* from the placeholder, as above */
+	CLI_COMPLETE_NONE,     /* free text */
+	CLI_COMPLETE_WORDS,    /* one of the words in `values` */
+	CLI_COMPLETE_FILE,     /* a file name */
+	CLI_COMPLETE_PROFILE,  /* a profile of the AWS config / credentials files */
+};
+
+struct cli_option_hint {
+	enum cli_complete complete;
+	const char *values; /* "A|B|C" when the placeholder does not list them */
+	bool repeatable;    /* may be given more than once (--tag) */
+};
+
+extern const struct cli_option_hint cli_option_hints[OPT__COUNT];
+
+/* The completion of option id (never CLI_COMPLETE_AUTO); *values gets the
+ * "A|B|C" words for CLI_COMPLETE_WORDS, else NULL. */
+enum cli_complete cli_option_complete(int id, const char **values);
+/* The completion of an operand named as in cli_command.operands ("PATH",
+ * "SOURCE...", "S3_URL"); by the same placeholder rules. */
+enum cli_complete cli_operand_complete(const char *name, size_t len);
 
 struct cli_args;
 
@@ -126,6 +185,7 @@ extern const struct cli_command cli_cmd_whoami;
 extern const struct cli_command cli_cmd_inspect;
 extern const struct cli_command cli_cmd_download;
 extern const struct cli_command cli_cmd_runs;
+extern const struct cli_command cli_cmd_batch;
 
 /* NULL-terminated, in the order `vmie --help` lists them. */
 extern const struct cli_command *const cli_commands[];
@@ -152,12 +212,19 @@ struct cli_args {
 	const char **tags;     /* --tag values, in order (opts.tags) */
 	const char *discard;   /* vmie runs --discard RUN */
 	bool all;              /* vmie runs --all */
+	const char *given[OPT__COUNT]; /* each option's (last) value as given */
 };
 
 /* Parse argv.  On a usage error returns VMIE_ERR_INVALID_ARGUMENT with
  * err->message naming the culprit and err->hint the help to run; *a is
  * still filled as far as parsing got (a->json, a->cmd). */
 int cli_parse(int argc, char **argv, struct cli_args *a, vmie_error *err);
+/* args_values.c: the numeric options --max-tasks and --max-instances
+ * into a->opts (a count from 1 to max), for cli_parse; cmd_batch.c reads
+ * its own with cli_parse_count. */
+int cli_parse_count(const char *name, const char *val, unsigned max,
+		    unsigned *out, vmie_error *err);
+int cli_parse_slot_counts(struct cli_args *a, vmie_error *err);
 /* Release what cli_parse allocated (the operand list). */
 void cli_args_free(struct cli_args *a);
 /* "vmie import" or "vmie": for "Run '... --help'". */
@@ -166,12 +233,26 @@ const char *cli_usage_name(const struct cli_args *a);
 void cli_help_main(FILE *out);
 void cli_help_command(FILE *out, const struct cli_command *cmd);
 
+/* The help's other tables, shared with the man pages: a name (an exit
+ * status, an environment variable) and what it means. NULL-terminated. */
+struct cli_note {
+	const char *name;
+	const char *text;
+};
+extern const struct cli_note cli_exit_statuses[];
+/* What vmie is, one sentence; what `vmie help` does. */
+extern const char cli_about[];
+extern const char cli_help_summary[];
+extern const struct cli_note cli_environment[];
+
 /* Logging: console and, once a run reaches the library, a log file. */
 struct cli_progress;
 
 struct cli_log {
 	vmie_log_level console_min; /* lowest level shown on stderr */
 	struct cli_progress *progress; /* a bar to erase before a line */
+	void (*clear)(void *ctx);      /* or another display to erase */
+	void *clear_ctx;
 	bool color;
 	FILE *file;      /* NULL: no log file */
 	char *file_path; /* what to print after "vmie: full log:" */
@@ -187,6 +268,10 @@ void cli_log_free(struct cli_log *l);
 /* A line from the CLI itself, through the same handler. */
 void cli_log(struct cli_log *l, vmie_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* What a command that does work starts with: cli_log_init, the handler
+ * installed, the log file opened, the command line logged. */
+void cli_log_start(struct cli_log *l, const struct cli_args *a);
 
 /* Only into the log file (the caller prints its own console line). */
 void cli_log_file_only(struct cli_log *l, vmie_log_level level,
@@ -245,6 +330,10 @@ void cli_report_lines(struct cli_log *l, const vmie_error *err);
  * (returned for cli_json_print). */
 void cli_summary_print(FILE *f, vmie_operation op, const vmie_result *r);
 void *cli_summary_json(vmie_operation op, const vmie_result *r);
+
+/* prompt.c: vmie_prompt_fn over /dev/tty (ctx: the cli_args). */
+int cli_prompt(void *ctx, const char *question, char *answer, size_t size,
+	       const char **why);
 
 /* operation.c */
 int cli_run_operation(const struct cli_args *a, vmie_operation op);

@@ -41,7 +41,8 @@ const struct cli_command cli_cmd_download = {
 		   "export-ami-0123.raw /dev/sdX",
 	.operands = "S3_URL PATH",
 	.allowed = OPTBIT(OPT_REGION) | OPTBIT(OPT_SPARSE) |
-		   OPTBIT(OPT_OVERWRITE) | OPTBIT(OPT_JSON_EVENTS),
+		   OPTBIT(OPT_OVERWRITE) | OPTBIT(OPT_JSON_EVENTS) |
+		   OPTBIT(OPT_MAX_BANDWIDTH),
 	.required = 0,
 	.run = run_download,
 };

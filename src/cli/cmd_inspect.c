@@ -13,6 +13,7 @@
 #include "base/xalloc.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,8 +31,8 @@ struct text_out {
 };
 
 /* "67108864 bytes (64.0 MiB)": the exact number for scripts and
- * comparisons, the rounded one for people. */
-static void print_size(FILE *f, uint64_t n)
+ * comparisons, the rounded one for people; then ", note" when there is one. */
+static void print_size_note(FILE *f, uint64_t n, const char *note)
 {
 	static const char *const unit[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
 	double v = (double)n;
@@ -41,10 +42,16 @@ static void print_size(FILE *f, uint64_t n)
 		u++;
 	}
 	if (u < 0)
-		fprintf(f, "%" PRIu64 " bytes\n", n);
+		fprintf(f, "%" PRIu64 " bytes", n);
 	else
-		fprintf(f, "%" PRIu64 " bytes (%.*f %s)\n", n, u >= 2 ? 2 : 1, v,
+		fprintf(f, "%" PRIu64 " bytes (%.*f %s)", n, u >= 2 ? 2 : 1, v,
 			unit[u]);
+	fprintf(f, "%s%s\n", note ? ", " : "", note ? note : "");
+}
+
+static void print_size(FILE *f, uint64_t n)
+{
+	print_size_note(f, n, NULL);
 }
 
 /* Text that came out of an image (a descriptor's createType, an OVF's
@@ -187,11 +194,20 @@ static void print_info(const struct text_out *o, int indent,
 	}
 	label(f, indent, "Virtual size");
 	/* 0 is a size only for RAW (an empty file); for a refused or
-	 * unreadable format, or an OVA (its disks have sizes), it is unknown. */
-	if (info->virtual_size || info->format == VIMG_RAW)
+	 * unreadable format, or an OVA (its disks have sizes), it is unknown.
+	 * An OVA's is its boot disk's: say so, and what all its disks hold. */
+	if (info->format == VIMG_OVA && info->ndisks) {
+		char disks[32];
+		snprintf(disks, sizeof disks, "%zu disk%s", info->ndisks,
+			 info->ndisks == 1 ? "" : "s");
+		print_size_note(f, info->virtual_size, "boot disk");
+		label(f, indent, "Total size");
+		print_size_note(f, vimg_total_virtual_size(info), disks);
+	} else if (info->virtual_size || info->format == VIMG_RAW) {
 		print_size(f, info->virtual_size);
-	else
+	} else {
 		fputs("-\n", f);
+	}
 	if (top) {
 		label(f, indent, "File size");
 		print_size(f, info->file_size);
@@ -282,10 +298,12 @@ static int run_inspect(const struct cli_args *a)
 		vmie_error_clear(&err);
 		return exit_status;
 	}
-	cli_log_init(&l, a);
-	cli_log_install(&l);
-	cli_log_open_file(&l, a);
-	cli_log_command_line(&l, a);
+	cli_log_start(&l, a);
+	/* inspect changes nothing and holds nothing to clean up: SIGINT and
+	 * SIGTERM end it at once (exit 130 / 143 as the shell reports them),
+	 * rather than after a decoder has read through a long stream. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	for (size_t i = 0; i < a->noperands; i++) {
 		if (cli_interrupted()) {
 			exit_status = cli_exit_status(VMIE_ERR_INTERRUPTED);

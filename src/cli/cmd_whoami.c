@@ -3,6 +3,16 @@
 #include "cli/cli.h"
 
 #include <jansson.h>
+#include <time.h>
+
+/* "2026-11-22T10:00:00Z"; false when there is no expiry. */
+static bool expiry(const vmie_identity *id, char *buf, size_t n)
+{
+	time_t t = (time_t)id->credential_expiration;
+	struct tm tm;
+	return t && gmtime_r(&t, &tm) &&
+	       strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0;
+}
 
 static void print_text(const vmie_identity *id)
 {
@@ -17,6 +27,21 @@ static void print_text(const vmie_identity *id)
 	printf("%-12s %s\n", "Endpoint", id->endpoint ? id->endpoint : "-");
 	printf("%-12s %s\n", "Credentials",
 	       id->credential_source ? id->credential_source : "-");
+	if (id->credential_chain)
+		printf("%-12s %s\n", "Chain", id->credential_chain);
+	char when[32];
+	if (id->credential_expiration && expiry(id, when, sizeof when)) {
+		long long left = id->credential_expiration - (long long)time(NULL);
+		if (left >= 3600)
+			printf("%-12s %s (in %lld h %02lld min)\n", "Expires",
+			       when, left / 3600, left % 3600 / 60);
+		else
+			printf("%-12s %s (in %lld min %02lld s)\n", "Expires",
+			       when, left > 0 ? left / 60 : 0,
+			       left > 0 ? left % 60 : 0);
+	} else {
+		printf("%-12s %s\n", "Expires", "- (no expiration given)");
+	}
 }
 
 static json_t *str_or_null(const char *s)
@@ -35,6 +60,11 @@ static void print_json(const vmie_identity *id)
 	json_object_set_new(o, "Endpoint", str_or_null(id->endpoint));
 	json_object_set_new(o, "Credentials",
 			    str_or_null(id->credential_source));
+	json_object_set_new(o, "Chain", str_or_null(id->credential_chain));
+	char when[32];
+	json_object_set_new(o, "Expiration",
+			    expiry(id, when, sizeof when) ? json_string(when)
+							  : json_null());
 	cli_json_print(o);
 }
 
@@ -78,7 +108,9 @@ const struct cli_command cli_cmd_whoami = {
 	.description =
 		"Call STS GetCallerIdentity and show the account, ARN and user "
 		"id vmie would act as, the region and endpoint it would use, "
-		"and where each came from.",
+		"where each came from, how the credentials were obtained (an "
+		"assume-role chain, an IAM Identity Center session) and when "
+		"they expire.",
 	.example = "  vmie whoami --profile prod --region eu-west-1",
 	.allowed = OPTBIT(OPT_REGION),
 	.required = 0,

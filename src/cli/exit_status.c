@@ -4,7 +4,8 @@
  * wide for an exit status and too fine-grained to branch on):
  *
  *   0    success
- *   1    general failure (anything not listed below)
+ *   1    general failure (anything not listed below); vmie batch: some
+ *        rows did not succeed
  *   2    usage error: unknown or misplaced option, missing or bad value,
  *        missing required option, no AWS region configured
  *   3    AWS error: credentials, configuration, AWS request failures

@@ -66,62 +66,83 @@ static void global_options(FILE *out)
 			option_line(out, (enum cli_opt)i);
 }
 
-static const char exit_statuses[] =
-	"Exit status:\n"
-	"  0    success\n"
-	"  1    general failure\n"
-	"  2    usage error: bad or missing option or value, no AWS region\n"
-	"  3    AWS error: credentials, configuration, an AWS request failed\n"
-	"  4    source error: the --source image, URL or JSON file; the\n"
-	"       preflight or inspect found errors AWS would refuse the image for\n"
-	"  5    sanbootable installation error (a Windows AMI, the install\n"
-	"       script failed, the new AMI could not be made)\n"
-	"  130  interrupted (SIGINT); the same command goes on from there\n"
-	"  143  terminated (SIGTERM)\n";
+const char cli_about[] =
+	"Import VM disk images into Amazon EC2 as AMIs, export AMIs to RAW "
+	"images, and install iPXE's sanbootable on the way.";
+const char cli_help_summary[] = "show help for a command (vmie help COMMAND)";
 
-static const char environment[] =
-	"Environment:\n"
-	"  AWS_PROFILE                  profile to use (--profile wins)\n"
-	"  AWS_REGION, AWS_DEFAULT_REGION\n"
-	"                               region (--region wins)\n"
-	"  AWS_ENDPOINT_URL             endpoint for every service "
-	"(--endpoint-url wins)\n"
-	"  AWS_CONFIG_FILE              config file (default ~/.aws/config)\n"
-	"  AWS_SHARED_CREDENTIALS_FILE  credentials file "
-	"(default ~/.aws/credentials)\n"
-	"  AWS_CA_BUNDLE                CA certificates for HTTPS\n"
-	"  AWS_MAX_ATTEMPTS             attempts per AWS request "
-	"(retries + 1)\n"
-	"  AWS_RETRY_MODE               standard (default) or legacy\n"
-	"  VMIE_OUTAGE_WINDOW           how long to wait out an outage "
-	"(--outage-window wins)\n"
-	"  NO_COLOR                     set (to anything): no colour\n"
-	"  XDG_STATE_HOME               log files go to "
-	"$XDG_STATE_HOME/vmie/logs, run\n"
-	"                               journals to .../vmie/runs (default\n"
-	"                               ~/.local/state/vmie/...)\n";
+const struct cli_note cli_exit_statuses[] = {
+	{"0", "success"},
+	{"1", "general failure; batch: some rows did not succeed"},
+	{"2", "usage error: bad or missing option or value, no AWS region"},
+	{"3", "AWS error: credentials, configuration, an AWS request failed"},
+	{"4", "source error: the --source image, URL or JSON file; the "
+	      "preflight or inspect found errors AWS would refuse the image for"},
+	{"5", "sanbootable installation error (a Windows AMI, the install "
+	      "script failed, the new AMI could not be made)"},
+	{"130", "interrupted (SIGINT); the same command goes on from there"},
+	{"143", "terminated (SIGTERM)"},
+	{NULL, NULL},
+};
+
+const struct cli_note cli_environment[] = {
+	{"AWS_PROFILE", "profile to use (--profile wins)"},
+	{"AWS_REGION, AWS_DEFAULT_REGION", "region (--region wins)"},
+	{"AWS_ENDPOINT_URL", "endpoint for every service (--endpoint-url wins)"},
+	{"AWS_CONFIG_FILE", "config file (default ~/.aws/config)"},
+	{"AWS_SHARED_CREDENTIALS_FILE",
+	 "credentials file (default ~/.aws/credentials)"},
+	{"AWS_CA_BUNDLE", "CA certificates for HTTPS"},
+	{"AWS_MAX_ATTEMPTS", "attempts per AWS request (retries + 1)"},
+	{"AWS_RETRY_MODE", "standard (default) or legacy"},
+	{"VMIE_OUTAGE_WINDOW", "how long to wait out an outage "
+			       "(--outage-window wins)"},
+	{"NO_COLOR", "set (to anything): no colour"},
+	{"XDG_STATE_HOME", "log files go to $XDG_STATE_HOME/vmie/logs, run "
+			   "journals to .../vmie/runs (default "
+			   "~/.local/state/vmie/...)"},
+	{"VMIE_LOG_KEEP_RUNS", "a log is deleted only when this many newer runs "
+			       "have logs (default 50; 'all': never delete)"},
+	{"VMIE_LOG_KEEP_DAYS", "and it is older than this many days (default 30; "
+			       "'all': never delete)"},
+	{NULL, NULL},
+};
+
+/* "  NAME" then text wrapped from column col (on the next line when NAME
+ * reaches it). */
+static void note_line(FILE *out, const struct cli_note *n, int col)
+{
+	int len = fprintf(out, "  %s", n->name);
+	if (len + 1 >= col)
+		fprintf(out, "\n%*s", col, "");
+	else
+		fprintf(out, "%*s", col - len, "");
+	wrap(out, n->text, col);
+}
+
+static void notes(FILE *out, const char *title, const struct cli_note *n,
+		  int col)
+{
+	fprintf(out, "%s:\n", title);
+	for (; n->name; n++)
+		note_line(out, n, col);
+}
 
 void cli_help_main(FILE *out)
 {
-	fprintf(out,
-		"Usage: vmie [GLOBAL OPTIONS] COMMAND [OPTIONS]\n"
-		"\n"
-		"Import VM disk images into Amazon EC2 as AMIs, export AMIs to "
-		"RAW images,\n"
-		"and install iPXE's sanbootable on the way.\n"
-		"\n"
-		"Commands:\n");
+	fputs("Usage: vmie [GLOBAL OPTIONS] COMMAND [OPTIONS]\n\n", out);
+	wrap(out, cli_about, 0);
+	fputs("\nCommands:\n", out);
 	for (size_t i = 0; cli_commands[i]; i++)
 		fprintf(out, "  %-10s %s\n", cli_commands[i]->name,
 			cli_commands[i]->summary);
-	fprintf(out, "  %-10s %s\n", "help", "show help for a command "
-		"(vmie help COMMAND)");
+	fprintf(out, "  %-10s %s\n", "help", cli_help_summary);
 	fputc('\n', out);
 	global_options(out);
 	fputc('\n', out);
-	fputs(exit_statuses, out);
+	notes(out, "Exit status", cli_exit_statuses, 7);
 	fputc('\n', out);
-	fputs(environment, out);
+	notes(out, "Environment", cli_environment, HELP_COL + 1);
 	fprintf(out, "\nRun 'vmie COMMAND --help' for the options of a "
 		"command.\n");
 }

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,12 +89,20 @@ void cli_json_print_line(void *obj)
 	json_decref(j);
 }
 
-/* inspect: sizes are integers (jansson's json_int_t is long long, and no
- * image comes near 2^63 bytes); strings the image left empty are null. */
+/* inspect: sizes are integers.  jansson's json_int_t is long long, and a
+ * crafted image can claim more than 2^63 bytes (a VHD's size field of
+ * 2^64-1): such a size goes out as the large number it is, never as a
+ * negative one.  Strings the image left empty are null. */
+
+static json_t *json_size(uint64_t n)
+{
+	return n <= (uint64_t)INT64_MAX ? json_integer((json_int_t)n)
+					: json_real((double)n);
+}
 
 static json_t *size_or_null(uint64_t n)
 {
-	return n ? json_integer((json_int_t)n) : json_null();
+	return n ? json_size(n) : json_null();
 }
 
 static json_t *nonempty_or_null(const char *s)
@@ -108,8 +117,8 @@ static json_t *partitions_json(const vimg_info *info)
 		const vimg_partition *p = &info->partitions[i];
 		json_t *o = json_object();
 		json_object_set_new(o, "index", json_integer(p->index));
-		json_object_set_new(o, "start", json_integer((json_int_t)p->start));
-		json_object_set_new(o, "size", json_integer((json_int_t)p->size));
+		json_object_set_new(o, "start", json_size(p->start));
+		json_object_set_new(o, "size", json_size(p->size));
 		json_object_set_new(o, "type", json_string(p->type));
 		json_object_set_new(o, "bootable", json_boolean(p->bootable));
 		json_object_set_new(o, "fs", nonempty_or_null(p->fs));
@@ -147,11 +156,13 @@ static void image_keys(json_t *o, const vimg_info *info, bool top)
 		json_object_set_new(o, "compression", info ? json_string(
 			vimg_compression_name(info->compression)) : json_null());
 	}
-	json_object_set_new(o, "virtual_size", info ? json_integer(
-		(json_int_t)info->virtual_size) : json_null());
+	json_object_set_new(o, "virtual_size", info ? json_size(info->virtual_size) : json_null());
 	if (top) {
-		json_object_set_new(o, "file_size", info ? json_integer(
-			(json_int_t)info->file_size) : json_null());
+		/* An OVA's virtual_size is its boot disk's; this is all of
+		 * its disks (any other image: virtual_size again). */
+		json_object_set_new(o, "total_virtual_size", info ? json_size(
+			vimg_total_virtual_size(info)) : json_null());
+		json_object_set_new(o, "file_size", info ? json_size(info->file_size) : json_null());
 		json_object_set_new(o, "image_size", info ? size_or_null(
 			info->image_size) : json_null());
 	}
@@ -171,10 +182,10 @@ static json_t *disks_json(const vimg_info *info)
 		json_t *o = json_object();
 		json_object_set_new(o, "href", str_or_null(d->href));
 		json_object_set_new(o, "capacity",
-				    json_integer((json_int_t)d->capacity));
+				    json_size(d->capacity));
 		json_object_set_new(o, "offset",
-				    json_integer((json_int_t)d->offset));
-		json_object_set_new(o, "size", json_integer((json_int_t)d->size));
+				    json_size(d->offset));
+		json_object_set_new(o, "size", json_size(d->size));
 		/* A missing member: its inspection keys are null. */
 		image_keys(o, d->info, false);
 		json_object_set_new(o, "findings", d->info ? findings_json(d->info)

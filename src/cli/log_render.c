@@ -7,12 +7,14 @@
  *     per line so a crash or a kill still leaves the full story.
  */
 #include "cli/cli.h"
+#include "cli/logprune.h"
 #include "cli/progress.h"
 
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/xalloc.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +79,8 @@ static void handler(void *ctx, vmie_log_level level, const char *msg)
 	if (level < l->console_min)
 		return;
 	cli_progress_clear(l->progress); /* the line goes above the bar */
+	if (l->clear)
+		l->clear(l->clear_ctx);
 	const char *color = l->color ? level_color(level) : NULL;
 	fprintf(stderr, "%s%s", color ? color : "", level_prefix(level));
 	put_safe(stderr, msg);
@@ -117,6 +121,25 @@ void cli_log_file_only(struct cli_log *l, vmie_log_level level,
 	to_file(l, level, msg);
 }
 
+/* The default directory gains a log per run: keep it to what the settings
+ * say (logprune.c).  Never fatal, and quiet unless a setting is wrong. */
+static void prune_logs(struct cli_log *l, const char *current)
+{
+	struct cli_log_keep k;
+	char warning[256];
+	cli_log_keep_from_env(&k, warning, sizeof warning);
+	if (warning[0])
+		cli_log(l, VMIE_LOG_WARN, "%s", warning);
+	int n = cli_log_prune(current, &k, time(NULL));
+	if (n < 0)
+		cli_log(l, VMIE_LOG_DEBUG, "old logs not pruned: %s",
+			strerror(errno));
+	else if (n > 0)
+		cli_log(l, VMIE_LOG_DEBUG, "deleted %d old log file%s (keeping "
+			"the last %ld runs' and %ld days')", n, n == 1 ? "" : "s",
+			k.runs, k.days);
+}
+
 void cli_log_open_file(struct cli_log *l, const struct cli_args *a)
 {
 	vmie_error err = {0};
@@ -132,8 +155,18 @@ void cli_log_open_file(struct cli_log *l, const struct cli_args *a)
 	}
 	l->file = f;
 	l->file_path = path;
+	if (!a->log_file)
+		prune_logs(l, path);
 out:
 	vmie_error_clear(&err);
+}
+
+void cli_log_start(struct cli_log *l, const struct cli_args *a)
+{
+	cli_log_init(l, a);
+	cli_log_install(l);
+	cli_log_open_file(l, a);
+	cli_log_command_line(l, a);
 }
 
 void cli_log_free(struct cli_log *l)

@@ -89,12 +89,30 @@ fail:
 
 FILE *cli_logfile_open(const char *path, bool exclusive, vmie_error *err)
 {
-	int flags = O_WRONLY | O_CREAT | O_CLOEXEC |
-		    (exclusive ? O_EXCL | O_NOFOLLOW : O_APPEND);
+	/* Never through a symbolic link (someone else's link could aim the
+	 * log at a file of ours).  A FIFO is allowed (a reader may follow
+	 * the log): its open waits for one, and a signal interrupts it. */
+	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+		    (exclusive ? O_EXCL : O_APPEND);
 	int fd = open(path, flags, 0600);
+	struct stat st;
 	if (fd < 0) {
+		int e = errno;
 		verr_set(err, VMIE_ERR_GENERAL_OPERATION_FAILED,
-			 "cannot open log file %s: %s", path, strerror(errno));
+			 "cannot open log file %s: %s", path,
+			 e == ELOOP ? "it is a symbolic link (vmie writes its "
+				      "log only at a real path)"
+				    : strerror(e));
+		return NULL;
+	}
+	/* The log names accounts, buckets and ARNs: an existing file given
+	 * with --log-file becomes 0600 like one vmie creates. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) &&
+	    fchmod(fd, 0600) != 0) {
+		verr_set(err, VMIE_ERR_GENERAL_OPERATION_FAILED,
+			 "cannot make log file %s private (mode 0600): %s",
+			 path, strerror(errno));
+		close(fd);
 		return NULL;
 	}
 	FILE *f = fdopen(fd, exclusive ? "w" : "a");

@@ -9,19 +9,6 @@
 
 #include <string.h>
 
-const struct cli_command *const cli_commands[] = {
-	&cli_cmd_import, &cli_cmd_export, &cli_cmd_convert, &cli_cmd_download, &cli_cmd_inspect,
-	&cli_cmd_whoami, &cli_cmd_runs, NULL,
-};
-
-const struct cli_command *cli_command_find(const char *name)
-{
-	for (size_t i = 0; cli_commands[i]; i++)
-		if (strcmp(cli_commands[i]->name, name) == 0)
-			return cli_commands[i];
-	return NULL;
-}
-
 /* `vmie help [TOPIC]`. */
 static int help_topic(const struct cli_args *a)
 {
@@ -54,6 +41,8 @@ int main(int argc, char **argv)
 		exit_status = cli_usage_error(&a, &err);
 		goto out;
 	}
+	a.opts.aws.prompt = cli_prompt;
+	a.opts.aws.prompt_ctx = &a;
 	if (a.version) {
 		printf("vmie %s\n", vmie_version());
 		exit_status = CLI_EXIT_OK;

@@ -83,10 +83,7 @@ int cli_run_operation(const struct cli_args *a, vmie_operation op)
 		vmie_error_clear(&err);
 		return exit_status;
 	}
-	cli_log_init(&l, a);
-	cli_log_install(&l);
-	cli_log_open_file(&l, a);
-	cli_log_command_line(&l, a);
+	cli_log_start(&l, a);
 	l.progress = progress_for(a);
 
 	vmie_options o = a->opts;

@@ -83,8 +83,7 @@ void cli_fmt_duration(char *buf, size_t len, double seconds)
 		snprintf(buf, len, "%ld:%02ld", s / 60, s % 60);
 }
 
-/* "[=====>     ]" filling `width` columns for a fraction in [0,1]. */
-static void bar(char *buf, size_t len, double frac, int width)
+void cli_fmt_bar(char *buf, size_t len, double frac, int width)
 {
 	int inner = width - 2, fill;
 	if (inner < 1 || (size_t)width + 1 > len) {
@@ -126,7 +125,7 @@ void cli_progress_line(char *buf, size_t len, const vmie_event *ev,
 			 ev->message && ev->message[0] ? ": " : "",
 			 ev->message ? ev->message : "", eta);
 		int w = width - 10 - (int)strlen(text);
-		bar(b, sizeof(b), ev->percent / 100.0, w > 40 ? 40 : w);
+		cli_fmt_bar(b, sizeof(b), ev->percent / 100.0, w > 40 ? 40 : w);
 		snprintf(buf, len, "%-8s %s%s", ev->phase, b, text);
 		return;
 	}
@@ -148,7 +147,7 @@ void cli_progress_line(char *buf, size_t len, const vmie_event *ev,
 		 rate > 0 ? "/s" : "", rate > 0 && ev->done < ev->total ? "  ETA " : "",
 		 rate > 0 && ev->done < ev->total ? eta : "");
 	int w = width - 10 - (int)strlen(text);
-	bar(b, sizeof(b), frac, w > 40 ? 40 : w);
+	cli_fmt_bar(b, sizeof(b), frac, w > 40 ? 40 : w);
 	snprintf(buf, len, "%-8s %s%s", ev->phase, b, text);
 }
 
@@ -281,12 +280,8 @@ static const char *kind_name(vmie_event_kind k)
 	return "unknown";
 }
 
-static void render_event(cli_progress *p, const vmie_event *ev, double t)
+void *cli_progress_event_json(const vmie_event *ev)
 {
-	bool last = ev->total && ev->done >= ev->total;
-	if (ev->kind == VMIE_EVENT_PROGRESS && !last && t - p->last_draw < EVENT_REDRAW)
-		return;
-	p->last_draw = t;
 	char ts[VISOTIME_LEN];
 	visotime_format(time(NULL), ts);
 	json_t *o = json_pack("{s:s, s:s, s:s}", "event", kind_name(ev->kind),
@@ -306,6 +301,16 @@ static void render_event(cli_progress *p, const vmie_event *ev, double t)
 		json_object_set_new(o, ev->key, json_string(ev->value));
 	if (ev->kind == VMIE_EVENT_PHASE_END)
 		json_object_set_new(o, "seconds", json_real(ev->seconds));
+	return o;
+}
+
+static void render_event(cli_progress *p, const vmie_event *ev, double t)
+{
+	bool last = ev->total && ev->done >= ev->total;
+	if (ev->kind == VMIE_EVENT_PROGRESS && !last && t - p->last_draw < EVENT_REDRAW)
+		return;
+	p->last_draw = t;
+	json_t *o = cli_progress_event_json(ev);
 	char *s = json_dumps(o, JSON_COMPACT);
 	if (s) {
 		fprintf(p->out, "%s\n", s);

@@ -33,10 +33,16 @@ void cli_progress_event(void *ctx, const vmie_event *ev);
  * next event.  A no-op in other modes. */
 void cli_progress_clear(cli_progress *p);
 
+/* The JSON object of one event, as --json-events prints it (a json_t,
+ * the caller's). */
+void *cli_progress_event_json(const vmie_event *ev);
+
 /* Pure formatting, exposed for tests: "1.5 GiB", "512 B"; "1:02:03" /
  * "4:05"; the bar line for a transfer or a task into buf. */
 void cli_fmt_bytes(char *buf, size_t len, double bytes);
 void cli_fmt_duration(char *buf, size_t len, double seconds);
+/* "[=====>     ]" filling width columns for a fraction in [0,1]. */
+void cli_fmt_bar(char *buf, size_t len, double frac, int width);
 void cli_progress_line(char *buf, size_t len, const vmie_event *ev,
 		       double rate, int width);
 

@@ -20,9 +20,16 @@ void cli_summary_print(FILE *f, vmie_operation op, const vmie_result *r)
 	fprintf(f, "vmie %s: done\n", vmie_operation_name(op));
 	row(f, "Source:", r->source);
 	if (r->s3_url) {
-		char line[1200];
+		char line[1200], disk[32];
 		cli_fmt_bytes(size, sizeof(size), (double)r->uploaded_bytes);
-		if (r->uploaded_bytes)
+		cli_fmt_bytes(disk, sizeof(disk), (double)r->disk_bytes);
+		if (r->uploaded_bytes && r->disk_bytes &&
+		    r->disk_bytes != r->uploaded_bytes)
+			snprintf(line, sizeof(line), "%s (%s, %s for a %s disk, "
+				 "%.0f%%)", r->s3_url, r->format ? r->format : "?",
+				 size, disk, 100.0 * (double)r->uploaded_bytes /
+						     (double)r->disk_bytes);
+		else if (r->uploaded_bytes)
 			snprintf(line, sizeof(line), "%s (%s, %s)", r->s3_url,
 				 r->format ? r->format : "?", size);
 		else
@@ -84,6 +91,11 @@ void *cli_summary_json(vmie_operation op, const vmie_result *r)
 	json_object_set_new(o, "s3_url", str_or_null(r->s3_url));
 	json_object_set_new(o, "format", str_or_null(r->format));
 	json_object_set_new(o, "uploaded_bytes", json_integer((json_int_t)r->uploaded_bytes));
+	json_object_set_new(o, "disk_bytes", r->disk_bytes
+			    ? json_integer((json_int_t)r->disk_bytes) : json_null());
+	json_object_set_new(o, "upload_ratio", r->disk_bytes && r->uploaded_bytes
+			    ? json_real((double)r->uploaded_bytes /
+					(double)r->disk_bytes) : json_null());
 	json_object_set_new(o, "import_task_id", str_or_null(r->import_task_id));
 	json_object_set_new(o, "ami_id", str_or_null(r->ami_id));
 	json_t *snaps = json_array();

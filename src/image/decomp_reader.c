@@ -199,17 +199,53 @@ static void dr_close(vimg_reader *r)
 	free(d);
 }
 
+/* What the image says about its own size, read through the stream:
+ * decoding as far as its headers lie (a VHDX's metadata is a few MiB
+ * in), never further than PROBE. */
+#define PROBE (64u << 20)
+
+static uint64_t declared_bound(dr *d, const char **what)
+{
+	vimg_reader probe;
+	memset(&probe, 0, sizeof(probe));
+	probe.read_at = dr_read_at;
+	probe.ctx = d;
+	probe.size = PROBE;
+	uint64_t bound = vimg_declared_size_bound(&probe, what);
+	/* A read past the end of a short stream is no decoding error. */
+	return d->err.message ? 0 : bound;
+}
+
 /* The size the stream decodes to, by decoding all of it once (keeping
- * the head on the way); stops at `limit` bytes when one is given. */
+ * the head on the way), stopping at the first bound it passes: the
+ * caller's limit, AWS's image size limit, or what the image's own headers
+ * declare.  A decompression bomb ends there, not after 100 GiB. */
 static int count_size(dr *d, uint64_t limit, uint64_t *size)
 {
-	long long len;
-	while ((len = next_block(d)) > 0)
-		if (limit && d->pos > limit)
-			return verr_set(&d->err, VMIE_ERR_FILE_DECOMPRESS_FAILED,
-					"decompresses to more than %llu bytes",
-					(unsigned long long)limit),
-			       -1;
+	const char *why = "AWS's image size limit";
+	uint64_t max = vimg_max_image_size();
+	if (limit && limit < max) {
+		max = limit;
+		why = "the limit for this image";
+	}
+	const char *what = NULL;
+	uint64_t declared = declared_bound(d, &what);
+	if (d->err.message)
+		return -1;
+	if (declared && declared < max) {
+		max = declared;
+		why = what;
+	}
+	long long len = 0;
+	while (d->pos <= max && (len = next_block(d)) > 0)
+		;
+	if (d->pos > max)
+		return verr_set(&d->err, VMIE_ERR_FILE_DECOMPRESS_FAILED,
+				"it decompresses to more than %llu bytes, more "
+				"than %s allows (a decompression bomb, or the "
+				"wrong file)",
+				(unsigned long long)max, why),
+		       -1;
 	if (len < 0)
 		return -1;
 	*size = d->pos;
@@ -242,14 +278,35 @@ int vimg_reader_decompress(vimg_reader *out, const vimg_reader *compressed,
 	if (restart(d) < 0)
 		goto fail;
 	bool known = vimg_size_hint(compressed, c, &size);
-	if (known && limit && size > limit) {
+	uint64_t max = vimg_max_image_size();
+	if (limit && limit < max)
+		max = limit;
+	if (known && size > max) {
 		verr_set(&d->err, VMIE_ERR_FILE_DECOMPRESS_FAILED,
-			 "decompresses to %llu bytes, more than %llu",
-			 (unsigned long long)size, (unsigned long long)limit);
+			 "its headers say it decompresses to %llu bytes, more "
+			 "than %llu", (unsigned long long)size,
+			 (unsigned long long)max);
 		goto fail;
 	}
 	if (!known && (count_size(d, limit, &size) < 0 || restart(d) < 0))
 		goto fail;
+	if (known) {
+		/* A size record can be as much of a lie as the data: hold it to
+		 * what the image's headers declare. */
+		const char *what = NULL;
+		uint64_t declared = declared_bound(d, &what);
+		if (d->err.message)
+			goto fail;
+		if (declared && size > declared) {
+			verr_set(&d->err, VMIE_ERR_FILE_DECOMPRESS_FAILED,
+				 "its %s headers say it decompresses to %llu "
+				 "bytes, more than %s allows (%llu)",
+				 vimg_compression_name(c),
+				 (unsigned long long)size, what,
+				 (unsigned long long)declared);
+			goto fail;
+		}
+	}
 	/* Decode the head now: a stream corrupt from its first bytes is
 	 * refused at open, not on some later read. */
 	while (d->pos < HEAD && !d->ended)

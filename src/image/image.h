@@ -73,6 +73,12 @@ typedef struct vimg_opener {
 	void *ctx;
 } vimg_opener;
 
+/* An opener for the files named beside the image at path (op->ctx owns
+ * the directory: free it with vimg_opener_dir_free).  Names that climb out
+ * of the directory are refused. */
+void vimg_opener_dir(vimg_opener *op, const char *path);
+void vimg_opener_dir_free(vimg_opener *op);
+
 /* r->read_at, and "all len bytes or false" for fixed-size structures. */
 long long vimg_read(const vimg_reader *r, uint64_t off, void *buf, size_t len);
 bool vimg_read_exact(const vimg_reader *r, uint64_t off, void *buf, size_t len);
@@ -92,6 +98,29 @@ vimg_format vimg_detect(const vimg_reader *r);
  * findings (no table, no OS partition -> AWS's "Unknown OS / Missing OS
  * files."). */
 int vimg_inspect_partitions(const vimg_reader *disk, vimg_info *info);
+
+/* "Disk images must be less than 16 TiB" (VM Import/Export limitations). */
+#define VIMG_AWS_MAX_IMAGE_SIZE (16ull << 40)
+
+/* VIMG_AWS_MAX_IMAGE_SIZE, or less: the test knob VMIE_MAX_IMAGE_SIZE=BYTES
+ * can only lower it. */
+uint64_t vimg_max_image_size(void);
+
+/* The most bytes an image file can hold by what its own headers declare
+ * (read through r, which may be a head only): a sparse VMDK's capacity, a
+ * dynamic VHD's size, a VHDX's virtual size, each with its metadata and a
+ * margin; 0 when the headers declare nothing (a RAW disk).  *what names
+ * the declaration for messages.  Decoding a compressed image stops there:
+ * a decompression bomb is refused instead of decoded. */
+uint64_t vimg_declared_size_bound(const vimg_reader *r, const char **what);
+
+/* The boot mode an import asks for ("uefi", "legacy-bios"; NULL: none)
+ * against the partition table inspection found: an error when uefi meets
+ * a disk without an EFI system partition, a warning when legacy-bios
+ * meets a GPT disk with an ESP and no BIOS boot partition.  An OVA's
+ * first disk is the one checked; nothing is said when the partitions were
+ * not read. */
+void vimg_check_boot_mode(vimg_info *info, const char *boot_mode);
 
 /* Per-format inspection: fill subformat, virtual_size and findings.  Each
  * returns 0 when the image was understood (findings may still hold errors)
@@ -138,6 +167,11 @@ typedef struct vimg_inspect_opts {
 } vimg_inspect_opts;
 int vimg_inspect(const vimg_reader *r, const vimg_inspect_opts *o,
 		 vimg_info *info, vmie_error *err);
+/* Errors in info that say the file is damaged, as opposed to well-formed
+ * but not what AWS imports (a sparse VMDK, whose disk can still be read
+ * through vimg_guest_open). */
+bool vimg_broken(const vimg_info *info);
+
 /* vimg_inspect on a local file, extents opened beside it. */
 int vimg_inspect_file(const char *path, vimg_info *info, vmie_error *err);
 

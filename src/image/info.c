@@ -100,3 +100,18 @@ bool vimg_has_errors(const vimg_info *info)
 			return true;
 	return false;
 }
+
+uint64_t vimg_total_virtual_size(const vimg_info *info)
+{
+	if (!info->ndisks)
+		return info->virtual_size;
+	uint64_t total = 0;
+	for (size_t i = 0; i < info->ndisks; i++) {
+		const vimg_disk *d = &info->disks[i];
+		/* As for the boot disk: the OVF's capacity when the image
+		 * itself could not be read. */
+		total += d->info && d->info->virtual_size ? d->info->virtual_size
+							  : d->capacity;
+	}
+	return total;
+}

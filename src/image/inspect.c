@@ -11,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "base/buf.h"
 #include "base/error.h"
 #include "base/xalloc.h"
 #include "codec/decode.h"
@@ -140,9 +139,7 @@ static void inspect_partitions(const vimg_reader *img,
 	vimg_reader_close(&guest);
 }
 
-/* Errors that say the file is damaged, as opposed to well-formed but not
- * what AWS imports (a sparse VMDK, whose disk can still be read). */
-static bool structurally_broken(const vimg_info *info)
+bool vimg_broken(const vimg_info *info)
 {
 	for (size_t i = 0; i < info->nfindings; i++)
 		if (info->findings[i].severity == VIMG_ERROR &&
@@ -151,24 +148,40 @@ static bool structurally_broken(const vimg_info *info)
 	return false;
 }
 
+/* A file that starts like a format but that format's inspector cannot
+ * read (a VHD cut to its first 100 bytes): vmie cannot say what it is,
+ * so it is not importable. */
+static void unrecognized(const vimg_reader *img, vimg_info *info, vimg_format f)
+{
+	info->format = VIMG_UNKNOWN;
+	vimg_add_finding(info, VIMG_ERROR, "unrecognized-image",
+			 "ImportImage fails with ClientError: Disk validation "
+			 "failed",
+			 "the file starts like a %s image, but vmie cannot read it "
+			 "as one (%llu bytes): it is truncated or damaged; copy "
+			 "the image again",
+			 vimg_format_name(f), (unsigned long long)img->size);
+}
+
 static void inspect_image(const vimg_reader *img, const vimg_inspect_opts *o,
 			  vimg_info *info)
 {
 	vimg_format f = vimg_detect(img);
 	int depth = o ? o->depth : 0;
+	int rc = 0;
 
 	switch (f) {
 	case VIMG_RAW:
 		vimg_raw_inspect(img, info); /* includes the partitions */
 		return;
 	case VIMG_VHD:
-		vimg_vhd_inspect(img, info);
+		rc = vimg_vhd_inspect(img, info);
 		break;
 	case VIMG_VHDX:
-		vimg_vhdx_inspect(img, info);
+		rc = vimg_vhdx_inspect(img, info);
 		break;
 	case VIMG_VMDK:
-		vimg_vmdk_inspect(img, o ? o->opener : NULL, info);
+		rc = vimg_vmdk_inspect(img, o ? o->opener : NULL, info);
 		break;
 	case VIMG_OVA:
 		if (depth > 0) {
@@ -185,8 +198,26 @@ static void inspect_image(const vimg_reader *img, const vimg_inspect_opts *o,
 		refuse(info, f);
 		return;
 	}
-	if (!structurally_broken(info))
+	if (rc < 0) {
+		unrecognized(img, info, f);
+		return;
+	}
+	if (!vimg_broken(info))
 		inspect_partitions(img, o, info);
+}
+
+/* AWS's limit, whatever the format claims. */
+static void check_size(vimg_info *info)
+{
+	uint64_t max = vimg_max_image_size();
+	if (info->virtual_size <= max)
+		return;
+	vimg_add_finding(info, VIMG_ERROR, "image-too-large",
+			 "VM Import refuses disk images of 16 TiB or more",
+			 "the image declares a virtual size of %llu bytes, more "
+			 "than the %llu bytes AWS imports",
+			 (unsigned long long)info->virtual_size,
+			 (unsigned long long)max);
 }
 
 int vimg_inspect(const vimg_reader *r, const vimg_inspect_opts *o,
@@ -232,6 +263,7 @@ int vimg_inspect(const vimg_reader *r, const vimg_inspect_opts *o,
 		img = &dec;
 	}
 	inspect_image(img, o, info);
+	check_size(info);
 	info->compression = c;
 	info->file_size = r->size;
 	info->image_size = img->size;
@@ -241,56 +273,17 @@ int vimg_inspect(const vimg_reader *r, const vimg_inspect_opts *o,
 	return 0;
 }
 
-/* A relative name that stays inside its directory: no leading '/', no
- * ".." component, no backslash (a Windows-made descriptor's separator
- * would otherwise be a file name character here). */
-static bool name_stays_inside(const char *name)
-{
-	if (!name[0] || name[0] == '/' || strchr(name, '\\'))
-		return false;
-	for (const char *p = name; *p;) {
-		size_t n = strcspn(p, "/");
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return false;
-		p += n;
-		p += *p == '/';
-	}
-	return true;
-}
-
-/* Extents and other referenced files live beside the descriptor; a name
- * that climbs out of that directory is refused rather than followed. */
-static int dir_open(const vimg_opener *op, const char *name, vimg_reader *out)
-{
-	if (!name_stays_inside(name))
-		return -1;
-	vbuf path = VBUF_INIT;
-	vbuf_addf(&path, "%s/%s", (const char *)op->ctx, name);
-	int rc = vimg_reader_file(out, vbuf_str(&path), NULL);
-	vbuf_free(&path);
-	return rc;
-}
-
 int vimg_inspect_file(const char *path, vimg_info *info, vmie_error *err)
 {
 	vimg_reader r;
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
+	vimg_opener op;
 
-	if (vimg_reader_file(&r, path, err) < 0) {
-		free(dir);
+	if (vimg_reader_file(&r, path, err) < 0)
 		return -1;
-	}
-	if (slash == dir)
-		slash[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		strcpy(dir, ".");
-	vimg_opener op = {dir_open, dir};
+	vimg_opener_dir(&op, path);
 	vimg_inspect_opts o = {path, &op, 0, 0};
 	int rc = vimg_inspect(&r, &o, info, err);
 	vimg_reader_close(&r);
-	free(dir);
+	vimg_opener_dir_free(&op);
 	return rc;
 }

@@ -111,7 +111,9 @@ int vimg_reader_file(vimg_reader *r, const char *path, vmie_error *err)
 	int fd;
 
 	memset(r, 0, sizeof(*r));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+	 * writer, forever; its type is checked right after. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return verr_set(err, VMIE_ERR_INVALID_SOURCE,
 				"cannot open %s: %s", path, strerror(errno)),
@@ -120,10 +122,14 @@ int vimg_reader_file(vimg_reader *r, const char *path, vmie_error *err)
 	 * device is a disk, which is what a RAW image is. */
 	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
 		close(fd);
-		return verr_set(err, VMIE_ERR_INVALID_SOURCE,
-				"%s is not a regular file", path),
-		       -1;
+		verr_set(err, VMIE_ERR_INVALID_SOURCE,
+			 "%s is not a regular file or a block device", path);
+		verr_hint(err, "a disk image is read from a file or a block "
+			  "device: copy a FIFO's or a directory's image into a "
+			  "file first");
+		return -1;
 	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	uint64_t size = (uint64_t)st.st_size;
 	if (S_ISBLK(st.st_mode)) {
 		off_t end = lseek(fd, 0, SEEK_END);

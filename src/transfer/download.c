@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "aws/config.h"
@@ -39,6 +40,8 @@ void vdownload_result_free(vdownload_result *r)
 size_t vdl_chunk_size(const vdownload_opts *o, const vdl_object *ob)
 {
 	uint64_t cs = o->chunk_size;
+	if (o->threshold && ob->size < o->threshold)
+		cs = ob->size > VDL_MIN_CHUNK ? ob->size : VDL_MIN_CHUNK;
 	if (!cs && ob->verify == VDL_VERIFY_MD5_MULTIPART && ob->part_off &&
 	    ob->part_off[1] >= VDL_MIN_CHUNK &&
 	    ob->part_off[1] <= VDL_MAX_PART_CHUNK)
@@ -131,6 +134,37 @@ static int exists_refused(const vdownload_opts *o, vmie_error *err)
 			      "another path");
 }
 
+/* The state says which chunks an earlier run wrote; the target says
+ * what is there now.  A file that shrank (truncated, emptied) is brought
+ * back to the object's size first, so what it lost reads as zeros; every
+ * chunk whose bytes no longer match what it received is fetched again. */
+static int trust_but_verify(vdl_run *r, vmie_error *err)
+{
+	const vdownload_opts *o = r->o;
+	struct stat st;
+	if (!r->t.device && fstat(r->t.fd, &st) == 0 &&
+	    (uint64_t)st.st_size != r->obj.size) {
+		vlog_warn("%s is %lld bytes, not the %" PRIu64 " the earlier "
+			  "run left: checking what is still there",
+			  o->path, (long long)st.st_size, r->obj.size);
+		if (ftruncate(r->t.fd, (off_t)r->obj.size) != 0) {
+			int e = errno;
+			verr_set(err, VMIE_ERR_FILE_DOWNLOAD_FAILED,
+				 "cannot size %s to %" PRIu64 " bytes: %s",
+				 o->path, r->obj.size, strerror(e));
+			return verr_hint(err, "check the free space and the "
+					      "filesystem's file size limit");
+		}
+	}
+	uint64_t stale = 0;
+	int rc = vdl_recheck(r, &stale, err);
+	if (rc == 0 && stale)
+		vlog_warn("%s: %" PRIu64 " bytes that the earlier run wrote "
+			  "no longer match what it received: fetching them "
+			  "again", o->path, stale);
+	return rc;
+}
+
 /* An earlier run's state, or a fresh start (refused over a file that is
  * not one of our downloads, unless overwrite). */
 static int resume_or_reset(vdl_run *r, uint64_t *resumed, vmie_error *err)
@@ -141,6 +175,9 @@ static int resume_or_reset(vdl_run *r, uint64_t *resumed, vmie_error *err)
 		       vdl_state_load(r->t.state_path, &r->id, &r->plan, &why);
 	*resumed = 0;
 	if (matched) {
+		int rc = trust_but_verify(r, err);
+		if (rc != 0)
+			return rc;
 		for (size_t i = 0; i < r->plan.n; i++) {
 			vdl_chunk *c = &r->plan.chunks[i];
 			if (c->done)
@@ -152,9 +189,15 @@ static int resume_or_reset(vdl_run *r, uint64_t *resumed, vmie_error *err)
 							     c->len);
 		}
 		r->done_bytes = *resumed;
-		vlog_info("resuming the download of s3://%s/%s: %" PRIu64
-			  " of %" PRIu64 " bytes are already in %s",
-			  o->bucket, o->key, *resumed, r->obj.size, o->path);
+		if (*resumed)
+			vlog_info("resuming the download of s3://%s/%s: %" PRIu64
+				  " of %" PRIu64 " bytes are already in %s "
+				  "(read back and checked)",
+				  o->bucket, o->key, *resumed, r->obj.size,
+				  o->path);
+		else
+			vlog_info("downloading s3://%s/%s to %s again from "
+				  "the start", o->bucket, o->key, o->path);
 		return 0;
 	}
 	if (why && !r->t.created)
@@ -232,8 +275,19 @@ int vdownload_run(const vdownload_opts *o, vdownload_result *res,
 	if (rc != 0)
 		goto out;
 	rc = vdl_verify(&r, &with, err);
-	/* Verified: nothing to resume.  Damaged: nothing worth resuming. */
-	unlink(r.t.state_path);
+	if (rc == 0) {
+		/* Verified: nothing to resume. */
+		unlink(r.t.state_path);
+	} else {
+		/* Damaged: nothing worth resuming, but the state still says
+		 * the target is ours, so the run that the error asks for
+		 * starts over without --overwrite. */
+		for (size_t i = 0; i < r.plan.n; i++)
+			r.plan.chunks[i].done = false;
+		vmie_error e2 = {0};
+		vdl_state_save(r.t.state_path, &r.id, &r.plan, &e2);
+		vmie_error_clear(&e2);
+	}
 out:
 	fill_result(&r, res, resumed, rc == 0 ? with : NULL, t0);
 	vdl_plan_free(&r.plan);

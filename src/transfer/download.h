@@ -47,6 +47,8 @@ typedef struct vdownload_opts {
 				 * it that is refused (VMIE_ERR_INVALID_ARGUMENT) */
 	unsigned parallel;      /* ranges in flight; 0: 8 */
 	size_t chunk_size;      /* 0: 16 MiB (or the part size) */
+	uint64_t threshold;     /* an object smaller comes in one GET */
+	uint64_t max_bps;       /* bandwidth cap, bytes/s; 0: none */
 	vdownload_progress_fn progress;
 	void *progress_ctx;
 	volatile sig_atomic_t *cancel; /* VMIE_ERR_INTERRUPTED when set */

@@ -18,6 +18,7 @@
 #include "base/error.h"
 #include "base/xalloc.h"
 #include "codec/crc32c.h"
+#include "codec/crc64nvme.h"
 
 #define MAX_ERROR_BODY (64u << 10)
 
@@ -31,6 +32,8 @@ static int flush(vdl_slot *sl)
 	if (!sl->blen)
 		return 0;
 	sl->crc = vcrc32c(sl->crc, sl->buf, sl->blen);
+	if (sl->r->obj.verify == VDL_VERIFY_CRC64)
+		sl->crc64 = vcrc64nvme(sl->crc64, sl->buf, sl->blen);
 	if (sl->md5)
 		EVP_DigestUpdate(sl->md5, sl->buf, sl->blen);
 	uint64_t off = c->off + sl->got - sl->blen;
@@ -58,6 +61,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
 	vdl_slot *sl = ctx;
 	size_t len = size * n;
+	if (!vxfer_receive(sl->xs, len))
+		return CURL_WRITEFUNC_PAUSE;
 	if (sl->body == 0) {
 		long status = 0;
 		curl_easy_getinfo(sl->xs->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -98,6 +103,7 @@ static void reset_attempt(vdl_slot *sl)
 	sl->blen = 0;
 	sl->got = sl->skipped = 0;
 	sl->crc = 0;
+	sl->crc64 = 0;
 	sl->write_errno = 0;
 	sl->body = 0;
 	sl->bad_range = false;

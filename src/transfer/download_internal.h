@@ -41,6 +41,7 @@ typedef enum vdl_verify_kind {
 	VDL_VERIFY_NONE,
 	VDL_VERIFY_CRC_FULL,       /* x-amz-checksum-crc32c of the whole object */
 	VDL_VERIFY_CRC_COMPOSITE,  /* CRC32C of the parts' CRC32Cs, "-N" */
+	VDL_VERIFY_CRC64,          /* x-amz-checksum-crc64nvme, whole object */
 	VDL_VERIFY_MD5,            /* the ETag is the object's MD5 */
 	VDL_VERIFY_MD5_MULTIPART,  /* the ETag is MD5(parts' MD5s) "-N" */
 } vdl_verify_kind;
@@ -49,6 +50,7 @@ typedef struct vdl_object {
 	uint64_t size;
 	char *etag;               /* as S3 gives it, quoted */
 	char *crc32c;             /* x-amz-checksum-crc32c; NULL: none */
+	char *crc64nvme;          /* x-amz-checksum-crc64nvme; NULL: none */
 	unsigned parts;           /* from the ETag / checksum "-N"; 0: one piece */
 	uint64_t *part_off;       /* [parts + 1] boundaries when the
 				   * verification needs them, else NULL */
@@ -66,6 +68,7 @@ typedef struct vdl_chunk {
 	bool active;
 	bool stale;               /* may hold old bytes: zeros are written */
 	uint32_t crc;             /* CRC32C of its bytes, when done */
+	uint64_t crc64;           /* CRC-64/NVME of them, when verified so */
 	bool has_md5;
 	unsigned char md5[16];    /* MD5 of its bytes, when has_md5 */
 	vxfer_job job;            /* the sender's, while not done */
@@ -177,6 +180,7 @@ typedef struct vdl_slot {
 	uint64_t got;                /* body bytes of this attempt */
 	uint64_t skipped;            /* zero bytes not written, this attempt */
 	uint32_t crc;
+	uint64_t crc64;              /* when the object is checked by it */
 	EVP_MD_CTX *md5;             /* when the chunk wants its MD5 */
 	int write_errno;             /* the target refused a write */
 	int body;                    /* 0 unknown, 1 data, -1 error answer */
@@ -199,6 +203,12 @@ int vdl_send_all(vdl_run *r, vmie_error *err);
  * NULL for VDL_VERIFY_NONE), or VMIE_ERR_FILE_DOWNLOAD_FAILED (mismatch,
  * read-back failure). */
 int vdl_verify(vdl_run *r, const char **with, vmie_error *err);
+/* Before a resume: each chunk an earlier run finished is read back from
+ * the target and must still hold the bytes it received (its CRC32C); one
+ * that does not is fetched again.  *stale_bytes: what no longer matched.
+ * Also takes the CRC-64/NVME of each such chunk when the object is
+ * checked by it (the state file does not keep those). */
+int vdl_recheck(vdl_run *r, uint64_t *stale_bytes, vmie_error *err);
 /* MD5 of the concatenated digests, as S3's multipart ETag: "hex-N"
  * (out: at least 48 bytes). */
 void vdl_md5_of_md5s(const unsigned char *digests, size_t n, char *out);

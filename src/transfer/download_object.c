@@ -1,12 +1,13 @@
 /*
  * What the downloader learns before the first byte: HeadObject with
- * checksum mode (size, ETag, CRC32C, encryption), how the bytes can be
- * verified, and, when a check works part by part (a multipart ETag, a
- * COMPOSITE CRC32C), where the parts begin: HeadObject ?partNumber=N
- * answers with part N's range.  Uploaders cut every part but the last to
- * one size, so parts 1 and N give the layout of any object in two calls;
- * the verification asks for every part only if that layout fails the
- * check (vdl_object_exact_layout).
+ * checksum mode (size, ETag, CRC32C or CRC-64/NVME, encryption), how the
+ * bytes can be verified, and, when a check works part by part (a multipart
+ * ETag, a COMPOSITE CRC32C), where the parts begin: HeadObject
+ * ?partNumber=N answers with part N's length (Content-Length) and, from S3,
+ * its range (Content-Range; some S3-compatible servers leave it out).
+ * Uploaders cut every part but the last to one size, so parts 1 and N give
+ * the layout of any object in two calls; the verification asks for every
+ * part only if that layout fails the check (vdl_object_exact_layout).
  */
 #include "transfer/download_internal.h"
 
@@ -26,6 +27,7 @@ void vdl_object_free(vdl_object *ob)
 		return;
 	free(ob->etag);
 	free(ob->crc32c);
+	free(ob->crc64nvme);
 	free(ob->part_off);
 	memset(ob, 0, sizeof(*ob));
 }
@@ -104,7 +106,9 @@ static int head(vaws_client *c, const char *bucket, const char *key,
 	return rc;
 }
 
-/* Part n's first byte and length from its HeadObject answer. */
+/* Part n's length from its HeadObject answer, and its first byte when the
+ * answer has a Content-Range (*start is UINT64_MAX when it has not: the
+ * caller knows it from the parts before, or from the object's end). */
 static int part_range(vaws_client *c, const char *bucket, const char *key,
 		      unsigned n, uint64_t *start, uint64_t *len,
 		      vmie_error *err)
@@ -115,17 +119,18 @@ static int part_range(vaws_client *c, const char *bucket, const char *key,
 		const char *cr = vkv_get_ci(&rs.headers, "Content-Range");
 		const char *cl = vkv_get_ci(&rs.headers, "Content-Length");
 		unsigned long long a, b, total;
+		char *end = NULL;
 		if (cr && sscanf(cr, "bytes %llu-%llu/%llu", &a, &b, &total) == 3 &&
 		    b >= a) {
 			*start = a;
 			*len = b - a + 1;
-		} else if (cl && n == 1) {
-			*start = 0;
-			*len = strtoull(cl, NULL, 10);
+		} else if (cl && *cl && (*len = strtoull(cl, &end, 10), !*end)) {
+			*start = n == 1 ? 0 : UINT64_MAX;
 		} else {
 			rc = verr_set(err, VMIE_ERR_FILE_DOWNLOAD_FAILED,
 				      "S3 HeadObject ?partNumber=%u of "
-				      "s3://%s/%s: no Content-Range",
+				      "s3://%s/%s: neither Content-Range nor "
+				      "Content-Length",
 				      n, bucket, key);
 		}
 	}
@@ -152,6 +157,8 @@ int vdl_object_exact_layout(vaws_client *c, const char *bucket,
 	for (unsigned n = 1; n <= ob->parts && rc == 0; n++) {
 		uint64_t start, len;
 		rc = part_range(c, bucket, key, n, &start, &len, err);
+		if (rc == 0 && start == UINT64_MAX)
+			start = off[n - 1];
 		if (rc == 0 && start != off[n - 1])
 			rc = bad_layout(ob, bucket, key, err);
 		if (rc == 0)
@@ -180,6 +187,9 @@ static int layout(vaws_client *c, const char *bucket, const char *key,
 		rc = part_range(c, bucket, key, n, &sn, &pn, err);
 	if (rc != 0)
 		return rc;
+	/* Without Content-Range the last part ends where the object does. */
+	if (n > 1 && sn == UINT64_MAX)
+		sn = pn <= ob->size ? ob->size - pn : UINT64_MAX;
 	if (n == 1) {
 		if (s1 != 0 || p1 != ob->size)
 			return bad_layout(ob, bucket, key, err);
@@ -214,6 +224,11 @@ static void choose_check(vdl_object *ob, const vhttp_response *rs)
 				       : VDL_VERIFY_CRC_FULL;
 		if (!ob->parts)
 			ob->parts = etag_parts;
+	} else if (ob->crc64nvme && *ob->crc64nvme) {
+		/* Before an MD5 ETag: a whole-object value (no part layout
+		 * to learn), and cheaper to compute than MD5. */
+		ob->parts = etag_parts;
+		ob->verify = VDL_VERIFY_CRC64;
 	} else if (is_md5 && !ob->etag_not_md5) {
 		ob->parts = etag_parts;
 		ob->verify = etag_parts ? VDL_VERIFY_MD5_MULTIPART
@@ -235,9 +250,12 @@ int vdl_object_head(vaws_client *c, const char *bucket, const char *key,
 		const char *etag = vkv_get_ci(&rs.headers, "ETag");
 		const char *crc = vkv_get_ci(&rs.headers,
 					     "x-amz-checksum-crc32c");
+		const char *crc64 = vkv_get_ci(&rs.headers,
+					       "x-amz-checksum-crc64nvme");
 		ob->size = len ? strtoull(len, NULL, 10) : 0;
 		ob->etag = xstrdup(etag ? etag : "");
 		ob->crc32c = crc ? xstrdup(crc) : NULL;
+		ob->crc64nvme = crc64 ? xstrdup(crc64) : NULL;
 		choose_check(ob, &rs);
 		if (!len || !etag || !*etag)
 			rc = verr_set(err, VMIE_ERR_FILE_DOWNLOAD_FAILED,

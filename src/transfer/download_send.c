@@ -69,6 +69,7 @@ static void chunk_done(vdl_run *r, vdl_slot *sl, vdl_chunk *c)
 	c->done = true;
 	c->active = false;
 	c->crc = sl->crc;
+	c->crc64 = sl->crc64;
 	c->has_md5 = false;
 	if (sl->md5) {
 		unsigned len = 0;
@@ -182,6 +183,7 @@ int vdl_send_all(vdl_run *r, vmie_error *err)
 		.parallel = r->parallel,
 		.retry = &r->retry,
 		.cancel = r->o->cancel,
+		.max_bps = r->o->max_bps,
 		.ops = &ops,
 		.ctx = &s,
 		.operation = "GetObject",

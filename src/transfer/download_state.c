@@ -168,8 +168,10 @@ int vdl_state_save(const char *path, const vdl_state_id *id,
 	int fd = -1, rc = 0, e = 0;
 	vbuf_addf(&tmp, "%s.tmp", path);
 	mkdirs_for(path);
-	fd = open(vbuf_str(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		  0600);
+	/* O_NOFOLLOW: a link planted at the temporary name is refused,
+	 * never written through. */
+	fd = open(vbuf_str(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+		  O_NOFOLLOW, 0600);
 	if (fd < 0 || !text) {
 		e = fd < 0 ? errno : ENOMEM;
 		goto out;

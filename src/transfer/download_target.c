@@ -69,19 +69,46 @@ int vdl_target_open(const char *path, uint64_t size, vdl_target *t,
 			      "give the path of a file or a block device", err);
 	t->created = access(path, F_OK) != 0;
 	/* 0600: a disk image holds the guest's secrets (shadow hashes,
-	 * host keys); the user widens it when they mean to share it. */
-	t->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	 * host keys); the user widens it when they mean to share it.
+	 * O_NOFOLLOW: a file is never written through a symbolic link
+	 * (someone else's link could aim the image at any file we may
+	 * write).  A block device is commonly reached through one
+	 * (/dev/mapper/..., /dev/disk/by-id/...): a link is followed only to
+	 * a device, and then never creates anything. */
+	t->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	bool linked = t->fd < 0 && errno == ELOOP;
+	if (linked)
+		t->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (t->fd < 0 || fstat(t->fd, &st) != 0) {
 		int e = errno;
+		if (t->fd >= 0)
+			vdl_target_close(t);
 		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "cannot open %s: %s",
 			 path, strerror(e));
-		return verr_hint(err, "check the path and its permissions");
+		return verr_hint(err, linked ? "it is a symbolic link to nothing "
+					       "vmie may open: give the real path"
+					     : "check the path and its permissions");
 	}
 	t->device = S_ISBLK(st.st_mode);
+	if (linked && !t->device) {
+		vdl_target_close(t);
+		return refuse(path, "is a symbolic link, and vmie writes a file "
+			      "only at its real path", "give the path the link "
+			      "points to (readlink -f), or remove the link", err);
+	}
 	if (!t->device && !S_ISREG(st.st_mode)) {
 		vdl_target_close(t);
 		return refuse(path, "is neither a regular file nor a block device",
 			      "give the path of a file or a block device", err);
+	}
+	/* An existing file (replaced with --overwrite, or an earlier
+	 * download) gets the same 0600 as a new one. */
+	if (!t->device && (st.st_mode & 077) && fchmod(t->fd, 0600) != 0) {
+		int e = errno;
+		vdl_target_close(t);
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "cannot make %s private "
+			 "(mode 0600): %s", path, strerror(e));
+		return verr_hint(err, "download to a file you own");
 	}
 	if (t->device) {
 		uint64_t bytes = 0;

@@ -4,6 +4,7 @@
  *  - a FULL_OBJECT CRC32C: the chunks' CRCs combined in order;
  *  - a COMPOSITE CRC32C: each part's CRC (its chunks combined), then the
  *    CRC32C of their big-endian bytes, "-N";
+ *  - a CRC-64/NVME (always of the whole object): the chunks' combined;
  *  - a plain ETag: the object's MD5; a multipart ETag: the MD5 of the
  *    parts' MD5s, "-N".  A part fetched in one chunk has its MD5 already;
  *    one split into chunks (or resumed from an older state) is read back
@@ -26,6 +27,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "codec/crc32c.h"
+#include "codec/crc64nvme.h"
 
 static void hex(const unsigned char *d, size_t n, char *out)
 {
@@ -42,10 +44,11 @@ void vdl_md5_of_md5s(const unsigned char *digests, size_t n, char *out)
 	snprintf(out + 32, 16, "-%zu", n);
 }
 
-/* The MD5 (md5 non-NULL) or CRC32C (crc non-NULL) of target bytes
- * [off, off+len), read back. */
+/* The MD5, CRC32C and CRC-64/NVME (each when its pointer is non-NULL) of
+ * target bytes [off, off+len), read back. */
 static int read_back(vdl_run *r, uint64_t off, uint64_t len,
-		     unsigned char *md5, uint32_t *crc, vmie_error *err)
+		     unsigned char *md5, uint32_t *crc, uint64_t *crc64,
+		     vmie_error *err)
 {
 	EVP_MD_CTX *ctx = md5 ? EVP_MD_CTX_new() : NULL;
 	unsigned char *buf = xmalloc(VDL_BLOCK);
@@ -54,6 +57,8 @@ static int read_back(vdl_run *r, uint64_t off, uint64_t len,
 			: ENOMEM;
 	if (crc)
 		*crc = 0;
+	if (crc64)
+		*crc64 = 0;
 	while (!e && len > 0) {
 		size_t want = len < VDL_BLOCK ? (size_t)len : VDL_BLOCK;
 		ssize_t n = pread(r->t.fd, buf, want, (off_t)off);
@@ -67,6 +72,8 @@ static int read_back(vdl_run *r, uint64_t off, uint64_t len,
 			EVP_DigestUpdate(ctx, buf, (size_t)n);
 		if (crc)
 			*crc = vcrc32c(*crc, buf, (size_t)n);
+		if (crc64)
+			*crc64 = vcrc64nvme(*crc64, buf, (size_t)n);
 		off += (uint64_t)n;
 		len -= (uint64_t)n;
 	}
@@ -100,7 +107,7 @@ static int part_md5(vdl_run *r, unsigned n, unsigned char out[16],
 		if (c->off > a)
 			break;
 	}
-	return read_back(r, a, b - a, out, NULL, err);
+	return read_back(r, a, b - a, out, NULL, NULL, err);
 }
 
 /* The CRC32C of target bytes [a, b): the chunks inside it combined, or
@@ -115,17 +122,31 @@ static int crc_of(vdl_run *r, uint64_t a, uint64_t b, uint32_t *out,
 		if (end <= a || c->off >= b)
 			continue;
 		if (c->off < a || end > b)
-			return read_back(r, a, b - a, NULL, out, err);
+			return read_back(r, a, b - a, NULL, out, NULL, err);
 		crc = vcrc32c_combine(crc, c->crc, c->len);
 	}
 	*out = crc;
 	return 0;
 }
 
+/* The CRC-64/NVME of the whole object: every chunk's, combined. */
+static uint64_t crc64_of(const vdl_run *r)
+{
+	uint64_t crc = 0;
+	for (size_t i = 0; i < r->plan.n; i++)
+		crc = vcrc64nvme_combine(crc, r->plan.chunks[i].crc64,
+					 r->plan.chunks[i].len);
+	return crc;
+}
+
 static char *ours_for(vdl_run *r, vmie_error *err)
 {
 	const vdl_object *ob = &r->obj;
 	char out[64];
+	if (ob->verify == VDL_VERIFY_CRC64) {
+		vcrc64nvme_b64(crc64_of(r), out);
+		return xstrdup(out);
+	}
 	if (ob->verify == VDL_VERIFY_CRC_FULL) {
 		uint32_t crc;
 		if (crc_of(r, 0, ob->size, &crc, err) != 0)
@@ -173,8 +194,11 @@ static char *ours_for(vdl_run *r, vmie_error *err)
 static char *theirs_for(const vdl_object *ob)
 {
 	bool crc = ob->verify == VDL_VERIFY_CRC_FULL ||
-		   ob->verify == VDL_VERIFY_CRC_COMPOSITE;
-	const char *s = crc ? ob->crc32c : ob->etag;
+		   ob->verify == VDL_VERIFY_CRC_COMPOSITE ||
+		   ob->verify == VDL_VERIFY_CRC64;
+	const char *s = ob->verify == VDL_VERIFY_CRC64 ? ob->crc64nvme
+		      : crc			       ? ob->crc32c
+						       : ob->etag;
 	size_t n = strlen(s);
 	if (!crc && n >= 2 && s[0] == '"' && s[n - 1] == '"')
 		return xstrndup(s + 1, n - 2);
@@ -186,10 +210,32 @@ static const char *name_of(vdl_verify_kind k)
 	switch (k) {
 	case VDL_VERIFY_CRC_FULL:
 	case VDL_VERIFY_CRC_COMPOSITE: return "crc32c";
+	case VDL_VERIFY_CRC64: return "crc64nvme";
 	case VDL_VERIFY_MD5: return "etag-md5";
 	case VDL_VERIFY_MD5_MULTIPART: return "etag-multipart-md5";
 	default: return NULL;
 	}
+}
+
+int vdl_recheck(vdl_run *r, uint64_t *stale_bytes, vmie_error *err)
+{
+	bool want64 = r->obj.verify == VDL_VERIFY_CRC64;
+	*stale_bytes = 0;
+	for (size_t i = 0; i < r->plan.n; i++) {
+		vdl_chunk *c = &r->plan.chunks[i];
+		uint32_t crc;
+		if (!c->done)
+			continue;
+		int rc = read_back(r, c->off, c->len, NULL, &crc,
+				   want64 ? &c->crc64 : NULL, err);
+		if (rc != 0)
+			return rc;
+		if (crc != c->crc) {
+			c->done = false;
+			*stale_bytes += c->len;
+		}
+	}
+	return 0;
 }
 
 int vdl_verify(vdl_run *r, const char **with, vmie_error *err)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "aws/client_sign.h"
@@ -15,11 +16,15 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "transfer/curl_headers.h"
+#include "transfer/rate_limit.h"
 
 #define POLL_MS 100
 #define CONNECT_TIMEOUT_MS 10000L
 /* A transfer that moves no byte for this long is dropped (and retried). */
 #define LOW_SPEED_TIME_S 60L
+/* Socket buffers under a bandwidth cap (see small_buffers). */
+#define MIN_SOCKBUF (16 << 10)
+#define MAX_SOCKBUF (4 << 20)
 /* What is kept of an answer's body unless the engine reads it itself:
  * headers and at most an error document matter. */
 #define MAX_RESPONSE_BODY (64u << 10)
@@ -32,6 +37,9 @@ struct vxfer {
 	const char *ca_bundle;       /* the client's config owns it */
 	unsigned connects;
 	vretry_outage outage;        /* this transfer's outage window */
+	uint64_t wire_bytes;         /* moved by every transfer, either way */
+	vxfer_bucket bucket;         /* the bandwidth cap */
+	bool held;                   /* transfers paused by the cap */
 };
 
 long long vxfer_now_ms(void)
@@ -77,7 +85,9 @@ vxfer *vxfer_new(const vxfer_opts *o, vmie_error *err)
 	x->multi = curl_multi_init();
 	x->nslots = o->parallel;
 	x->slots = xcalloc(x->nslots, sizeof(*x->slots));
+	vxfer_bucket_init(&x->bucket, o->max_bps, vxfer_now_ms());
 	for (unsigned i = 0; x->multi && i < x->nslots; i++) {
+		x->slots[i].owner = x;
 		x->slots[i].easy = curl_easy_init();
 		if (!x->slots[i].easy)
 			break;
@@ -135,13 +145,89 @@ vxfer_slot *vxfer_slot_at(vxfer *x, unsigned i)
 	return i < x->nslots ? &x->slots[i] : NULL;
 }
 
+static void pause_slot(vxfer_slot *sl, bool pause)
+{
+	if (sl->paused == pause)
+		return;
+	sl->paused = pause;
+	/* Resuming may hand held bytes to the sink at once (it counts them). */
+	curl_easy_pause(sl->easy, pause ? CURLPAUSE_ALL : CURLPAUSE_CONT);
+}
+
+/* Whether the bucket is below empty now. */
+static bool over_cap(vxfer *x)
+{
+	return x->o.max_bps &&
+	       vxfer_bucket_wait(&x->bucket, x->wire_bytes, vxfer_now_ms()) > 0;
+}
+
+/* An upload's bytes sent so far, as curl counts them (for this attempt:
+ * curl's counters restart with each request, so the count is kept here). */
+static void count_sent(vxfer_slot *sl, uint64_t now)
+{
+	if (now > sl->sent) {
+		sl->owner->wire_bytes += now - sl->sent;
+		sl->sent = now;
+	}
+}
+
+/* curl's progress callback, called as bytes go out: a send is bounded by
+ * the socket's buffer, so holding here, between sends, is enough. */
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	vxfer_slot *sl = ctx;
+	count_sent(sl, ulnow > 0 ? (uint64_t)ulnow : 0);
+	if (over_cap(sl->owner))
+		pause_slot(sl, true);
+	return 0;
+}
+
+bool vxfer_receive(vxfer_slot *sl, size_t n)
+{
+	vxfer *x = sl->owner;
+	if (over_cap(x)) {
+		/* Returning CURL_WRITEFUNC_PAUSE pauses the receiving side. */
+		sl->paused = true;
+		return false;
+	}
+	sl->received += n;
+	x->wire_bytes += n;
+	return true;
+}
+
 static size_t keep_body(char *p, size_t size, size_t n, void *ctx)
 {
-	vhttp_response *rs = ctx;
+	vxfer_slot *sl = ctx;
 	size_t len = size * n;
-	if (rs->body.len + len <= MAX_RESPONSE_BODY)
-		vbuf_add(&rs->body, p, len);
+	if (!vxfer_receive(sl, len))
+		return CURL_WRITEFUNC_PAUSE;
+	if (sl->rs.body.len + len <= MAX_RESPONSE_BODY)
+		vbuf_add(&sl->rs.body, p, len);
 	return len;
+}
+
+/* Under a cap, what a held transfer can still move is what the kernel's
+ * socket buffers take (megabytes each, with autotuning): it would reach
+ * the peer as bursts the cap never allowed, and each turn of the loop
+ * would find more than the bucket let through.  A twentieth of a second
+ * of the rate, shared by the slots (the kernel doubles it), keeps that
+ * small and still covers a 100 ms round trip at the capped rate. */
+static int small_buffers(void *ctx, curl_socket_t fd, curlsocktype purpose)
+{
+	const vxfer *x = ctx;
+	if (purpose != CURLSOCKTYPE_IPCXN)
+		return CURL_SOCKOPT_OK;
+	uint64_t b = x->o.max_bps / 20 / (x->nslots ? x->nslots : 1);
+	int size = b < MIN_SOCKBUF ? MIN_SOCKBUF
+		 : b > MAX_SOCKBUF ? MAX_SOCKBUF
+				   : (int)b;
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+	return CURL_SOCKOPT_OK;
 }
 
 static void setup_easy(vxfer *x, vxfer_slot *sl, const char *url)
@@ -153,9 +239,25 @@ static void setup_easy(vxfer *x, vxfer_slot *sl, const char *url)
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, &sl->rs);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, sl);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, sl);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, sl->hdrs);
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(e, CURLOPT_XFERINFODATA, sl);
+	sl->sent = sl->received = 0;
+	sl->paused = false;
+	if (x->o.max_bps) {
+		/* One call of curl's may read or write on one transfer for
+		 * as long as the peer keeps up; curl's own limit makes it
+		 * stop at the rate and come back to the loop, where the
+		 * bucket holds all transfers together to it. */
+		curl_off_t bps = (curl_off_t)x->o.max_bps;
+		curl_easy_setopt(e, CURLOPT_MAX_SEND_SPEED_LARGE, bps);
+		curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE, bps);
+		curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, small_buffers);
+		curl_easy_setopt(e, CURLOPT_SOCKOPTDATA, x);
+	}
 }
 
 int vxfer_prepare(vxfer *x, vxfer_slot *sl, const vaws_rest_request *rq,
@@ -216,6 +318,10 @@ static void read_answer(vxfer *x, vxfer_slot *sl, CURLcode cc)
 	long connects = 0;
 	curl_easy_getinfo(sl->easy, CURLINFO_NUM_CONNECTS, &connects);
 	x->connects += (unsigned)connects;
+	curl_off_t up = 0;
+	if (curl_easy_getinfo(sl->easy, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK &&
+	    up > 0)
+		count_sent(sl, (uint64_t)up);
 	vxfer_curl_headers_free(sl->hdrs);
 	sl->hdrs = NULL;
 	if (cc == CURLE_OK) {
@@ -303,7 +409,9 @@ static int finish(vxfer *x, vxfer_slot *sl, CURLcode cc, vmie_error *err)
 	long delay = 0;
 	bool again;
 	if (vxfer_expired_code(out.o.aws_code) && !job->resigned) {
-		/* Signed again at the next start, with fresh credentials. */
+		/* Signed again at the next start, with credentials renewed
+		 * now (AWS said the ones in hand are over). */
+		vaws_client_renew_credentials(x->o.client);
 		job->resigned = true;
 		again = true;
 	} else {
@@ -360,21 +468,23 @@ static int reap(vxfer *x, vmie_error *err)
 static uint64_t moving(const vxfer *x)
 {
 	uint64_t n = 0;
-	for (unsigned i = 0; i < x->nslots; i++) {
-		const vxfer_slot *sl = &x->slots[i];
-		curl_off_t up = 0, down = 0;
-		if (!sl->hdrs)
-			continue;
-		if (curl_easy_getinfo(sl->easy, CURLINFO_SIZE_UPLOAD_T, &up) ==
-			    CURLE_OK &&
-		    up > 0)
-			n += (uint64_t)up;
-		if (curl_easy_getinfo(sl->easy, CURLINFO_SIZE_DOWNLOAD_T,
-				      &down) == CURLE_OK &&
-		    down > 0)
-			n += (uint64_t)down;
-	}
+	for (unsigned i = 0; i < x->nslots; i++)
+		if (x->slots[i].hdrs)
+			n += x->slots[i].sent + x->slots[i].received;
 	return n;
+}
+
+/* The bandwidth cap's say for this turn: every transfer under way held
+ * while the bucket is below empty, all going again once it is not; how
+ * long to poll (ms). */
+static long pace(vxfer *x)
+{
+	long wait = vxfer_bucket_wait(&x->bucket, x->wire_bytes, vxfer_now_ms());
+	x->held = wait > 0;
+	for (unsigned i = 0; i < x->nslots; i++)
+		if (x->slots[i].hdrs)
+			pause_slot(&x->slots[i], x->held);
+	return wait > 0 && wait < POLL_MS ? wait : POLL_MS;
 }
 
 /* Every slot idle again; their jobs go back to the engine. */
@@ -401,7 +511,8 @@ int vxfer_run(vxfer *x, vmie_error *err)
 			rc = verr_hint(err, "%s", x->o.interrupted_hint);
 			break;
 		}
-		rc = dispatch(x, err);
+		/* Held by the cap: no new transfer either. */
+		rc = x->held ? 0 : dispatch(x, err);
 		if (rc != 0)
 			break;
 		int running = 0;
@@ -415,7 +526,7 @@ int vxfer_run(vxfer *x, vmie_error *err)
 			rc = ops->tick(x->o.ctx, moving(x), false, err);
 		if (rc != 0)
 			break;
-		curl_multi_poll(x->multi, NULL, 0, POLL_MS, NULL);
+		curl_multi_poll(x->multi, NULL, 0, (int)pace(x), NULL);
 	}
 	if (rc == VXFER_ALL_DONE)
 		rc = ops->tick(x->o.ctx, 0, true, err);

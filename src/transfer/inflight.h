@@ -11,8 +11,9 @@
  * An engine keeps its jobs (part buffers, chunks) and says, through
  * vxfer_ops, which job goes next, how its request looks on the wire, what
  * its answer means, and what to do every turn (progress, saving state).
- * Everything runs on the thread that calls vxfer_run, except
- * vxfer_wake, which any thread may call.
+ * A bandwidth cap (rate_limit.h) holds every transfer while the bytes
+ * moved run ahead of it.  Everything runs on the thread that calls
+ * vxfer_run, except vxfer_wake, which any thread may call.
  */
 #ifndef VMIE_TRANSFER_INFLIGHT_H
 #define VMIE_TRANSFER_INFLIGHT_H
@@ -42,6 +43,9 @@ typedef struct vxfer_slot {
 	vhttp_response rs;           /* the answer: headers, an error's body */
 	char errbuf[CURL_ERROR_SIZE];
 	void *data;                  /* the engine's own per-slot state */
+	uint64_t sent, received;     /* body bytes of this attempt so far */
+	bool paused;                 /* held by the bandwidth cap */
+	struct vxfer *owner;
 } vxfer_slot;
 
 /* How a failed transfer looks to the retry policy; `ended` may adjust it
@@ -102,6 +106,8 @@ typedef struct vxfer_opts {
 	int fail_status;             /* libcurl itself failed */
 	const char *interrupted;     /* the words and hint of a cancel */
 	const char *interrupted_hint;
+	uint64_t max_bps;            /* bytes per second, all transfers
+				      * together; 0: no cap */
 } vxfer_opts;
 
 /* A sender with o->parallel idle slots; NULL with err set when libcurl
@@ -126,6 +132,14 @@ void vxfer_wake(vxfer *x);
 int vxfer_prepare(vxfer *x, vxfer_slot *sl, const vaws_rest_request *rq,
 		  const char *const *blank, vmie_error *err);
 int vxfer_add(vxfer *x, vxfer_slot *sl, const char *what, vmie_error *err);
+
+/* For an engine's own body sink (CURLOPT_WRITEFUNCTION): false when the
+ * bandwidth cap holds the transfer now, and the sink must return
+ * CURL_WRITEFUNC_PAUSE without taking the bytes (curl hands them again
+ * when the cap lets the transfer go on); true when it may take them (they
+ * are counted).  curl reads a whole burst in one call; this is where it
+ * can be stopped. */
+bool vxfer_receive(vxfer_slot *sl, size_t n);
 
 /* Connections opened so far (0 when every transfer reused one). */
 unsigned vxfer_connects(const vxfer *x);

@@ -133,6 +133,21 @@ static bool head_decides(const char *code)
 	return false;
 }
 
+/* A RAW disk's partition table lies in its head (the MBR's primary
+ * entries, the GPT header and its entry array): the head-only reading of
+ * it stands, unless the primary GPT was unusable there (its backup is at
+ * the end, which the head does not have). */
+static bool head_partitions_stand(const vimg_info *all)
+{
+	if (all->format != VIMG_RAW || !all->partition_table[0])
+		return false;
+	for (size_t i = 0; i < all->nfindings; i++)
+		if (strncmp(all->findings[i].code, "gpt-", 4) == 0 &&
+		    strcmp(all->findings[i].code, "gpt-backup-missing") != 0)
+			return false;
+	return true;
+}
+
 void vsniff_check_head(const void *head, size_t len, vimg_info *info)
 {
 	vimg_reader r;
@@ -148,6 +163,14 @@ void vsniff_check_head(const void *head, size_t len, vimg_info *info)
 		if (head_decides(f->code))
 			vimg_add_finding(info, f->severity, f->code, f->aws, "%s",
 					 f->message);
+	}
+	if (head_partitions_stand(&all)) {
+		memcpy(info->partition_table, all.partition_table,
+		       sizeof(info->partition_table));
+		info->partitions = all.partitions;
+		info->npartitions = all.npartitions;
+		all.partitions = NULL;
+		all.npartitions = 0;
 	}
 	vimg_info_free(&all);
 }

@@ -49,7 +49,8 @@ vimg_format vsniff_format(const vsniff *s);
 /* The checks that the head decides on its own (a format AWS refuses, a
  * VMDK that is not stream-optimized, a RAW disk without a partition
  * table), run on the first `len` bytes of the image.  Fills info with
- * those findings only. */
+ * those findings only, and with a RAW disk's partition table when the
+ * head holds all of it (for vimg_check_boot_mode). */
 void vsniff_check_head(const void *head, size_t len, vimg_info *info);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/error.h"
 #include "base/xalloc.h"
 
 vsource *vsource_alloc(const vsource_ops *ops, void *impl)
@@ -21,7 +22,30 @@ vsource *vsource_alloc(const vsource_ops *ops, void *impl)
 
 long long vsource_read(vsource *s, void *buf, size_t len, vmie_error *err)
 {
-	return s->ops->read(s, buf, len, err);
+	long long n = s->ops->read(s, buf, len, err);
+	uint64_t max = atomic_load(&s->limit);
+	if (n > 0)
+		s->given += (uint64_t)n;
+	if (n < 0 || !max || s->given <= max)
+		return n;
+	verr_set(err, VMIE_ERR_FILE_UNSUPPORTED_FORMAT, "%s gives more than "
+		 "%llu bytes, more than %s allows", s->name ? s->name : "the image",
+		 (unsigned long long)max, atomic_load(&s->limit_why));
+	verr_hint(err, "AWS imports disk images of less than 16 TiB, and an image "
+		  "holds no more than its header declares: this is a "
+		  "decompression bomb, a damaged image or the wrong file");
+	return -1;
+}
+
+void vsource_limit(vsource *s, uint64_t max, const char *why)
+{
+	atomic_store(&s->limit_why, why);
+	atomic_store(&s->limit, max);
+}
+
+long long vsource_skip_zeros(vsource *s, uint64_t max, vmie_error *err)
+{
+	return s->ops->skip_zeros && max ? s->ops->skip_zeros(s, max, err) : 0;
 }
 
 uint64_t vsource_size(const vsource *s) { return s->size; }
@@ -32,7 +56,12 @@ vimg_compression vsource_compression(const vsource *s) { return s->compression; 
 
 int vsource_seek(vsource *s, uint64_t offset, vmie_error *err)
 {
-	return s->seek ? s->seek(s, offset, err) : VSOURCE_NO_SEEK;
+	if (!s->seek)
+		return VSOURCE_NO_SEEK;
+	int rc = s->seek(s, offset, err);
+	if (rc == 0)
+		s->given = offset; /* vsource_limit counts the bytes skipped too */
+	return rc;
 }
 
 bool vsource_seekable(const vsource *s)

@@ -40,6 +40,12 @@ int vsource_open_http(const char *url, const vsource_http_opts *o,
  * VMIE_ERR_FILE_DECOMPRESS_*). */
 long long vsource_read(vsource *s, void *buf, size_t len, vmie_error *err);
 
+/* At the source's position, skips up to max bytes that it knows read as
+ * zeros without reading them (a hole of a sparse local file), as if they
+ * had been read.  Returns the bytes skipped: 0 when there are data here or
+ * the source cannot tell (a stream), -1 with err set. */
+long long vsource_skip_zeros(vsource *s, uint64_t max, vmie_error *err);
+
 /* Bytes the source will give (decoded bytes for a decoded source), 0 when
  * unknown (no Content-Length, a compressed stream without a size record). */
 uint64_t vsource_size(const vsource *s);
@@ -78,6 +84,42 @@ bool vsource_seekable(const vsource *s);
  * Last-Modified (NULL for a file, or a server that gives neither).  A
  * decoded source answers for the one it reads. */
 const char *vsource_validator(const vsource *s);
+/* Wraps inner (taking ownership, also on failure) and gives its first
+ * `want` bytes back first, after reading them at once: a look at the head
+ * of a stream (its format) before deciding what to do with it. */
+int vsource_open_peek(vsource *inner, size_t want, vsource **out,
+		      vmie_error *err);
+/* The bytes a peek source read at its open (NULL for another kind). */
+const void *vsource_peeked(const vsource *s, size_t *len);
+
+/* The disk inside a local image file of `format` (VHD, VHDX, VMDK), read
+ * front to back through the image's tables: what the guest sees.
+ * VMIE_ERR_FILE_UNSUPPORTED_FORMAT when vmie cannot read it that way (a
+ * differencing disk, a missing extent). */
+int vsource_open_image(const char *path, vimg_format format, vsource **out,
+		       vmie_error *err);
+
+/* Wraps inner (taking ownership, also on failure), a disk of a known size
+ * (vsource_size), and gives it as a streamOptimized VMDK whose descriptor
+ * names the file `name` (source_vmdk.c); `threads` compress (0: 2).  The
+ * VMDK's size is not known before its end (vsource_size 0); its progress
+ * is inner's. */
+int vsource_open_vmdk(vsource *inner, const char *name, unsigned threads,
+		      vsource **out, vmie_error *err);
+/* What a VMDK source has read of its disk's first VSNIFF_HEAD bytes (the
+ * guest's partition table, for the checks on the head); NULL for another
+ * kind. */
+const void *vsource_vmdk_head(const vsource *s, size_t *len);
+/* The disk's size a VMDK source carries; 0 for another kind. */
+uint64_t vsource_vmdk_disk_size(const vsource *s);
+/* The most bytes the source may give (0: no limit); why (static text)
+ * names whose limit it is.  A read past it fails with
+ * VMIE_ERR_FILE_UNSUPPORTED_FORMAT, so an image bigger than AWS imports (a
+ * decompression bomb among them) stops instead of streaming on.
+ * vsource_open_decoded sets AWS's image size limit; an import lowers it to
+ * what the image's head declares.  Safe from another thread than the
+ * reader's. */
+void vsource_limit(vsource *s, uint64_t max, const char *why);
 
 /* A flag another thread sets to stop the reader: a read waiting on the
  * network returns -1 with VMIE_ERR_INTERRUPTED within a second of it

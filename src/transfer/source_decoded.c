@@ -102,7 +102,19 @@ static void dec_free(vsource *s)
 	free(d);
 }
 
-static const vsource_ops dec_ops = {dec_read, dec_free};
+/* Only a pass-through can skip, once its peeked bytes are given back:
+ * decoded bytes are never holes. */
+static long long dec_skip_zeros(vsource *s, uint64_t max, vmie_error *err)
+{
+	dec_src *d = s->impl;
+	if (d->dec || d->in_pos < d->in_len)
+		return 0;
+	long long n = vsource_skip_zeros(d->raw, max, err);
+	s->raw_offset = d->raw->raw_offset;
+	return n;
+}
+
+static const vsource_ops dec_ops = {dec_read, dec_free, dec_skip_zeros};
 
 static long long fd_read_at(void *ctx, uint64_t off, void *buf, size_t len)
 {
@@ -172,6 +184,7 @@ int vsource_open_decoded(vsource *raw, unsigned threads, vsource **out,
 	}
 	s->raw_offset = raw->raw_offset;
 	s->compression = vdec_detect(d->in, d->in_len);
+	vsource_limit(s, vimg_max_image_size(), "AWS's image size limit");
 	if (s->compression == VIMG_COMP_NONE) {
 		s->size = raw->size;
 		s->name = xstrdup(raw->name);

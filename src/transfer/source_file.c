@@ -44,6 +44,38 @@ static int file_seek(vsource *s, uint64_t offset, vmie_error *err)
 	return 0;
 }
 
+/* SEEK_DATA finds the next byte the file system holds; what lies before
+ * it is a hole.  A file system without the call (EINVAL), a device or no
+ * hole here: nothing skipped. */
+static long long file_skip_zeros(vsource *s, uint64_t max, vmie_error *err)
+{
+	file_src *f = s->impl;
+	off_t pos = lseek(f->fd, 0, SEEK_CUR);
+	if (pos < 0 || (uint64_t)pos >= s->size)
+		return 0;
+	off_t data = lseek(f->fd, pos, SEEK_DATA);
+	if (data < 0 && errno == ENXIO)
+		data = (off_t)s->size; /* a hole to the end */
+	if (data < 0 || data <= pos) {
+		/* SEEK_DATA may have moved nothing, or failed: stay put. */
+		if (lseek(f->fd, pos, SEEK_SET) < 0)
+			return verr_set(err, VMIE_ERR_FILE_PROCESS_FAILED,
+					"seeking in %s: %s", f->path,
+					strerror(errno)),
+			       -1;
+		return 0;
+	}
+	uint64_t skip = (uint64_t)(data - pos);
+	if (skip > max)
+		skip = max;
+	if (lseek(f->fd, pos + (off_t)skip, SEEK_SET) < 0)
+		return verr_set(err, VMIE_ERR_FILE_PROCESS_FAILED,
+				"seeking in %s: %s", f->path, strerror(errno)),
+		       -1;
+	s->raw_offset += skip;
+	return (long long)skip;
+}
+
 static void file_free(vsource *s)
 {
 	file_src *f = s->impl;
@@ -52,12 +84,13 @@ static void file_free(vsource *s)
 	free(f);
 }
 
-static const vsource_ops file_ops = {file_read, file_free};
+static const vsource_ops file_ops = {file_read, file_free, file_skip_zeros};
 
 int vsource_open_file(const char *path, vsource **out, vmie_error *err)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK until the type is known: a FIFO would block the open. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
 	*out = NULL;
 	if (fd < 0)
@@ -68,6 +101,7 @@ int vsource_open_file(const char *path, vsource **out, vmie_error *err)
 		return verr_set(err, VMIE_ERR_INVALID_SOURCE,
 				"%s is not a regular file or a block device", path);
 	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	uint64_t size = (uint64_t)st.st_size;
 	if (S_ISBLK(st.st_mode)) {
 		off_t end = lseek(fd, 0, SEEK_END);

@@ -406,7 +406,7 @@ static void http_free(vsource *s)
 	free(h);
 }
 
-static const vsource_ops http_ops = {http_read, http_free};
+static const vsource_ops http_ops = {http_read, http_free, NULL};
 
 int vsource_open_http(const char *url, const vsource_http_opts *o,
 		      vsource **out, vmie_error *err)

@@ -13,6 +13,8 @@
 typedef struct vsource_ops {
 	long long (*read)(vsource *s, void *buf, size_t len, vmie_error *err);
 	void (*free)(vsource *s); /* the kind's own state (s->impl) */
+	/* vsource_skip_zeros; NULL: the kind cannot tell (never skips). */
+	long long (*skip_zeros)(vsource *s, uint64_t max, vmie_error *err);
 } vsource_ops;
 
 struct vsource {
@@ -36,6 +38,11 @@ struct vsource {
 	int (*seek)(vsource *s, uint64_t offset, vmie_error *err);
 	bool seekable;        /* seek would work */
 	char *validator;      /* vsource_validator's answer; NULL */
+	/* vsource_limit: the most bytes vsource_read may give (0: none), set
+	 * from another thread; `given` is the reader's own count. */
+	_Atomic uint64_t limit;
+	_Atomic(const char *) limit_why;
+	uint64_t given;
 };
 
 vsource *vsource_alloc(const vsource_ops *ops, void *impl);

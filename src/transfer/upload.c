@@ -281,6 +281,10 @@ int vupload_run(const vupload_opts *o, vsource *src, vupload_result *res,
 		tried = true;
 		rc = complete(&r, &etag, &theirs, &ours, &done, err);
 	}
+	/* An image refused on the way (it decodes past what its header
+	 * declares: a decompression bomb) is not worth keeping either. */
+	if (rc == VMIE_ERR_FILE_UNSUPPORTED_FORMAT)
+		r.discard = true;
 	if (rc != 0 && !done)
 		keep_or_abort(&r, tried, res);
 out:

@@ -83,6 +83,7 @@ typedef struct vupload_opts {
 	const vkv *metadata;        /* x-amz-meta-<name>: value pairs; may be NULL */
 	unsigned parallel;          /* parts in flight; 0: 4 */
 	size_t part_size;           /* 0: chosen from the size (see below) */
+	uint64_t max_bps;           /* bandwidth cap, bytes/s; 0: none */
 	vupload_progress_fn progress;
 	void *progress_ctx;
 	/* Set (by a signal handler) to stop: the upload is aborted and

@@ -310,6 +310,7 @@ int vup_send_all(vup_run *r, vmie_error *err)
 		.parallel = r->parallel,
 		.retry = &r->retry,
 		.cancel = r->o->cancel,
+		.max_bps = r->o->max_bps,
 		.ops = &ops,
 		.ctx = &s,
 		.operation = "UploadPart",

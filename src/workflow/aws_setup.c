@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "workflow/import_plan.h"
+#include "workflow/task_lease.h"
 
 /* A failed AWS call becomes the step's status (the AWS details stay). */
 static int as_step(vmie_error *err, int status)
@@ -95,31 +96,56 @@ int vwf_ensure_bucket(vwf_run *r, const char *bucket, vmie_error *err)
 	return 0;
 }
 
+/* One log line per addition: the user sees exactly what vmie changed
+ * in a role that may hold their own policy. */
+static void log_lines(vmie_log_level lvl, const char *role, const char *what,
+		      const char *lines)
+{
+	for (const char *p = lines; p && *p;) {
+		size_t n = strcspn(p, "\n");
+		vlog(lvl, "role %s: %s %.*s", role, what, (int)n, p);
+		p += n + (p[n] == '\n');
+	}
+}
+
 int vwf_ensure_vmimport_role(vwf_run *r, const char *const *buckets,
-			     unsigned nbuckets, bool *created, vmie_error *err)
+			     unsigned nbuckets, bool write, bool *created,
+			     vmie_error *err)
 {
 	const char *role = r->opts->role_name ? r->opts->role_name : "vmimport";
 	viam_role_result res = {0};
-	int rc = viam_ensure_vmimport_role(r->client, role, buckets, nbuckets,
-					   &res, err);
+	viam_role_needs needs = {
+		.read_buckets = write ? NULL : buckets,
+		.nread = write ? 0 : nbuckets,
+		.write_buckets = write ? buckets : NULL,
+		.nwrite = write ? nbuckets : 0,
+		.kms_key_id = write ? NULL : r->opts->kms_key_id,
+	};
+	int rc = viam_ensure_vmimport_role(r->client, role, &needs, &res, err);
 	if (rc != 0) {
+		log_lines(VMIE_LOG_INFO, role, "added", res.added);
 		viam_role_result_free(&res);
 		verr_prefix(err, "setting up the %s role", role);
 		if (!err || !err->hint)
 			verr_hint(err, "the identity in use needs iam:GetRole, "
-				  "iam:CreateRole, iam:UpdateAssumeRolePolicy and "
+				  "iam:CreateRole, iam:UpdateAssumeRolePolicy, "
+				  "iam:ListRolePolicies, iam:GetRolePolicy and "
 				  "iam:PutRolePolicy, or an administrator can create "
 				  "the role (see the README) and you pass "
 				  "--role-name");
 		return as_step(err, VMIE_ERR_AWS_VMIMPORT_ROLE_SETUP_FAILED);
 	}
-	*created = res.created || res.updated;
+	*created = res.created || res.updated || res.raced;
 	if (res.created)
 		vlog_success("created the %s service role", role);
 	else if (res.updated)
-		vlog_info("updated the %s service role", role);
-	else
-		vlog_info("the %s service role is in place", role);
+		vlog_info("updated the %s service role (additions only)", role);
+	log_lines(VMIE_LOG_INFO, role, "added", res.added);
+	log_lines(VMIE_LOG_WARN, role, "an explicit Deny in its policies blocks",
+		  res.denied);
+	if (!res.created && !res.updated)
+		vlog_info("the %s service role already allows what this run "
+			  "needs: left as it is", role);
 	viam_role_result_free(&res);
 	return 0;
 }
@@ -144,7 +170,14 @@ int vwf_retry_while_role_propagates(vwf_run *r, bool role_created,
 	int rc;
 	for (unsigned attempt = 0;; attempt++) {
 		vmie_error e = {0};
+		int waited;
 		rc = start(ctx, &e);
+		if (rc != 0 && vwf_lease_quota_wait(r, &e, &waited, err)) {
+			vmie_error_clear(&e);
+			if (waited != 0)
+				return waited;
+			continue;
+		}
 		if (rc == 0 || !role_created || !role_not_visible_yet(&e) ||
 		    waited_ms >= ROLE_PROPAGATION_MS) {
 			verr_move(err, &e);

@@ -19,6 +19,7 @@
 #include "aws/s3.h"
 #include "transfer/download.h"
 #include "workflow/journal_steps.h"
+#include "workflow/transfer_settings.h"
 #include "workflow/workflows.h"
 
 static void on_progress(void *ctx, uint64_t done, uint64_t total)
@@ -64,6 +65,11 @@ int vwf_download(vwf_run *r, const char *bucket, const char *key,
 		 vmie_error *err)
 {
 	const vmie_options *o = r->opts;
+	vwf_transfer xs = {0};
+	int rc = vwf_transfer_settings(r, &xs, err);
+	if (rc != 0)
+		return rc;
+	size_t knob = chunk_knob();
 	vdownload_opts dop = {
 		.client = r->client,
 		.bucket = bucket,
@@ -71,7 +77,10 @@ int vwf_download(vwf_run *r, const char *bucket, const char *key,
 		.path = o->download_path,
 		.sparse = o->sparse,
 		.overwrite = o->overwrite,
-		.chunk_size = chunk_knob(),
+		.parallel = xs.parallel,
+		.chunk_size = knob ? knob : (size_t)xs.chunk_size,
+		.threshold = knob ? 0 : xs.threshold,
+		.max_bps = xs.max_bps,
 		.progress = on_progress,
 		.progress_ctx = r,
 		.cancel = o->cancel,
@@ -90,7 +99,7 @@ int vwf_download(vwf_run *r, const char *bucket, const char *key,
 	vwf_phase_begin(r, "download");
 	vlog_info("downloading s3://%s/%s to %s", bucket, key,
 		  o->download_path);
-	int rc = vdownload_run(&dop, &dr, err);
+	rc = vdownload_run(&dop, &dr, err);
 	vmie_result *res = r->res;
 	free(res->download_path);
 	res->download_path = xstrdup(o->download_path);

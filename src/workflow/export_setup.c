@@ -44,6 +44,10 @@ int vwf_export_setup(vwf_run *r, bool *role_created, vmie_error *err)
 	const char *bucket = r->opts->s3_bucket;
 	int rc;
 
+	if (r->opts->skip_setup) { /* vmie batch did it, maybe just now */
+		*role_created = true;
+		return 0;
+	}
 	vwf_phase_begin(r, "bucket");
 	if ((rc = vwf_ensure_bucket(r, bucket, err)) != 0 ||
 	    (rc = check_encryption(r, bucket, err)) != 0)
@@ -51,7 +55,8 @@ int vwf_export_setup(vwf_run *r, bool *role_created, vmie_error *err)
 	vwf_phase_end(r, 0);
 	vwf_phase_begin(r, "role");
 	const char *buckets[] = {bucket};
-	if ((rc = vwf_ensure_vmimport_role(r, buckets, 1, role_created, err)) != 0)
+	if ((rc = vwf_ensure_vmimport_role(r, buckets, 1, true, role_created,
+					   err)) != 0)
 		return rc;
 	vwf_phase_end(r, 0);
 	return 0;

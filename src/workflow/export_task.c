@@ -23,6 +23,7 @@
 #include "workflow/import_plan.h"
 #include "workflow/import_steps.h"
 #include "workflow/journal_steps.h"
+#include "workflow/task_lease.h"
 
 static const char *format_of(const vmie_options *o)
 {
@@ -262,6 +263,10 @@ int vwf_export_task(vwf_run *r, const char *ami_id, bool role_created,
 	}
 	if ((rc = vwf_journal_step_options(r->journal, VWF_STEP_EXPORT, r->opts, err)) != 0)
 		goto out;
+	/* A task followed from the interrupted run holds a slot as much as
+	 * one started now. */
+	if ((rc = vwf_lease_take(r, VWF_LEASE_TASK, err)) != 0)
+		goto out;
 	if (!r->res->export_task_id) {
 		rc = start(r, ami_id, prefix, role_created, &task_id, err);
 		if (rc != 0) {
@@ -274,7 +279,9 @@ int vwf_export_task(vwf_run *r, const char *ami_id, bool role_created,
 			  r->opts->s3_bucket, prefix);
 	}
 	vwf_report_result(r, "export_task_id", r->res->export_task_id);
-	if ((rc = wait_task(r, err)) != 0)
+	rc = wait_task(r, err);
+	vwf_lease_release(r, VWF_LEASE_TASK);
+	if (rc != 0)
 		goto out;
 	*key = object_key(prefix, r->res->export_task_id, format_of(r->opts));
 	if ((rc = confirm(r, *key, err)) != 0)

@@ -1,6 +1,7 @@
 /*
  * vmie import: the steps in order (import_steps.h).  The role is ensured
- * before the upload so that IAM propagates it while the bytes go up.
+ * before an upload so that IAM propagates it while the bytes go up, and
+ * after the checks of objects already in S3.
  */
 #include "workflow/import_steps.h"
 
@@ -35,30 +36,26 @@ static char *s3_url(const vwf_disk *d)
 	return vbuf_detach(&u);
 }
 
-static int setup(vwf_run *r, vmie_source_kind kind, bool *role_created,
-		 vmie_error *err)
+static int ensure_role(vwf_run *r, bool *role_created, vmie_error *err)
 {
-	const vmie_options *o = r->opts;
-	int rc = 0;
-
-	if (kind == VMIE_SOURCE_FILE || kind == VMIE_SOURCE_HTTP) {
-		vwf_phase_begin(r, "bucket");
-		rc = vwf_ensure_bucket(r, o->s3_bucket, err);
-		if (rc != 0)
-			return rc;
-		vwf_phase_end(r, 0);
-	}
-	if (o->upload_only)
+	const char *buckets[] = {r->opts->s3_bucket};
+	/* vmie batch set the role up once for all its VMs, maybe just now:
+	 * it may not be visible yet. */
+	if (r->opts->skip_setup) {
+		*role_created = true;
 		return 0;
+	}
 	vwf_phase_begin(r, "role");
-	const char *buckets[] = {o->s3_bucket};
-	rc = vwf_ensure_vmimport_role(r, buckets, 1, role_created, err);
-	if (rc != 0)
-		return rc;
-	vwf_phase_end(r, 0);
-	return 0;
+	int rc = vwf_ensure_vmimport_role(r, buckets, 1, false, role_created, err);
+	if (rc == 0)
+		vwf_phase_end(r, 0);
+	return rc;
 }
 
+/* The role is touched only once the source has passed its checks: before
+ * an upload (a local file has passed the preflight; IAM propagates the
+ * role while the bytes go up), after the HeadObject checks of objects
+ * already in S3 (a mistyped key changes nothing). */
 int vwf_import_run(vwf_run *r, vmie_source_kind kind, vmie_error *err)
 {
 	const vmie_options *o = r->opts;
@@ -66,19 +63,27 @@ int vwf_import_run(vwf_run *r, vmie_source_kind kind, vmie_error *err)
 	vwf_disk *disks = NULL;
 	unsigned ndisks = 0;
 	bool role_created = false;
-	int rc;
+	bool upload = kind == VMIE_SOURCE_FILE || kind == VMIE_SOURCE_HTTP;
+	int rc = 0;
 
 	free(res->source);
 	res->source = xstrdup(o->source);
-	rc = setup(r, kind, &role_created, err);
-	if (rc != 0)
-		goto out;
-	if (kind == VMIE_SOURCE_FILE || kind == VMIE_SOURCE_HTTP) {
+	if (upload && !o->skip_setup) {
+		vwf_phase_begin(r, "bucket");
+		if ((rc = vwf_ensure_bucket(r, o->s3_bucket, err)) != 0)
+			goto out;
+		vwf_phase_end(r, 0);
+	}
+	if (upload) {
+		if (!o->upload_only && (rc = ensure_role(r, &role_created, err)) != 0)
+			goto out;
 		disks = xcalloc(1, sizeof(*disks));
 		ndisks = 1;
 		rc = vwf_import_upload(r, kind, o->s3_bucket, disks, err);
 	} else {
 		rc = vwf_import_s3_objects(r, kind, &disks, &ndisks, err);
+		if (rc == 0)
+			rc = ensure_role(r, &role_created, err);
 	}
 	if (rc != 0)
 		goto out;

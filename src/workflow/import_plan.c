@@ -29,6 +29,28 @@ char *vwf_upload_key(const char *image_name)
 	return key;
 }
 
+char *vwf_vmdk_name(const char *image_name)
+{
+	static const char *const disk_ext[] = {
+		".raw", ".img", ".image", ".bin", ".dd", ".disk",
+		".vhd", ".vhdx", ".vmdk", ".hdd",
+	};
+	const char *name = image_name && image_name[0] ? image_name : "image";
+	size_t n = strlen(name);
+	const char *dot = strrchr(name, '.');
+
+	for (size_t i = 0; dot && dot != name &&
+			   i < sizeof(disk_ext) / sizeof(disk_ext[0]); i++)
+		if (strcasecmp(dot, disk_ext[i]) == 0) {
+			n = (size_t)(dot - name);
+			break;
+		}
+	vbuf b = VBUF_INIT;
+	vbuf_add(&b, name, n);
+	vbuf_adds(&b, ".vmdk");
+	return vbuf_detach(&b);
+}
+
 static void hex(const unsigned char *p, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";

@@ -14,6 +14,12 @@
  * backslash, and the like) become '_'; an empty name becomes "image". */
 char *vwf_upload_key(const char *image_name);
 
+/* The name of a disk sent as a VMDK made from `image_name`: its disk
+ * extension (.raw, .img, .vhd, .vhdx, .vmdk, ...) replaced by ".vmdk",
+ * ".vmdk" added when it has none ("disk.raw" -> "disk.vmdk", "disk" ->
+ * "disk.vmdk"). */
+char *vwf_vmdk_name(const char *image_name);
+
 /* ImportImage's ClientToken: the same for every attempt of one run (SDK
  * retries, the wait for a new role to propagate), different across runs.
  * run_id is random per run; the token is "vmie-" and 40 hex digits of

@@ -80,7 +80,12 @@ static int same_source(vwf_run *r, const json_t *step, vsource *src, vmie_error 
 	const json_t *was = json_object_get(step, "source");
 	const char *v = vsource_validator(src), *then = vwf_js(was, "validator");
 	uint64_t len = vsource_raw_size(src);
-	bool same = (uint64_t)vwf_ji(step, "size", 0) == vsource_size(src) &&
+	size_t head_len;
+	/* A VMDK made on the fly is other bytes than the disk sent as it is. */
+	const char *sent = vwf_js(step, "sent");
+	bool vmdk = vsource_vmdk_head(src, &head_len) != NULL;
+	bool same = strcmp(sent ? sent : "", vmdk ? "vmdk" : "as-is") == 0 &&
+		    (uint64_t)vwf_ji(step, "size", 0) == vsource_size(src) &&
 		    (uint64_t)vwf_ji(was, "length", 0) == len &&
 		    strcmp(vwf_js(step, "compression") ? vwf_js(step, "compression") : "",
 			   vimg_compression_name(vsource_compression(src))) == 0 &&
@@ -89,8 +94,10 @@ static int same_source(vwf_run *r, const json_t *step, vsource *src, vmie_error 
 		return 0;
 	verr_set(err, VMIE_ERR_INVALID_SOURCE,
 		 "%s is not what the interrupted upload read (its length, version "
-		 "or compression changed): the upload cannot go on with another image",
-		 r->opts->source);
+		 "or compression changed, or it is no longer sent as %s): the "
+		 "upload cannot go on with another image",
+		 r->opts->source, sent && strcmp(sent, "vmdk") == 0
+					  ? "a VMDK made on the fly" : "it is");
 	return verr_hint(err, "add --restart to upload the image as it is now (the "
 			      "interrupted upload is aborted first)");
 }

@@ -40,6 +40,7 @@ static int sniff_object(vwf_run *r, vwf_disk *d, uint64_t size, vmie_error *err)
 	vsniff_from_ends(&s, head.data, head.len, tail.data, tail.len, size);
 	vimg_format f = vsniff_format(&s);
 	vsniff_check_head(head.data, head.len, &info);
+	vimg_check_boot_mode(&info, r->opts->boot_mode);
 	if (d->format && strcasecmp(d->format, vimg_format_name(f)) != 0)
 		vlog_warn("s3://%s/%s: Format says %s but the object's content "
 			  "is %s", d->bucket, d->key, d->format,
@@ -48,8 +49,11 @@ static int sniff_object(vwf_run *r, vwf_disk *d, uint64_t size, vmie_error *err)
 		d->format = xstrdup(vimg_format_name(f));
 	for (size_t i = 0; i < info.nfindings; i++) {
 		const vimg_finding *fi = &info.findings[i];
-		if (fi->severity != VIMG_ERROR)
+		if (fi->severity != VIMG_ERROR) {
+			vlog_warn("s3://%s/%s: %s [%s]", d->bucket, d->key,
+				  fi->message, fi->code);
 			continue;
+		}
 		if (r->opts->force) {
 			vlog_warn("image check overridden by --force: %s", fi->message);
 			continue;
@@ -127,7 +131,11 @@ static int disks_from_json(const char *path, vwf_disk **out, unsigned *n,
 			d[i].bucket = xstrdup(json_string_value(json_object_get(ub, "S3Bucket")));
 			d[i].key = xstrdup(json_string_value(json_object_get(ub, "S3Key")));
 		} else {
+			/* An s3:// Url is checked like a UserBucket and
+			 * still sent as the Url it was written as. */
 			d[i].url = xstrdup(url);
+			if (strncasecmp(url, "s3://", 5) == 0)
+				disk_from_url(url, &d[i]);
 		}
 		if (f) {
 			d[i].format = xstrdup(f);
@@ -157,8 +165,8 @@ int vwf_import_s3_objects(vwf_run *r, vmie_source_kind kind,
 	}
 	for (unsigned i = 0; rc == 0 && i < *ndisks; i++) {
 		vwf_disk *d = &(*disks)[i];
-		if (d->url)
-			continue; /* AWS fetches a Url container itself */
+		if (!d->bucket)
+			continue; /* AWS fetches an https:// Url itself */
 		rc = check_object(r, d, err);
 		if (rc == 0)
 			vlog_info("s3://%s/%s: %s, %llu bytes", d->bucket, d->key,

@@ -19,7 +19,8 @@
 typedef struct vwf_disk {
 	char *bucket;
 	char *key;
-	char *url;         /* instead of bucket/key: a JSON container's Url */
+	char *url;         /* a JSON container's Url, sent instead of bucket/key
+			    * (which an s3:// Url also fills, for the checks) */
 	char *format;      /* "RAW", "VHD", "VHDX", "VMDK", "OVA" */
 	char *description; /* may be NULL */
 	uint64_t size;
@@ -35,14 +36,19 @@ int vwf_ensure_bucket(vwf_run *r, const char *bucket, vmie_error *err);
 void vwf_bucket_lifecycle(vwf_run *r, const char *bucket);
 
 /* The VM Import service role exists with the trust policy and the
- * permissions for the buckets; *created says it was just made or changed
+ * permissions for the buckets (write: an export's; else an import's, and
+ * --kms-key-id's key), added to what it has, never replacing it; each
+ * addition is logged.  *created says it was just made or changed
  * (ImportImage may then not see it for a while). */
 int vwf_ensure_vmimport_role(vwf_run *r, const char *const *buckets,
-			     unsigned nbuckets, bool *created, vmie_error *err);
+			     unsigned nbuckets, bool write, bool *created,
+			     vmie_error *err);
 
 /* Calls start(ctx, err) again while it fails only because IAM has not yet
  * propagated a role this run just created or changed (InvalidParameter
  * naming the role), for up to two minutes; with role_created false, once.
+ * A run holding a task slot (task_lease.h) also waits out AWS's task
+ * quota (ResourceLimitExceeded) instead of failing.
  * what: "VM Import", "VM Export", for the log line. */
 typedef int (*vwf_start_fn)(void *ctx, vmie_error *err);
 int vwf_retry_while_role_propagates(vwf_run *r, bool role_created,

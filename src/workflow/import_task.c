@@ -19,6 +19,7 @@
 #include "base/xalloc.h"
 #include "workflow/import_plan.h"
 #include "workflow/journal_steps.h"
+#include "workflow/task_lease.h"
 
 static char *token_for(vwf_run *r, const vwf_disk *disks, unsigned n)
 {
@@ -27,7 +28,11 @@ static char *token_for(vwf_run *r, const vwf_disk *disks, unsigned n)
 	vbuf *bufs = xcalloc(n ? n : 1, sizeof(*bufs));
 
 	for (unsigned i = 0; i < n; i++) {
-		vbuf_addf(&bufs[i], "s3://%s/%s", disks[i].bucket, disks[i].key);
+		if (disks[i].url)
+			vbuf_adds(&bufs[i], disks[i].url);
+		else
+			vbuf_addf(&bufs[i], "s3://%s/%s", disks[i].bucket,
+				  disks[i].key);
 		urls[i] = vbuf_str(&bufs[i]);
 	}
 	tok = vwf_client_token(r->run_id, urls, n);
@@ -65,10 +70,14 @@ static int start_task(vwf_run *r, const vwf_disk *disks, unsigned n,
 	vwf_step_state(st, "started");
 	vwf_jset(st, "token", token);
 	vwf_journal_save(r->journal);
+	/* A container the user wrote with a Url goes out with that Url (its
+	 * bucket and key were only for the checks); EC2 wants one or the
+	 * other, never neither. */
 	for (unsigned i = 0; i < n; i++) {
 		dc[i].format = disks[i].format;
-		dc[i].bucket = disks[i].bucket;
-		dc[i].key = disks[i].key;
+		dc[i].url = disks[i].url;
+		dc[i].bucket = disks[i].url ? NULL : disks[i].bucket;
+		dc[i].key = disks[i].url ? NULL : disks[i].key;
 		dc[i].description = disks[i].description;
 	}
 	vwf_option_tags(o, &tags);
@@ -254,6 +263,10 @@ int vwf_import_task(vwf_run *r, const vwf_disk *disks, unsigned ndisks,
 	}
 	if ((rc = vwf_journal_step_options(r->journal, VWF_STEP_IMPORT, r->opts, err)) != 0)
 		return rc;
+	/* A task followed from the interrupted run holds a slot as much as
+	 * one started now. */
+	if ((rc = vwf_lease_take(r, VWF_LEASE_TASK, err)) != 0)
+		return rc;
 	if (!r->res->import_task_id) {
 		rc = start_task(r, disks, ndisks, role_created, &task_id, err);
 		if (rc != 0) {
@@ -266,6 +279,7 @@ int vwf_import_task(vwf_run *r, const vwf_disk *disks, unsigned ndisks,
 	}
 	vwf_report_result(r, "import_task_id", r->res->import_task_id);
 	rc = wait_task(r, err);
+	vwf_lease_release(r, VWF_LEASE_TASK);
 	if (rc == 0) {
 		vwf_phase_end(r, 0);
 		vlog_success("imported %s as %s", r->res->s3_url, r->res->ami_id);

@@ -1,14 +1,18 @@
 /*
  * The upload phase of an import: a local file or an http(s) URL, decoded
- * when compressed, sniffed as it passes, sent to S3 in parts.  The image's
- * head is checked before anything but its first part has been read, so
- * an image AWS would refuse costs seconds, not the whole upload.
+ * when compressed, made a streamOptimized VMDK on the way when it is a
+ * disk vmie can read (import_format.c), sniffed as it passes (the sniffer
+ * sees what is sent), sent to S3 in parts.  The disk's head is checked
+ * before anything but the first part has been read, so an image AWS
+ * would refuse costs seconds, not the whole upload.
  *
  * Journaled (journal_steps.h, "upload"): the intent before the multipart
- * upload is created, its id, every part S3 holds.  An interrupted upload
- * goes on where it stopped (import_resume.c says from where): a file or
- * a URL that serves ranges is read from the first missing part on, its
- * head read again for the checks; a compressed stream is decoded again
+ * upload is created, its id, every part S3 holds, and the part size, so
+ * that the same command cuts the same parts.  An interrupted upload goes
+ * on where it stopped (import_resume.c says from where): a file or a URL
+ * that serves ranges, sent as it is, is read from the first missing part
+ * on, its head read again for the checks; a compressed stream, or a VMDK
+ * made on the fly (the same disk gives the same bytes), is made again
  * from the start, the parts S3 holds compared instead of sent.
  */
 #include "workflow/import_steps.h"
@@ -19,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "aws/client.h"
+#include "aws/config.h"
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/isotime.h"
@@ -29,6 +35,11 @@
 #include "transfer/sniff.h"
 #include "workflow/import_plan.h"
 #include "workflow/journal_steps.h"
+#include "transfer/source.h"
+#include "transfer/upload.h"
+#include "workflow/import_format.h"
+#include "workflow/import_plan.h"
+#include "workflow/transfer_settings.h"
 
 #define DEFAULT_STORAGE_CLASS "STANDARD_IA"
 /* Of a resumed upload's head, read again for the checks: what the
@@ -37,6 +48,7 @@
 
 typedef struct upload_ctx {
 	vwf_run *run;
+	vwf_upload_src up;
 	vsource *src;
 	vsniff sniff;
 	vimg_info head; /* what the head said */
@@ -66,11 +78,30 @@ static int check_head(void *ctx, const void *head, size_t len, vmie_error *err)
 	upload_ctx *u = ctx;
 	const vmie_options *o = u->run->opts;
 
+	/* A VMDK made on the fly: the checks are about its disk. */
+	size_t disk_len;
+	const void *disk = vsource_vmdk_head(u->src, &disk_len);
+	if (disk) {
+		head = disk;
+		len = disk_len;
+	}
 	vsniff_check_head(head, len, &u->head);
+	vimg_check_boot_mode(&u->head, o->boot_mode);
+	/* An image holds no more than its header declares: a stream that
+	 * goes on past that (a decompression bomb) stops there.  (A VMDK
+	 * made on the fly holds its disk to the size it announced.) */
+	vimg_reader hr;
+	const char *what;
+	vimg_reader_mem(&hr, head, len);
+	uint64_t bound = disk ? 0 : vimg_declared_size_bound(&hr, &what);
+	if (bound && bound < vimg_max_image_size())
+		vsource_limit(u->src, bound, what);
 	for (size_t i = 0; i < u->head.nfindings; i++) {
 		const vimg_finding *f = &u->head.findings[i];
-		if (f->severity != VIMG_ERROR)
+		if (f->severity != VIMG_ERROR) {
+			vlog_warn("%s [%s]", f->message, f->code);
 			continue;
+		}
 		if (o->force) {
 			vlog_warn("image check overridden by --force: %s", f->message);
 			continue;
@@ -112,19 +143,6 @@ static void on_all_parts(void *ctx)
 {
 	upload_ctx *u = ctx;
 	vwf_journal_save(u->run->journal);
-}
-
-static int open_source(const vmie_options *o, vmie_source_kind kind,
-		       vsource **out, vmie_error *err)
-{
-	vsource *raw = NULL;
-	int rc = kind == VMIE_SOURCE_HTTP
-			 ? vsource_open_http(o->source, NULL, &raw, err)
-			 : vsource_open_file(o->source, &raw, err);
-	if (rc != 0)
-		return rc;
-	/* Two xz decoder threads: the machine's other core uploads. */
-	return vsource_open_decoded(raw, 2, out, err);
 }
 
 static void upload_metadata(vkv *meta)
@@ -179,6 +197,7 @@ static void journal_intent(upload_ctx *u, const char *bucket, const char *key,
 	vwf_jseti(st, "size", (long long)vsource_size(u->src));
 	vwf_jseti(st, "part_size", (long long)part_size);
 	vwf_jset(st, "compression", vimg_compression_name(vsource_compression(u->src)));
+	vwf_jset(st, "sent", u->up.vmdk ? "vmdk" : "as-is");
 	vwf_jseti(st, "started_at", (long long)time(NULL));
 	json_object_set_new(st, "source", json_pack("{s:s?, s:I}", "validator",
 						    vsource_validator(u->src), "length",
@@ -235,11 +254,16 @@ static int resume_upload(upload_ctx *u, vwf_upload_resume *plan, vmie_error *err
 	vbuf of = VBUF_INIT;
 	if (size && psize)
 		vbuf_addf(&of, " of %" PRIu64, (size + psize - 1) / psize);
-	vlog_info("resuming the upload of %s stopped at %s%d %%: %zu%s parts are in S3%s",
-		  vsource_name(u->src), size ? "" : "~",
-		  size ? (int)(plan->held * 100 / size) : 0, plan->nparts, vbuf_str(&of),
-		  rs->first_part > 1 ? "" : "; reading the image again from its start "
-		  "to check them");
+	/* A VMDK made on the fly has no size before its end: no percentage. */
+	char at[32] = "";
+	if (size)
+		snprintf(at, sizeof at, " stopped at %d %%", (int)(plan->held * 100 / size));
+	vlog_info("resuming the upload of %s%s: %zu%s parts are in S3%s",
+		  vsource_name(u->src), at, plan->nparts, vbuf_str(&of),
+		  rs->first_part > 1 ? ""
+		  : u->up.vmdk ? "; making the VMDK again from the disk's start to "
+				 "check them (the same disk gives the same bytes)"
+			       : "; reading the image again from its start to check them");
 	vbuf_free(&of);
 	if (rs->first_part > 1)
 		rc = skip_held(u, rs, err);
@@ -264,6 +288,7 @@ static void journal_done(upload_ctx *u, const vwf_disk *disk, const vupload_resu
 	vwf_step_state(st, "done");
 	vwf_jset(st, "format", disk->format);
 	vwf_jseti(st, "object_size", (long long)disk->size);
+	vwf_jseti(st, "disk_bytes", (long long)u->run->res->disk_bytes);
 	vwf_jset(st, "etag", up ? up->etag : NULL);
 	vwf_jset(st, "checksum", up ? up->checksum_crc32c : NULL);
 	json_object_del(st, "parts");
@@ -296,19 +321,28 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 		from_journal(vwf_journal_step_if(r->journal, VWF_STEP_UPLOAD), disk);
 		if (!r->res->uploaded_bytes)
 			r->res->uploaded_bytes = disk->size;
+		if (!r->res->disk_bytes)
+			r->res->disk_bytes = (uint64_t)vwf_ji(vwf_journal_step_if(r->journal,
+										VWF_STEP_UPLOAD),
+							     "disk_bytes", 0);
 		return 0;
 	}
 	if ((rc = vwf_journal_step_options(r->journal, VWF_STEP_UPLOAD, o, err)) != 0)
 		return rc;
 	u.step = vwf_journal_step(r->journal, VWF_STEP_UPLOAD);
 	vsniff_init(&u.sniff);
-	rc = open_source(o, kind, &u.src, err);
+	rc = vwf_open_upload_source(r, kind, &u.up, err);
 	if (rc != 0)
 		goto out;
-	key = o->s3_key ? xstrdup(o->s3_key) : vwf_upload_key(vsource_name(u.src));
+	u.src = u.up.src;
+	key = o->s3_key ? xstrdup(o->s3_key) : vwf_upload_key(u.up.name);
 	if (vsource_compression(u.src) != VIMG_COMP_NONE)
 		vlog_info("decompressing %s as it uploads",
 			  vimg_compression_name(vsource_compression(u.src)));
+	vwf_transfer xs = {0};
+	rc = vwf_transfer_settings(r, &xs, err);
+	if (rc != 0)
+		goto out;
 	vwf_phase_begin(r, "upload");
 	/* The interrupted run meant to create an upload, and died before it
 	 * knew the id. */
@@ -318,8 +352,9 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 	if (rc == VWF_UPLOAD_COMPLETED) {
 		rc = adopt_object(&u, disk, err);
 		if (rc == 0) {
-			journal_done(&u, disk, NULL);
 			r->res->uploaded_bytes += disk->size;
+			r->res->disk_bytes += u.up.disk_bytes;
+			journal_done(&u, disk, NULL);
 			vwf_phase_end(r, 0);
 		}
 		goto out;
@@ -327,12 +362,22 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 	if (rc == VWF_UPLOAD_NEW) {
 		if (unrecorded)
 			abort_unrecorded(&u, bucket, key);
-		journal_intent(&u, bucket, key, vupload_part_size(vsource_size(u.src), 1));
+		/* The first part's size, from the profile's s3 settings: a
+		 * resumed run cuts the parts this one cuts, whatever the
+		 * settings say by then. */
+		uint64_t psize = vwf_part_size(&xs, vsource_size(u.src));
+		journal_intent(&u, bucket, key, psize ? (size_t)psize
+					       : vupload_part_size(vsource_size(u.src), 1));
 		if (unrecorded)
 			vwf_jsetb(u.step, "unrecorded", true);
 	}
 	else if (rc != 0)
 		goto out;
+	else if (vwf_js(u.step, "key") && strcmp(key, vwf_js(u.step, "key")) != 0) {
+		/* The upload goes on under the key it was begun with. */
+		free(key);
+		key = xstrdup(vwf_js(u.step, "key"));
+	}
 	upload_metadata(&meta);
 	vupload_opts uo = {
 		.client = r->client,
@@ -340,7 +385,10 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 		.key = key,
 		.storage_class = o->storage_class ? o->storage_class : DEFAULT_STORAGE_CLASS,
 		.metadata = &meta,
-		.part_size = (size_t)vwf_ji(u.step, "part_size", 0),
+		.parallel = xs.parallel,
+		.part_size = u.step ? (size_t)vwf_ji(u.step, "part_size", 0)
+				    : (size_t)vwf_part_size(&xs, vsource_size(u.src)),
+		.max_bps = xs.max_bps,
 		.progress = on_progress,
 		.progress_ctx = &u,
 		.cancel = o->cancel,
@@ -373,11 +421,21 @@ int vwf_import_upload(vwf_run *r, vmie_source_kind kind, const char *bucket,
 	key = NULL;
 	disk->format = xstrdup(vimg_format_name(f));
 	disk->size = up.size;
-	journal_done(&u, disk, &up);
 	if (plan.rs.upload_id)
 		vlog_info("sent %" PRIu64 " of %" PRIu64 " bytes: the rest was in S3 already",
 			  up.sent, up.size);
 	r->res->uploaded_bytes += up.size;
+	/* A RAW image sent as it is: its bytes are the disk. */
+	r->res->disk_bytes += u.up.disk_bytes ? u.up.disk_bytes
+			      : f == VIMG_RAW ? up.size : 0;
+	journal_done(&u, disk, &up);
+	if (u.up.vmdk)
+		vlog_info("sent a %llu-byte disk as %llu bytes of VMDK (%.1f%%)",
+			  (unsigned long long)u.up.disk_bytes,
+			  (unsigned long long)up.size,
+			  u.up.disk_bytes ? 100.0 * (double)up.size /
+						    (double)u.up.disk_bytes
+					  : 0.0);
 	vwf_phase_end(r, up.sent);
 out:
 	if (rc != 0 && r->phase)
@@ -388,6 +446,6 @@ out:
 	free(key);
 	vimg_info_free(&u.head);
 	vsniff_free(&u.sniff);
-	vsource_free(u.src);
+	vwf_upload_src_free(&u.up);
 	return rc;
 }

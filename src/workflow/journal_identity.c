@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -108,9 +109,16 @@ static void flag(vbuf *b, const char *name, bool on)
 		vbuf_addf(b, " --%s", name);
 }
 
+static const char *num(unsigned v, char *buf)
+{
+	snprintf(buf, 16, "%u", v);
+	return buf;
+}
+
 static char *command(vmie_operation op, const vmie_options *o, const json_t *id)
 {
 	vbuf b = VBUF_INIT;
+	char n1[16], n2[16];
 	vbuf_addf(&b, "vmie %s", vmie_operation_name(op));
 	arg(&b, "region", vwf_js(id, "region"));
 	arg(&b, "s3-bucket", o->s3_bucket);
@@ -135,6 +143,14 @@ static char *command(vmie_operation op, const vmie_options *o, const json_t *id)
 		arg(&b, "tag", o->tags[i]);
 	arg(&b, "role-name", o->role_name);
 	flag(&b, "force", o->force);
+	arg(&b, "upload-format", o->upload_format);
+	arg(&b, "max-bandwidth", o->max_bandwidth);
+	if (o->max_tasks)
+		arg(&b, "max-tasks", num(o->max_tasks, n1));
+	if (o->max_instances)
+		arg(&b, "max-instances", num(o->max_instances, n2));
+	arg(&b, "lease-prefix", o->lease_prefix);
+	flag(&b, "skip-setup", o->skip_setup);
 	arg(&b, "s3-export-prefix", o->s3_export_prefix);
 	arg(&b, "export-format", o->export_format);
 	arg(&b, "download", vwf_js(id, "download"));
@@ -142,6 +158,7 @@ static char *command(vmie_operation op, const vmie_options *o, const json_t *id)
 	flag(&b, "overwrite", o->overwrite);
 	arg(&b, "profile", o->aws.profile);
 	arg(&b, "endpoint-url", o->aws.endpoint_url);
+	flag(&b, "allow-http", o->aws.allow_http);
 	arg(&b, "outage-window", o->aws.outage_window);
 	return vbuf_detach(&b);
 }
@@ -190,6 +207,9 @@ static json_t *step_options(const vmie_options *o, const char *step)
 		const char *step, *name, *value;
 	} table[] = {
 		{"upload", "storage-class", o->storage_class},
+		/* What is sent: the parts of a VMDK made on the fly are not
+		 * those of the disk as it is. */
+		{"upload", "upload-format", o->upload_format ? o->upload_format : "vmdk"},
 		{"import", "description", o->description},
 		{"import", "license-type", o->license_type},
 		{"import", "usage-operation", o->usage_operation},

@@ -12,14 +12,13 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/log.h"
-#include "codec/decode.h"
 #include "vmie.h"
+#include "workflow/import_format.h"
 
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
 struct tally {
+	bool converts; /* the image goes as a VMDK made from its disk */
 	size_t errors, warnings;
 	const vimg_finding *first_error;
 	vbuf first_where; /* where first_error was found */
@@ -41,6 +40,15 @@ static void log_all(const char *where, const vimg_info *info, struct tally *t)
 {
 	for (size_t i = 0; i < info->nfindings; i++) {
 		const vimg_finding *f = &info->findings[i];
+		/* What AWS would refuse is not what is sent (an OVA's disks,
+		 * which go as they are, are not converted). */
+		if (t->converts && info->ndisks == 0 &&
+		    strcmp(f->code, "vmdk-not-stream-optimized") == 0) {
+			vlog_info("preflight: %s: a %s VMDK, which AWS does not "
+				  "import: vmie sends its disk as a streamOptimized "
+				  "VMDK instead", where, info->subformat);
+			continue;
+		}
 		log_finding(where, f);
 		if (f->severity != VIMG_ERROR) {
 			t->warnings++;
@@ -57,7 +65,10 @@ static void log_all(const char *where, const vimg_info *info, struct tally *t)
 			continue; /* the OVA's own findings say it is missing */
 		vbuf w = VBUF_INIT;
 		vbuf_addf(&w, "%s, disk %s", where, d->href ? d->href : "?");
+		bool converts = t->converts;
+		t->converts = false;
 		log_all(vbuf_str(&w), d->info, t);
+		t->converts = converts;
 		vbuf_free(&w);
 	}
 }
@@ -85,23 +96,11 @@ static void log_summary(const char *path, const vimg_info *info)
 			  vimg_compression_name(info->compression));
 }
 
-static vimg_compression file_compression(const char *path)
-{
-	unsigned char head[8];
-	ssize_t n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, head, sizeof(head));
-		close(fd);
-	}
-	return n > 0 ? vdec_detect(head, (size_t)n) : VIMG_COMP_NONE;
-}
-
 int vmie_preflight(const vmie_options *opts, vmie_source_kind kind,
 		   vmie_error *err)
 {
 	vimg_info info;
-	struct tally t = {0, 0, NULL, VBUF_INIT};
+	struct tally t = {false, 0, 0, NULL, VBUF_INIT};
 	int rc;
 
 	if (kind != VMIE_SOURCE_FILE) {
@@ -109,7 +108,7 @@ int vmie_preflight(const vmie_options *opts, vmie_source_kind kind,
 			   "checks run on the stream as it is uploaded");
 		return 0;
 	}
-	vimg_compression c = file_compression(opts->source);
+	vimg_compression c = vwf_file_compression(opts->source);
 	if (c != VIMG_COMP_NONE) {
 		vlog_info("preflight: %s is %s-compressed: it is checked as it "
 			  "is decompressed and uploaded", opts->source,
@@ -119,7 +118,9 @@ int vmie_preflight(const vmie_options *opts, vmie_source_kind kind,
 	rc = vmie_inspect(opts->source, &info, err);
 	if (rc != 0)
 		return rc;
+	vimg_check_boot_mode(&info, opts->boot_mode);
 	log_summary(opts->source, &info);
+	t.converts = vwf_converts_local(opts, &info);
 	log_all(opts->source, &info, &t);
 	if (!t.errors) {
 		if (t.warnings)

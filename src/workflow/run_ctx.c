@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "workflow/import_plan.h"
+#include "workflow/task_lease.h"
 
 double vwf_now(void)
 {
@@ -36,6 +37,7 @@ void vwf_run_finish(vwf_run *r)
 {
 	if (r->res)
 		r->res->seconds = vwf_now() - r->t0;
+	vwf_leases_free(r);
 	vaws_client_free(r->client);
 	free(r->run_id);
 	r->client = NULL;
@@ -122,6 +124,7 @@ int vwf_interrupted(vwf_run *r, vmie_error *err)
 
 int vwf_sleep(vwf_run *r, long ms, vmie_error *err)
 {
+	vwf_lease_tick(r);
 	while (ms > 0) {
 		if (vwf_cancelled(r))
 			return vwf_interrupted(r, err);

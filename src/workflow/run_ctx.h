@@ -24,6 +24,7 @@ typedef struct vwf_run {
 	double t0;           /* the run's start (monotonic seconds) */
 	const char *phase;   /* the phase under way, NULL between phases */
 	double phase_t0;
+	struct vwf_leases *leases; /* slots held through S3 (task_lease.h) */
 } vwf_run;
 
 double vwf_now(void); /* monotonic seconds */

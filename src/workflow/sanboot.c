@@ -13,6 +13,7 @@
 #include "base/xalloc.h"
 #include "workflow/journal_steps.h"
 #include "workflow/sanboot_steps.h"
+#include "workflow/task_lease.h"
 
 int vwf_sanboot_check_image(vwf_run *r, const vec2_image *img, vmie_error *err)
 {
@@ -160,6 +161,7 @@ int vwf_sanboot(vwf_run *r, const char *ami_id, char **new_ami_id,
 	/* Ended on every path, Ctrl-C included: it is billed by the hour, and
 	 * a resumed run launches another when it needs one. */
 	vwf_sb_terminate(&job);
+	vwf_lease_release(r, VWF_LEASE_INSTANCE);
 	if (rc == 0) {
 		vwf_step_state(job.jstep, "done");
 		vwf_jset(job.jstep, "ami_id", job.new_ami_id);

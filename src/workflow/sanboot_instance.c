@@ -20,6 +20,7 @@
 #include "workflow/sanboot_journal.h"
 #include "workflow/state_dir.h"
 #include "workflow/sanboot_scripts.h"
+#include "workflow/task_lease.h"
 
 /* How long RunInstances may refuse a just-created instance profile. */
 #define PROFILE_PROPAGATION_S 120.0
@@ -320,6 +321,10 @@ int vwf_sb_launch(vwf_sanboot_job *job, vmie_error *err)
 	int rc;
 
 	vwf_phase_begin(r, "launch");
+	/* An instance taken over from the interrupted run counts too: the
+	 * slot is taken before, whichever instance comes to hold it. */
+	if ((rc = vwf_lease_take(r, VWF_LEASE_INSTANCE, err)) != 0)
+		return rc;
 	if (take_over(job)) {
 		free(r->res->instance_id);
 		r->res->instance_id = xstrdup(job->instance_id);

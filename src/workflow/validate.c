@@ -7,6 +7,8 @@
  * Order: cheap string checks first, then the source on the filesystem,
  * then the region (which reads the AWS config files).
  */
+#include "aws/s3_transfer_config.h"
+#include "aws/endpoint.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "vmie.h"
@@ -197,20 +199,63 @@ static int check_export_prefix(const char *v, vmie_error *err)
 	return 0;
 }
 
-/* IAM names: [\w+=,.@-]{1,128}. */
-static int check_instance_profile(const char *v, vmie_error *err)
+/* IAM names: [\w+=,.@-]{1,max}. */
+static bool iam_name_ok(const char *v, size_t max)
 {
 	size_t n = strlen(v);
-	bool ok = n >= 1 && n <= 128;
+	bool ok = n >= 1 && n <= max;
 	for (const char *p = v; ok && *p; p++)
 		ok = isalnum((unsigned char)*p) || strchr("_+=,.@-", *p);
-	if (ok)
+	return ok;
+}
+
+static int check_instance_profile(const char *v, vmie_error *err)
+{
+	if (iam_name_ok(v, 128))
 		return 0;
 	verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
 		 "--instance-profile '%s' is not an IAM instance profile name",
 		 v);
 	return verr_hint(err, "use 1 to 128 letters, digits and _+=,.@- "
 			      "(default: " VMIE_DEFAULT_INSTANCE_PROFILE ")");
+}
+
+/* IAM role names: [\w+=,.@-]{1,64} (IAM's RoleName, shorter than the
+ * 128 characters of other IAM names). */
+static int check_role_name(const char *v, vmie_error *err)
+{
+	size_t n = strlen(v);
+	if (iam_name_ok(v, 64))
+		return 0;
+	if (n > 64)
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--role-name is %zu "
+			 "characters long; IAM role names are at most 64", n);
+	else
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--role-name '%s' is "
+			 "not an IAM role name", v);
+	return verr_hint(err, "use 1 to 64 letters, digits and _+=,.@- "
+			      "(default: vmimport)");
+}
+
+/* --endpoint-url, before anything runs: a bad URL is a usage error (the
+ * client would refuse it too, after the preflight), and so is plain http
+ * to another host without --allow-http. */
+static int check_endpoint_flag(const vmie_aws_opts *aws, vmie_error *err)
+{
+	vaws_endpoint ep = {0};
+	int rc = vaws_endpoint_parse_url(aws->endpoint_url, "--endpoint-url",
+					 &ep, err);
+	if (rc == 0 && strcmp(ep.scheme, "http") == 0 && !aws->allow_http &&
+	    !vaws_host_is_loopback(ep.host)) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--endpoint-url %s is "
+			 "plain http to another host: the signed requests and "
+			 "the session token would cross the network in clear "
+			 "text", ep.url);
+		rc = verr_hint(err, "use https://, or pass --allow-http if the "
+				    "network in between is trusted");
+	}
+	vaws_endpoint_free(&ep);
+	return rc;
 }
 
 /* Options that do not belong to the operation (a CLI rejects them while
@@ -295,6 +340,35 @@ static int check_strings(vmie_operation op, const vmie_options *o,
 	if (o->instance_profile &&
 	    (rc = check_instance_profile(o->instance_profile, err)) != 0)
 		return rc;
+	if (o->role_name && (rc = check_role_name(o->role_name, err)) != 0)
+		return rc;
+	if (o->aws.endpoint_url && *o->aws.endpoint_url &&
+	    (rc = check_endpoint_flag(&o->aws, err)) != 0)
+		return rc;
+	return 0;
+}
+
+/* --max-bandwidth: a rate as the AWS CLI writes s3.max_bandwidth, for a
+ * run that moves bytes itself (an export does only with --download). */
+static int check_bandwidth(vmie_operation op, const vmie_options *o,
+			   vmie_error *err)
+{
+	uint64_t bps;
+	if (!o->max_bandwidth)
+		return 0;
+	if (vaws_parse_rate(o->max_bandwidth, &bps) != 0) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
+			 "--max-bandwidth '%s' is not a rate", o->max_bandwidth);
+		return verr_hint(err, "write bytes per second as 50MB/s or "
+				      "800KB/s, or bits as 400Mb/s (K, M, G "
+				      "are powers of 1024, as in the AWS CLI)");
+	}
+	if (op == VMIE_OP_EXPORT && !o->download_path) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
+			 "--max-bandwidth applies to a download");
+		return verr_hint(err, "add --download PATH, or leave it out "
+				      "(AWS writes the export itself)");
+	}
 	return 0;
 }
 
@@ -315,7 +389,8 @@ int vmie_validate(vmie_operation op, const vmie_options *opts,
 	}
 	if ((rc = check_strings(op, opts, &e)) != 0 ||
 	    (rc = vmie_check_import_options(op, opts, &e)) != 0 ||
-	    (rc = vmie_check_export_options(op, opts, &e)) != 0)
+	    (rc = vmie_check_export_options(op, opts, &e)) != 0 ||
+	    (rc = check_bandwidth(op, opts, &e)) != 0)
 		goto out;
 	if (op != VMIE_OP_EXPORT && op != VMIE_OP_DOWNLOAD &&
 	    (rc = vmie_check_source(opts->source, opts->s3_bucket, &kind, &e)))
@@ -325,6 +400,14 @@ int vmie_validate(vmie_operation op, const vmie_options *opts,
 			      "needs a local file or an http(s) URL to upload");
 		verr_hint(&e, "the source is already in S3: there is nothing to "
 			  "upload");
+		goto out;
+	}
+	if (opts->upload_format && kind != VMIE_SOURCE_FILE &&
+	    kind != VMIE_SOURCE_HTTP) {
+		rc = verr_set(&e, VMIE_ERR_INVALID_ARGUMENT, "--upload-format "
+			      "applies to a local file or an http(s) URL");
+		verr_hint(&e, "the source is already in S3 and is imported as "
+			  "it is: leave --upload-format out");
 		goto out;
 	}
 	if ((rc = vmie_resolve_region(&opts->aws, &region, &region_src, &e)))

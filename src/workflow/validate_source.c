@@ -139,6 +139,38 @@ static int check_local_file(const char *path, vmie_error *err)
 	return 0;
 }
 
+/* A container's Url: s3://BUCKET/KEY in the --s3-bucket (checked with
+ * HeadObject and used for the role like a UserBucket), or an https:// URL
+ * VM Import fetches itself. */
+static int check_container_url(const char *url, const char *bucket,
+			       vmie_error *err)
+{
+	if (url && strncasecmp(url, "https://", 8) == 0 && url[8] &&
+	    url[8] != '/')
+		return 0;
+	if (!url || strncasecmp(url, "s3://", 5) != 0) {
+		verr_set(err, VMIE_ERR_INVALID_SOURCE, "Url '%s' is not an "
+			 "s3:// or https:// URL", url ? url : "(not a string)");
+		return verr_hint(err, "write \"Url\": \"s3://%s/disk.vmdk\"",
+				 bucket);
+	}
+	const char *b = url + 5, *slash = strchr(b, '/');
+	size_t blen = slash ? (size_t)(slash - b) : strlen(b);
+	if (!slash || !slash[1] || !blen) {
+		verr_set(err, VMIE_ERR_INVALID_SOURCE, "Url '%s' names no "
+			 "object (s3://BUCKET/KEY)", url);
+		return verr_hint(err, "write \"Url\": \"s3://%s/disk.vmdk\"",
+				 bucket);
+	}
+	if (strlen(bucket) != blen || strncmp(b, bucket, blen) != 0) {
+		verr_set(err, VMIE_ERR_INVALID_SOURCE, "Url '%s' is not in the "
+			 "--s3-bucket '%s'", url, bucket);
+		return verr_hint(err, "upload the disks to %s, or pass "
+				 "--s3-bucket %.*s", bucket, (int)blen, b);
+	}
+	return 0;
+}
+
 /* One disk container; the caller prefixes "--source F: disk container N". */
 static int check_container(json_t *c, const char *bucket, vmie_error *err)
 {
@@ -164,9 +196,15 @@ static int check_container(json_t *c, const char *bucket, vmie_error *err)
 				      "VMDK, RAW");
 	}
 	json_t *ub = json_object_get(c, "UserBucket");
-	const char *url = json_string_value(json_object_get(c, "Url"));
-	if (!ub && url && *url)
-		return 0;
+	json_t *url = json_object_get(c, "Url");
+	if (ub && url) {
+		verr_set(err, VMIE_ERR_INVALID_SOURCE,
+			 "has both UserBucket and Url");
+		return verr_hint(err, "give one of them: a disk container "
+				      "names one object");
+	}
+	if (url)
+		return check_container_url(json_string_value(url), bucket, err);
 	if (!ub) {
 		verr_set(err, VMIE_ERR_INVALID_SOURCE,
 			 "has neither UserBucket nor Url");

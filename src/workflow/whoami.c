@@ -1,7 +1,8 @@
 /*
  * vmie whoami: one signed STS call, and a report of where every input
- * came from (region, endpoint, credentials) so a user can see why vmie
- * talks to the account it does.
+ * came from (region, endpoint, credentials and how they were obtained:
+ * an assume-role chain, an SSO session) and when the credentials expire,
+ * so a user can see why vmie talks to the account it does.
  */
 #include "aws/client.h"
 #include "aws/sts.h"
@@ -10,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void vmie_identity_free(vmie_identity *id)
 {
@@ -22,6 +24,7 @@ void vmie_identity_free(vmie_identity *id)
 	free(id->region_source);
 	free(id->endpoint);
 	free(id->credential_source);
+	free(id->credential_chain);
 	memset(id, 0, sizeof(*id));
 }
 
@@ -47,6 +50,14 @@ int vmie_whoami(const vmie_aws_opts *aws, vmie_identity *out, vmie_error *err)
 	rc = vsts_get_caller_identity(c, &out->account, &out->arn,
 				      &out->user_id, err);
 	out->credential_source = xstrdup(vaws_client_creds_source(c));
+	if (rc == 0) {
+		/* The set that signed the call: no renewal is due yet. */
+		const char *chain = NULL;
+		time_t exp = 0;
+		rc = vaws_client_credentials(c, &chain, &exp, err);
+		out->credential_chain = xstrdup(chain);
+		out->credential_expiration = (long long)exp;
+	}
 out:
 	vaws_client_free(c);
 	if (rc != 0) {

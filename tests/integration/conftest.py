@@ -120,6 +120,10 @@ def aws(emu_env, emulator):
         # awscli 2.9 reads AWS_DEFAULT_REGION, not AWS_REGION
         e = dict(emu_env, AWS_PAGER="", AWS_CLI_AUTO_PROMPT="off",
                  AWS_DEFAULT_REGION=emu_env["AWS_REGION"])
+        # IAM answers only signatures scoped to us-east-1; the CLI uses that
+        # scope for AWS's own IAM endpoint but the region for --endpoint-url.
+        if "iam" in args[:3] and "--region" not in args:
+            e["AWS_DEFAULT_REGION"] = e["AWS_REGION"] = "us-east-1"
         e.update(env or {})
         r = subprocess.run([AWS_CLI, "--endpoint-url", emulator, "--output", "json", *args],
                            env=e, capture_output=True, text=True, timeout=120, input=input)

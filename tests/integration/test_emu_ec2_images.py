@@ -92,7 +92,9 @@ def sdk(emulator, emu_env):
     sess = Session()
 
     def client(service):
-        return sess.create_client(service, region_name=emu_env["AWS_REGION"],
+        # IAM answers only signatures scoped to its home region, us-east-1.
+        region = "us-east-1" if service == "iam" else emu_env["AWS_REGION"]
+        return sess.create_client(service, region_name=region,
                                   endpoint_url=emulator,
                                   aws_access_key_id=emu_env["AWS_ACCESS_KEY_ID"],
                                   aws_secret_access_key=emu_env["AWS_SECRET_ACCESS_KEY"])

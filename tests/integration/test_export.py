@@ -88,8 +88,9 @@ def test_export_from_nothing(vmie_bin, emu_env, aws, control):
 
 
 def test_existing_role_with_wrong_trust_is_fixed(vmie_bin, emu_env, aws, control):
-    """A vmimport role made by hand that trusts the wrong service: its trust
-    is replaced (UpdateAssumeRolePolicy), and the export then works."""
+    """A vmimport role made by hand that trusts the wrong service: vmie's
+    statement is added to its trust (UpdateAssumeRolePolicy), and the
+    export then works."""
     wrong = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
         "Action": "sts:AssumeRole"}]})
@@ -100,7 +101,8 @@ def test_existing_role_with_wrong_trust_is_fixed(vmie_bin, emu_env, aws, control
     assert res["export_url"]
     assert "updated the vmimport service role" in r.stderr
     doc = aws("iam", "get-role", "--role-name", "vmimport")["Role"]["AssumeRolePolicyDocument"]
-    stmt = doc["Statement"][0]
+    assert doc["Statement"][0]["Principal"]["Service"] == "ec2.amazonaws.com"  # kept
+    stmt = doc["Statement"][-1]
     assert stmt["Principal"]["Service"] == "vmie.amazonaws.com"
     assert stmt["Condition"]["StringEquals"]["sts:Externalid"] == "vmimport"
 
@@ -241,13 +243,18 @@ def test_export_with_download_is_sparse(vmie_bin, emu_env, control, tmp_path):
     assert res["download_path"] == str(target)
 
 
-def test_convert_with_download_gives_back_the_image(vmie_bin, emu_env, control, tmp_path):
-    """RAW in, RAW out: byte for byte, holes where the image had zeros."""
+@pytest.mark.parametrize("upload_format,sent", [(None, "VMDK"), ("as-is", "RAW")])
+def test_convert_with_download_gives_back_the_image(vmie_bin, emu_env, control, tmp_path,
+                                                    upload_format, sent):
+    """RAW in (sent as a VMDK made on the fly by default, or as it is),
+    RAW out: byte for byte, holes where the image had zeros."""
     disk = tmp_path / "disk.raw"
     make_raw(disk, SIZE, DATA)
     back = tmp_path / "back.raw"
+    extra = ["--upload-format", upload_format] if upload_format else []
     res = result_of(vmie(vmie_bin, emu_env, "convert", "-b", BUCKET, "-s", str(disk),
-                         "--download", str(back), "--json", timeout=180))
+                         "--download", str(back), "--json", *extra, timeout=180))
+    assert res["format"] == sent and res["disk_bytes"] == SIZE
     assert res["ami_id"].startswith("ami-") and res["import_task_id"]
     assert res["export_url"].startswith(f"s3://{BUCKET}/exports/")
     assert back.read_bytes() == disk.read_bytes()

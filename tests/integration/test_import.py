@@ -67,6 +67,22 @@ def object_sha256(aws, tmp_path, key):
     return sha256(out)
 
 
+def object_disk_sha256(aws, tmp_path, key):
+    """The SHA-256 of the disk an uploaded object carries: the object for
+    RAW, its disk (qemu-img convert, after qemu-img check) for the VMDK
+    vmie makes."""
+    out = tmp_path / ("back-" + key.replace("/", "_"))
+    aws("s3api", "get-object", "--bucket", BUCKET, "--key", key, str(out))
+    with open(out, "rb") as f:
+        if f.read(4) != b"KDMV":
+            return sha256(out)
+    subprocess.run(["qemu-img", "check", "-q", str(out)], check=True)
+    raw = tmp_path / "back-disk.raw"
+    subprocess.run(["qemu-img", "convert", "-q", "-f", "vmdk", "-O", "raw", str(out),
+                    str(raw)], check=True)
+    return sha256(raw)
+
+
 class Server:
     """An http server for image files, with the behaviours a source must
     survive: redirects, no Content-Length, a connection dropped mid-body
@@ -148,12 +164,16 @@ def server(tmp_path):
 
 
 def test_local_file_from_nothing(vmie_bin, emu_env, aws, control, disk, tmp_path):
-    """No bucket, no role: vmie creates both, uploads, imports."""
+    """No bucket, no role: vmie creates both, uploads, imports.  The RAW
+    disk goes as a streamOptimized VMDK: its zeros stay home."""
     r = vmie_import(vmie_bin, emu_env, "--source", str(disk), "--json")
     res = result_of(r)
-    assert res["s3_url"] == f"s3://{BUCKET}/disk.raw"
-    assert res["format"] == "RAW"
-    assert res["uploaded_bytes"] == SIZE
+    assert res["s3_url"] == f"s3://{BUCKET}/disk.vmdk"
+    assert res["format"] == "VMDK"
+    assert res["disk_bytes"] == SIZE
+    # Random data does not compress; the zero grains are left out.
+    assert DATA < res["uploaded_bytes"] < DATA + MIB
+    assert res["upload_ratio"] == pytest.approx(res["uploaded_bytes"] / SIZE)
     assert res["import_task_id"].startswith("import-ami-")
     assert res["ami_id"].startswith("ami-")
     assert res["snapshot_ids"] and res["snapshot_ids"][0].startswith("snap-")
@@ -164,15 +184,26 @@ def test_local_file_from_nothing(vmie_bin, emu_env, aws, control, disk, tmp_path
     enc = aws("s3api", "get-bucket-encryption", "--bucket", BUCKET)
     rule = enc["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-    head = aws("s3api", "head-object", "--bucket", BUCKET, "--key", "disk.raw")
-    assert head["ContentLength"] == SIZE
+    head = aws("s3api", "head-object", "--bucket", BUCKET, "--key", "disk.vmdk")
+    assert head["ContentLength"] == res["uploaded_bytes"]
     assert head.get("StorageClass") == "STANDARD_IA"
     assert head["Metadata"].get("uploaded-by", "").startswith("vmie/")
-    assert object_sha256(aws, tmp_path, "disk.raw") == sha256(disk)
+    assert object_disk_sha256(aws, tmp_path, "disk.vmdk") == sha256(disk)
     state = control("GET", "state")
     assert "vmimport" in state["iam"]["roles"]
     assert state["s3"]["multipart_uploads_open"] == []
     assert len(state["ec2"]["import_tasks"].get("completed", [])) == 1
+
+
+def test_local_file_as_is(vmie_bin, emu_env, aws, disk, tmp_path):
+    """--upload-format as-is: the file, byte for byte, named as it is."""
+    res = result_of(vmie_import(vmie_bin, emu_env, "--source", str(disk),
+                                "--upload-format", "as-is", "--upload-only", "--json"))
+    assert res["s3_url"] == f"s3://{BUCKET}/disk.raw"
+    assert res["format"] == "RAW"
+    assert res["uploaded_bytes"] == SIZE and res["disk_bytes"] == SIZE
+    assert res["upload_ratio"] == 1.0
+    assert object_sha256(aws, tmp_path, "disk.raw") == sha256(disk)
 
 
 def test_new_role_not_yet_visible_is_waited_for(vmie_bin, emu_env, control, disk):
@@ -195,40 +226,62 @@ def test_new_role_not_yet_visible_is_waited_for(vmie_bin, emu_env, control, disk
 def test_compressed_over_http(vmie_bin, emu_env, aws, control, disk, server, tmp_path,
                               tool, suffix):
     """Decoded as a stream: the object is the decompressed image, named
-    without the suffix."""
+    without the suffix.  Its decoded size is not known before its end
+    (over http not even xz's), and a VMDK's header needs it: RAW, and
+    the run says why."""
     subprocess.run([tool, "-k", "-q", str(disk)] if tool != "zstd"
                    else [tool, "-q", "-k", str(disk)], check=True)
     url = f"{server.base}/files/disk.raw.{suffix}"
-    res = result_of(vmie_import(vmie_bin, emu_env, "--source", url, "--json"))
+    r = vmie_import(vmie_bin, emu_env, "--source", url, "--json")
+    res = result_of(r)
+    assert "sending " + url + " as it is (RAW)" in r.stderr
     assert res["s3_url"] == f"s3://{BUCKET}/disk.raw"
+    assert res["format"] == "RAW"
     assert res["uploaded_bytes"] == SIZE
     assert res["ami_id"].startswith("ami-")
     assert object_sha256(aws, tmp_path, "disk.raw") == sha256(disk)
     assert open_uploads(control) == []
 
 
+@pytest.mark.parametrize("tool,suffix,fmt", [("xz", "xz", "VMDK"), ("gzip", "gz", "RAW")])
+def test_compressed_local_file(vmie_bin, emu_env, aws, disk, tmp_path, tool, suffix, fmt):
+    """A local xz file says its decoded size (its index): it goes as a
+    VMDK named disk.vmdk.  gzip does not: RAW, named disk.raw."""
+    subprocess.run([tool, "-k", "-q", str(disk)], check=True)
+    res = result_of(vmie_import(vmie_bin, emu_env, "--source", f"{disk}.{suffix}",
+                                "--upload-only", "--json"))
+    key = "disk.vmdk" if fmt == "VMDK" else "disk.raw"
+    assert res["s3_url"] == f"s3://{BUCKET}/{key}"
+    assert res["format"] == fmt and res["disk_bytes"] == SIZE
+    assert (res["uploaded_bytes"] < SIZE) == (fmt == "VMDK")
+    assert object_disk_sha256(aws, tmp_path, key) == sha256(disk)
+
+
 def test_http_redirect_no_length_and_resume(vmie_bin, emu_env, aws, disk, server, tmp_path):
-    # A redirect, and a body without Content-Length.
+    # A redirect: the length is known, the disk goes as a VMDK.
     res = result_of(vmie_import(vmie_bin, emu_env, "--source",
                                 f"{server.base}/redirect/disk.raw", "--s3-key", "a.raw",
                                 "--upload-only", "--json"))
-    assert res["uploaded_bytes"] == SIZE
-    res = result_of(vmie_import(vmie_bin, emu_env, "--source",
-                                f"{server.base}/nolength/disk.raw", "--s3-key", "b.raw",
-                                "--upload-only", "--json"))
-    assert res["uploaded_bytes"] == SIZE
+    assert res["format"] == "VMDK" and res["disk_bytes"] == SIZE
+    assert object_disk_sha256(aws, tmp_path, "a.raw") == sha256(disk)
+    # No Content-Length: no size before the end, so RAW.
+    r = vmie_import(vmie_bin, emu_env, "--source", f"{server.base}/nolength/disk.raw",
+                    "--s3-key", "b.raw", "--upload-only", "--json")
+    res = result_of(r)
+    assert res["format"] == "RAW" and res["uploaded_bytes"] == SIZE
+    assert "Content-Length" in r.stderr
     # The connection drops after 5 MiB: resumed with a Range request.
     server.drop_after = 5 * MIB
     server.requests.clear()
     r = vmie_import(vmie_bin, emu_env, "--source", f"{server.base}/files/disk.raw",
                     "--s3-key", "c.raw", "--upload-only", "--json")
     res = result_of(r)
-    assert res["uploaded_bytes"] == SIZE
+    assert res["format"] == "VMDK" and res["disk_bytes"] == SIZE
     ranged = [h for _, h in server.requests if "Range" in h]
     assert ranged and ranged[0]["Range"].startswith("bytes=")
     assert "If-Range" in ranged[0]
     assert "resuming" in r.stderr
-    assert object_sha256(aws, tmp_path, "c.raw") == sha256(disk)
+    assert object_disk_sha256(aws, tmp_path, "c.raw") == sha256(disk)
 
 
 def test_s3_source_in_place(vmie_bin, emu_env, aws, control, disk):

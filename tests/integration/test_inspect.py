@@ -22,7 +22,8 @@ BIG_SIZE = 2560 * MIB         # > 2 GiB: twoGbMaxExtent* get several extents
 PART_START = 2048 * 512       # the partition qemu-made images carry
 QEMU_FORMATS = {"raw": "RAW", "vmdk": "VMDK", "vpc": "VHD", "vhdx": "VHDX",
                 "qcow2": "QCOW2", "vdi": "VDI"}
-KEYS = ["source", "format", "subformat", "compression", "virtual_size", "file_size",
+KEYS = ["source", "format", "subformat", "compression", "virtual_size", "total_virtual_size",
+        "file_size",
         "image_size", "partition_table", "partitions", "disks", "findings", "importable"]
 
 
@@ -289,6 +290,44 @@ def test_ova_text_output_shows_disks(vmie_bin, clean_env, images):
     # the disk's own block is indented under it
     assert "      Format:          VMDK" in out and "streamOptimized" in out, out
     assert "Importable:      yes" in out
+
+
+def test_ova_two_disks_boot_disk_and_total(vmie_bin, clean_env, images, tmp_path):
+    """A two-disk OVA: its virtual size is the boot (first) disk's, said so,
+    and the total of both is shown beside it; qemu-img made both disks."""
+    data_size = 40 * MIB
+    raw2 = tmp_path / "data.raw"
+    make_raw(raw2, data_size)
+    d = tmp_path / "ova2"
+    d.mkdir()
+    shutil.copyfile(images["vmdk-streamOptimized"][0], d / "vm-disk1.vmdk")
+    sh("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized",
+       str(raw2), str(d / "vm-disk2.vmdk"))
+    boot = qemu_info(d / "vm-disk1.vmdk")["virtual-size"]
+    data = qemu_info(d / "vm-disk2.vmdk")["virtual-size"]
+    assert (boot, data) == (DISK_SIZE, data_size)
+    ova = make_ova(d, "vm2", [("file1", "vm-disk1.vmdk", DISK_SIZE),
+                              ("file2", "vm-disk2.vmdk", data_size)],
+                   ["vm-disk1.vmdk", "vm-disk2.vmdk"])
+
+    r, (doc,) = inspect_json(vmie_bin, clean_env, ova)
+    assert r.returncode == 0, (doc, r.stderr)
+    assert doc["virtual_size"] == boot                 # its meaning unchanged
+    assert doc["total_virtual_size"] == boot + data
+    assert [x["virtual_size"] for x in doc["disks"]] == [boot, data]
+
+    r = run(vmie_bin, ["inspect", str(ova)], clean_env)
+    assert r.returncode == 0, r.stderr
+    top = r.stdout.split("  Disks:")[0]
+    assert f"  Virtual size:    {boot} bytes (64.0 MiB), boot disk\n" in top, r.stdout
+    assert f"  Total size:      {boot + data} bytes (104.0 MiB), 2 disks\n" in top, r.stdout
+
+    # One disk: the same words; anything else: the total is the size.
+    r, (one, plain) = inspect_json(vmie_bin, clean_env, images["ova"][0], images["raw"][0])
+    assert one["total_virtual_size"] == one["virtual_size"] == DISK_SIZE
+    assert plain["total_virtual_size"] == plain["virtual_size"] == DISK_SIZE
+    r = run(vmie_bin, ["inspect", str(images["raw"][0])], clean_env)
+    assert "Total size" not in r.stdout and "boot disk" not in r.stdout
 
 
 def test_text_output(vmie_bin, clean_env, images):

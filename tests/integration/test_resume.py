@@ -7,6 +7,7 @@ Ctrl-C keeps what can be resumed cheaply and says how; a bucket vmie
 creates aborts forgotten uploads after a week."""
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -66,7 +67,9 @@ def vmie(vmie_bin, env, *args, timeout=120):
 
 
 def imp(*args):
-    return ["import", "--s3-bucket", BUCKET, *args]
+    """The disk sent as it is: what a resume seeks, ranges and decodes
+    again (the VMDK made on the fly has its own test)."""
+    return ["import", "--s3-bucket", BUCKET, "--upload-format", "as-is", *args]
 
 
 def ok(r):
@@ -142,6 +145,26 @@ def test_compressed_stream_is_decoded_again_and_checked_not_sent(vmie_bin, env, 
     assert "reading the image again from its start to check them" in r.stderr
     assert sent_bytes(emu) <= SIZE - held + PART
     assert object_sha(aws, tmp_path, "disk.raw") == sha256(disk)
+
+
+def test_vmdk_made_on_the_fly_is_made_again_and_checked_not_sent(vmie_bin, env, emu, aws,
+                                                                 disk, tmp_path):
+    """The default upload format: the VMDK cannot seek, so the rerun makes
+    it again from the disk's start -- the same disk gives the same bytes --
+    and sends only the parts S3 lacks."""
+    vmdk = ["import", "--s3-bucket", BUCKET, "--upload-only"]
+    held = killed_mid_upload(vmie_bin, env, emu, vmdk + ["--source", str(disk)])
+    emu.control("DELETE", "requests")
+    r = ok(vmie(vmie_bin, env, *vmdk, "--source", str(disk), "--json"))
+    assert re.search(r"resuming the upload of disk.vmdk: \d+ parts are in S3", r.stderr), \
+        r.stderr
+    assert "making the VMDK again from the disk's start to check them" in r.stderr
+    size = json.loads(r.stdout)["uploaded_bytes"]
+    assert 0 < sent_bytes(emu) <= size - held + PART, (sent_bytes(emu), size, held)
+    # What one uninterrupted upload of the same disk makes.
+    ok(vmie(vmie_bin, env, *vmdk, "--source", str(disk), "--s3-key", "whole.vmdk"))
+    assert object_sha(aws, tmp_path, "disk.vmdk") == object_sha(aws, tmp_path, "whole.vmdk")
+    assert emu.control("GET", "state")["s3"]["multipart_uploads_open"] == []
 
 
 def test_url_source_goes_on_with_a_range_request(vmie_bin, env, emu, aws, disk, server,

@@ -170,10 +170,17 @@ static void serve(http_stub *s, int fd)
 		poll(NULL, 0, delay);
 	char head[512];
 	size_t blen = rb ? strlen(rb) : 0;
-	int hn = snprintf(head, sizeof head,
-			  "HTTP/1.1 %d Stub\r\nContent-Length: %zu\r\n"
-			  "Connection: close\r\n",
-			  status, blen);
+	/* A canned HEAD answer may say the length of a body it does not
+	 * send: then that Content-Length is the one. */
+	bool own_length = rh && strcasestr(rh, "Content-Length:");
+	int hn = own_length
+			 ? snprintf(head, sizeof head,
+				    "HTTP/1.1 %d Stub\r\nConnection: close\r\n",
+				    status)
+			 : snprintf(head, sizeof head,
+				    "HTTP/1.1 %d Stub\r\nContent-Length: %zu\r\n"
+				    "Connection: close\r\n",
+				    status, blen);
 	send_all(fd, head, (size_t)hn);
 	if (rh)
 		send_all(fd, rh, strlen(rh));

@@ -111,6 +111,61 @@ static void test_query(void)
 	vhttp_response_free(&rs);
 }
 
+/* The shapes botocore's parsers accept beyond the usual ones
+ * (parsers.py: QueryParser lifts <Errors><Error> under any root,
+ * RestXMLParser reads <Error> under any root, the JSON parser takes a
+ * query-compatible service's code from x-amzn-query-error). */
+static void test_botocore_shapes(void)
+{
+	vhttp_response rs = {0};
+	vmie_error err = {0};
+	resp(&rs, 403,
+	     "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/"
+	     "\"><Errors><Error><Type>Sender</Type><Code>InvalidClientTokenId"
+	     "</Code><Message>The security token included in the request is "
+	     "invalid</Message></Error></Errors><RequestId>r-1</RequestId>"
+	     "</ErrorResponse>");
+	vawserr_from_response(&err, "sts", "GetCallerIdentity", &rs);
+	CHECK_STR(err.aws_code, "InvalidClientTokenId");
+	CHECK_STR(err.request_id, "r-1");
+	CHECK_STR(err.message,
+		  "STS GetCallerIdentity failed: InvalidClientTokenId: The "
+		  "security token included in the request is invalid "
+		  "(HTTP 403)");
+
+	resp(&rs, 404,
+	     "<ErrorResponse><Errors><Error><Code>NoSuchEntity</Code><Message>"
+	     "gone</Message></Error></Errors></ErrorResponse>");
+	vawserr_from_response(&err, "iam", "GetRole", &rs);
+	CHECK_STR(err.aws_code, "NoSuchEntity");
+	CHECK_CONTAINS(err.message, "NoSuchEntity: gone (HTTP 404)");
+
+	/* A query answer whose root has the <Error> straight under it. */
+	resp(&rs, 400,
+	     "<Response><Error><Code>InvalidParameterValue</Code><Message>bad"
+	     "</Message></Error><RequestID>r-2</RequestID></Response>");
+	vawserr_from_response(&err, "ec2", "ImportImage", &rs);
+	CHECK_STR(err.aws_code, "InvalidParameterValue");
+	CHECK_STR(err.request_id, "r-2");
+
+	/* A REST-XML (Route 53 / CloudFront style) error. */
+	resp(&rs, 400,
+	     "<SomethingResponse><Error><Type>Sender</Type><Code>InvalidInput"
+	     "</Code><Message>m</Message></Error><RequestId>r-3</RequestId>"
+	     "</SomethingResponse>");
+	vawserr_from_response(&err, "s3", "PutObject", &rs);
+	CHECK_STR(err.aws_code, "InvalidInput");
+
+	resp(&rs, 400, "{\"__type\":\"com.amazonaws.x#QueueDoesNotExist\","
+		       "\"message\":\"q\"}");
+	vkv_add(&rs.headers, "x-amzn-query-error",
+		"AWS.SimpleQueueService.NonExistentQueue;Sender");
+	vawserr_from_response(&err, "ssm", "X", &rs);
+	CHECK_STR(err.aws_code, "AWS.SimpleQueueService.NonExistentQueue");
+	vmie_error_clear(&err);
+	vhttp_response_free(&rs);
+}
+
 static void test_s3(void)
 {
 	vhttp_response rs = {0};
@@ -310,6 +365,7 @@ int main(void)
 {
 	test_ec2();
 	test_query();
+	test_botocore_shapes();
 	test_s3();
 	test_json();
 	test_garbage();

@@ -655,6 +655,61 @@ static void test_outage_window(void)
 	setenv("VMIE_OUTAGE_WINDOW", "0", 1);
 }
 
+/* AWS calls the session expired before its time: the credentials are
+ * renewed and the request sent again, at once and only once. */
+static void test_expired_token(void)
+{
+	env_for_stub();
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	char url[128], creds[256], when[32];
+	snprintf(url, sizeof url, "%s/creds", http_stub_url(stub));
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
+	time_t later = time(NULL) + 3600;
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&later));
+	snprintf(creds, sizeof creds,
+		 "{\"AccessKeyId\":\"" AKID "\",\"SecretAccessKey\":\"" SECRET
+		 "\",\"Token\":\"tok\",\"Expiration\":\"%s\"}",
+		 when);
+	http_stub_add(stub, "GET", "/creds", 200, NULL, creds);
+	static const char expired[] =
+		"<ErrorResponse><Error><Type>Sender</Type><Code>ExpiredToken"
+		"</Code><Message>The security token included in the request is "
+		"expired</Message></Error><RequestId>rid-x</RequestId>"
+		"</ErrorResponse>";
+	http_stub_add(stub, "POST", "/", 403, NULL, expired);
+	http_stub_add(stub, "POST", "/", 200, NULL, sts_ok);
+	vaws_client *c = client();
+	vmie_error err = {0};
+	char *acct = NULL;
+	CHECK_INT(vsts_get_caller_identity(c, &acct, NULL, NULL, &err), 0);
+	CHECK_STR(acct, "123456789012");
+	free(acct);
+	CHECK_INT(http_stub_count(stub, "GET", "/creds"), 2);
+	CHECK_INT(http_stub_count(stub, "POST", "/"), 2);
+	CHECK_INT(ndelays, 0);
+	/* An engine's renewal (vaws_client_renew_credentials) is honoured
+	 * by the next signature. */
+	vaws_client_renew_credentials(c);
+	CHECK_INT(vsts_get_caller_identity(c, NULL, NULL, NULL, &err), 0);
+	CHECK_INT(http_stub_count(stub, "GET", "/creds"), 3);
+	vaws_client_free(c);
+
+	/* Refused again after the renewal: the error, not a loop. */
+	http_stub_reset(stub);
+	http_stub_add(stub, "GET", "/creds", 200, NULL, creds);
+	http_stub_add(stub, "POST", "/", 403, NULL, expired);
+	c = client();
+	CHECK_INT(vsts_get_caller_identity(c, NULL, NULL, NULL, &err),
+		  VMIE_ERR_AWS_REQUEST_FAILED);
+	CHECK_STR(err.aws_code, "ExpiredToken");
+	CHECK_INT(http_stub_count(stub, "POST", "/"), 2);
+	CHECK_INT(http_stub_count(stub, "GET", "/creds"), 2);
+	vaws_client_free(c);
+	vmie_error_clear(&err);
+	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+}
+
 int main(void)
 {
 	(void)test_write; /* shared helpers this file does not need */
@@ -673,6 +728,7 @@ int main(void)
 	test_rest();
 	test_errors();
 	test_whoami();
+	test_expired_token();
 	vmie_set_log_handler(NULL, NULL);
 	vbuf_free(&logged);
 	http_stub_stop(stub);

@@ -341,12 +341,59 @@ static void test_region(void)
 	vmie_error_clear(&err);
 }
 
+/* The sso-session section a profile names, and a source profile loaded
+ * from the same two files. */
+static void test_sso_session_and_other_profile(void)
+{
+	test_env_clear();
+	test_write(".aws/config",
+		   "[profile dev]\n"
+		   "sso_session = corp\n"
+		   "sso_account_id = 123456789012\n"
+		   "[sso-session corp]\n"
+		   "sso_start_url = https://corp.awsapps.com/start\n"
+		   "sso_region = eu-west-1\n"
+		   "[sso-session other]\n"
+		   "sso_region = us-east-1\n"
+		   "[profile base]\n"
+		   "region = ap-south-1\n"
+		   "[profile lost]\n"
+		   "sso_session = nowhere\n");
+	test_write(".aws/credentials", "[keys]\naws_access_key_id = AKIAKEYS\n");
+	vaws_config cfg, other;
+	vmie_error err = {0};
+	CHECK_INT(vaws_config_load(&cfg, "dev", &err), 0);
+	CHECK(cfg.sso_session_found);
+	CHECK_STR(vkv_get(&cfg.sso_session, "sso_region"), "eu-west-1");
+	CHECK_STR(vkv_get(&cfg.sso_session, "sso_start_url"),
+		  "https://corp.awsapps.com/start");
+	CHECK_INT(vaws_config_load_other(&cfg, "base", &other, &err), 0);
+	CHECK_STR(other.profile, "base");
+	CHECK(other.profile_explicit);
+	CHECK_STR(vaws_config_get(&other, "region"), "ap-south-1");
+	CHECK(!other.sso_session_found);
+	vaws_config_free(&other);
+	CHECK_INT(vaws_config_load_other(&cfg, "keys", &other, &err), 0);
+	CHECK_STR(vkv_get(&other.credentials, "aws_access_key_id"), "AKIAKEYS");
+	vaws_config_free(&other);
+	CHECK_INT(vaws_config_load_other(&cfg, "nowhere", &other, &err), 1);
+	CHECK(other.profile == NULL);
+	vaws_config_free(&cfg);
+	CHECK_INT(vaws_config_load(&cfg, "lost", &err), 0);
+	CHECK(!cfg.sso_session_found);
+	vaws_config_free(&cfg);
+	test_unlink(".aws/config");
+	test_unlink(".aws/credentials");
+	vmie_error_clear(&err);
+}
+
 int main(void)
 {
 	test_env_init();
 	test_ini();
 	test_profiles();
 	test_region();
+	test_sso_session_and_other_profile();
 	test_env_cleanup();
 	return check_done("config");
 }

@@ -11,10 +11,55 @@
 #include "test_env.h"
 #include "vmie.h"
 
+#include <sys/stat.h>
 #include <time.h>
 
 static vhttp *http;
 static http_stub *stub;
+static vaws_endpoint sts_ep; /* the stub, as STS */
+
+/* The clock the chains read: real time plus what a test adds. */
+static long clock_shift;
+static time_t test_now(void)
+{
+	return time(NULL) + clock_shift;
+}
+
+/* Answers for the MFA prompt, one per question; NULL: "no terminal". */
+static const char *prompt_answers[4];
+static int prompts_asked;
+static int test_prompt(void *ctx, const char *question, char *answer,
+		       size_t size, const char **why)
+{
+	(void)ctx;
+	(void)question;
+	const char *a = prompts_asked < 4 ? prompt_answers[prompts_asked] : NULL;
+	prompts_asked++;
+	if (!a) {
+		*why = "no terminal (test)";
+		return -1;
+	}
+	if (strcmp(a, "^C") == 0) {
+		*why = "interrupted";
+		return -2;
+	}
+	snprintf(answer, size, "%s", a);
+	return 0;
+}
+
+static vaws_creds_chain *new_chain(const vaws_config *cfg)
+{
+	vaws_creds_opts o = {
+		.cfg = cfg,
+		.http = http,
+		.sts = &sts_ep,
+		.endpoint_flag = http_stub_url(stub),
+		.prompt = test_prompt,
+	};
+	vaws_creds_chain *ch = vaws_creds_chain_new(&o);
+	vaws_creds_chain_set_clock(ch, test_now);
+	return ch;
+}
 
 /* Load the config for profile, run the chain once: status, and the
  * credentials copied into *out (caller frees). */
@@ -25,8 +70,7 @@ static int chain_get(const char *profile, vaws_creds *out, vmie_error *err)
 	int rc = vaws_config_load(&cfg, profile, err);
 	if (rc)
 		return rc;
-	vaws_creds_chain *ch = vaws_creds_chain_new(&cfg, http,
-						    http_stub_url(stub));
+	vaws_creds_chain *ch = new_chain(&cfg);
 	const vaws_creds *c;
 	rc = vaws_creds_get(ch, &c, err);
 	if (rc == 0) {
@@ -36,6 +80,7 @@ static int chain_get(const char *profile, vaws_creds *out, vmie_error *err)
 		out->account_id = xstrdup(c->account_id);
 		out->expiration = c->expiration;
 		out->source = c->source;
+		out->chain = xstrdup(c->chain);
 	}
 	vaws_creds_chain_free(ch);
 	vaws_config_free(&cfg);
@@ -167,11 +212,8 @@ static void test_files_and_order(void)
 		 "credential_process = /nonexistent/helper\n"
 		 "[profile halfkey]\n"
 		 "aws_secret_access_key = only\n"
-		 "[profile sso]\n"
-		 "sso_session = corp\n"
-		 "[profile assume]\n"
-		 "role_arn = arn:aws:iam::123456789012:role/r\n"
-		 "source_profile = default\n",
+		 "[profile login]\n"
+		 "login_session = arn:aws:iam::123456789012:user/u\n",
 		 data_dir(), data_dir(), data_dir(), data_dir(), data_dir(),
 		 data_dir());
 	test_write(".aws/config", cfgtext);
@@ -252,10 +294,8 @@ static void test_files_and_order(void)
 	CHECK_CONTAINS(err.message, "sets aws_secret_access_key but not "
 				    "aws_access_key_id");
 	/* profile kinds vmie does not carry are named, not skipped */
-	CHECK_INT(chain_get("sso", &c, &err), VMIE_ERR_AWS_CONFIG_INVALID);
-	CHECK_CONTAINS(err.message, "IAM Identity Center");
-	CHECK_INT(chain_get("assume", &c, &err), VMIE_ERR_AWS_CONFIG_INVALID);
-	CHECK_CONTAINS(err.message, "assume-role");
+	CHECK_INT(chain_get("login", &c, &err), VMIE_ERR_AWS_CONFIG_INVALID);
+	CHECK_CONTAINS(err.message, "`aws login`");
 	vmie_error_clear(&err);
 	test_env_clear();
 }
@@ -580,21 +620,31 @@ static void test_imds(void)
 	test_env_clear();
 }
 
-/* The chain asks the same provider again near expiry, and only then. */
+/* A container credentials answer expiring at `when`. */
+static void refresh_json(char *buf, size_t n, const char *key,
+			   const char *secret, const char *token, time_t when)
+{
+	char exp[VISOTIME_LEN];
+	visotime_format(when, exp);
+	snprintf(buf, n,
+		 "{\"AccessKeyId\":\"%s\",\"SecretAccessKey\":\"%s\","
+		 "\"Token\":\"%s\",\"Expiration\":\"%s\"}",
+		 key, secret, token, exp);
+}
+
+/* The chain asks the same provider again when a set is due (a quarter of
+ * its lifetime left, at most five minutes), and only then. */
 static void test_refresh(void)
 {
 	test_env_clear();
 	http_stub_reset(stub);
+	clock_shift = 0;
 	vmie_error err = {0};
-	char near[256], later[256], when[VISOTIME_LEN];
-	visotime_format(time(NULL) + 60, when);
-	snprintf(near, sizeof near,
-		 "{\"AccessKeyId\":\"ASIAOLD\",\"SecretAccessKey\":\"s1\","
-		 "\"Token\":\"t1\",\"Expiration\":\"%s\"}", when);
-	visotime_format(time(NULL) + 3600, when);
-	snprintf(later, sizeof later,
-		 "{\"AccessKeyId\":\"ASIANEW\",\"SecretAccessKey\":\"s2\","
-		 "\"Token\":\"t2\",\"Expiration\":\"%s\"}", when);
+	char near[256], later[256];
+	refresh_json(near, sizeof near, "ASIAOLD", "s1",
+		       "t1", time(NULL) + 3600);
+	refresh_json(later, sizeof later, "ASIANEW", "s2",
+		       "t2", time(NULL) + 7200);
 	http_stub_add(stub, "GET", "/creds", 200, NULL, near);
 	http_stub_add(stub, "GET", "/creds", 200, NULL, later);
 	char url[128];
@@ -603,11 +653,17 @@ static void test_refresh(void)
 
 	vaws_config cfg;
 	CHECK_INT(vaws_config_load(&cfg, NULL, &err), 0);
-	vaws_creds_chain *ch = vaws_creds_chain_new(&cfg, http, "http://x");
+	vaws_creds_chain *ch = new_chain(&cfg);
 	const vaws_creds *c = NULL;
 	CHECK_INT(vaws_creds_get(ch, &c, &err), 0);
 	CHECK_STR(c ? c->access_key_id : NULL, "ASIAOLD");
 	CHECK_INT(http_stub_count(stub, "GET", "/creds"), 1);
+	/* an hour's set: kept until five minutes before its end */
+	clock_shift = 3600 - 301;
+	CHECK_INT(vaws_creds_get(ch, &c, &err), 0);
+	CHECK_STR(c ? c->access_key_id : NULL, "ASIAOLD");
+	CHECK_INT(http_stub_count(stub, "GET", "/creds"), 1);
+	clock_shift = 3600 - 299;
 	CHECK_INT(vaws_creds_get(ch, &c, &err), 0);
 	CHECK_STR(c ? c->access_key_id : NULL, "ASIANEW");
 	CHECK_STR(c ? c->secret_access_key : NULL, "s2");
@@ -615,31 +671,61 @@ static void test_refresh(void)
 	CHECK_INT(vaws_creds_get(ch, &c, &err), 0);
 	CHECK_STR(c ? c->access_key_id : NULL, "ASIANEW");
 	CHECK_INT(http_stub_count(stub, "GET", "/creds"), 2);
+	/* refused by AWS as expired: asked again at once */
+	vaws_creds_renew(ch);
+	CHECK_INT(vaws_creds_get(ch, &c, &err), 0);
+	CHECK_INT(http_stub_count(stub, "GET", "/creds"), 3);
+	vaws_creds_chain_free(ch);
+
+	/* a set that lives 40 s is renewed with 10 s left, not at once */
+	http_stub_reset(stub);
+	clock_shift = 0;
+	refresh_json(near, sizeof near, "ASIASHORT", "s1",
+		       "t1", time(NULL) + 40);
+	http_stub_add(stub, "GET", "/creds", 200, NULL, near);
+	http_stub_add(stub, "GET", "/creds", 200, NULL, later);
+	ch = new_chain(&cfg);
+	CHECK_INT(vaws_creds_get(ch, &c, &err), 0);
+	clock_shift = 29;
+	CHECK_INT(vaws_creds_get(ch, &c, &err), 0);
+	CHECK_STR(c ? c->access_key_id : NULL, "ASIASHORT");
+	clock_shift = 31;
+	CHECK_INT(vaws_creds_get(ch, &c, &err), 0);
+	CHECK_STR(c ? c->access_key_id : NULL, "ASIANEW");
 	vaws_creds_chain_free(ch);
 
 	/* a failed refresh keeps credentials that are still valid... */
 	http_stub_reset(stub);
-	visotime_format(time(NULL) + 200, when);
-	snprintf(near, sizeof near,
-		 "{\"AccessKeyId\":\"ASIAOLD\",\"SecretAccessKey\":\"s1\","
-		 "\"Token\":\"t1\",\"Expiration\":\"%s\"}", when);
+	clock_shift = 0;
+	refresh_json(near, sizeof near, "ASIAOLD", "s1",
+		       "t1", time(NULL) + 200);
 	http_stub_add(stub, "GET", "/creds", 200, NULL, near);
 	http_stub_add(stub, "GET", "/creds", 403, NULL, "no");
-	ch = vaws_creds_chain_new(&cfg, http, "http://x");
+	ch = new_chain(&cfg);
 	CHECK_INT(vaws_creds_get(ch, &c, &err), 0);
+	clock_shift = 160;
 	CHECK_INT(vaws_creds_get(ch, &c, &err), 0);
 	CHECK_STR(c ? c->access_key_id : NULL, "ASIAOLD");
 	CHECK_INT(http_stub_count(stub, "GET", "/creds"), 2);
+	/* ...without asking on every request... */
+	CHECK_INT(vaws_creds_get(ch, &c, &err), 0);
+	CHECK_INT(http_stub_count(stub, "GET", "/creds"), 2);
+	/* ...but not once AWS refused them */
+	vaws_creds_renew(ch);
+	CHECK_INT(vaws_creds_get(ch, &c, &err),
+		  VMIE_ERR_AWS_CREDENTIALS_NOT_FOUND);
+	CHECK(c == NULL);
 	vaws_creds_chain_free(ch);
 
-	/* ...but not expired ones */
+	/* ...nor expired ones */
 	http_stub_reset(stub);
+	clock_shift = 0;
 	snprintf(near, sizeof near,
 		 "{\"AccessKeyId\":\"ASIAOLD\",\"SecretAccessKey\":\"s1\","
 		 "\"Token\":\"t1\",\"Expiration\":\"2001-01-01T00:00:00Z\"}");
 	http_stub_add(stub, "GET", "/creds", 200, NULL, near);
 	http_stub_add(stub, "GET", "/creds", 403, NULL, "no");
-	ch = vaws_creds_chain_new(&cfg, http, "http://x");
+	ch = new_chain(&cfg);
 	CHECK_INT(vaws_creds_get(ch, &c, &err), 0);
 	CHECK_INT(vaws_creds_get(ch, &c, &err),
 		  VMIE_ERR_AWS_CREDENTIALS_NOT_FOUND);
@@ -647,6 +733,258 @@ static void test_refresh(void)
 	CHECK_CONTAINS(err.message, "HTTP 403");
 	vaws_creds_chain_free(ch);
 	vaws_config_free(&cfg);
+	vmie_error_clear(&err);
+	test_env_clear();
+}
+
+static const char assume_ok[] =
+	"<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+	"<AssumeRoleResult><Credentials><AccessKeyId>ASIAASSUMED</AccessKeyId>"
+	"<SecretAccessKey>assumedsecret</SecretAccessKey>"
+	"<SessionToken>assumedtoken</SessionToken>"
+	"<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>"
+	"<AssumedRoleUser><AssumedRoleId>AROAX:s</AssumedRoleId>"
+	"<Arn>arn:aws:sts::210987654321:assumed-role/R/s</Arn></AssumedRoleUser>"
+	"</AssumeRoleResult></AssumeRoleResponse>";
+
+static int file_mode(const char *rel)
+{
+	char path[PATH_MAX + 64];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s", test_home, rel);
+	return stat(path, &st) == 0 ? (int)(st.st_mode & 0777) : -1;
+}
+
+/* An assume-role profile: AssumeRole signed with the source profile's
+ * keys, the CLI's cache key and file, MFA through the prompt, loops. */
+static void test_assume_role(void)
+{
+	test_env_clear();
+	test_unlink(".aws/credentials");
+	http_stub_reset(stub);
+	clock_shift = 0;
+	vaws_creds c;
+	vmie_error err = {0};
+	test_write(".aws/config",
+		   "[profile base]\n"
+		   "aws_access_key_id = AKIDBASE\n"
+		   "aws_secret_access_key = basesecret\n"
+		   "[profile r]\n"
+		   "role_arn = arn:aws:iam::210987654321:role/R\n"
+		   "source_profile = base\n"
+		   "external_id = ext/1\n"
+		   "duration_seconds = 1800\n"
+		   "[profile mfa]\n"
+		   "role_arn = arn:aws:iam::210987654321:role/R\n"
+		   "source_profile = base\n"
+		   "role_session_name = me\n"
+		   "mfa_serial = arn:aws:iam::210987654321:mfa/me\n"
+		   "[profile self]\n"
+		   "role_arn = arn:aws:iam::210987654321:role/R\n"
+		   "source_profile = self\n"
+		   "[profile x]\n"
+		   "role_arn = arn:aws:iam::210987654321:role/R\n"
+		   "source_profile = y\n"
+		   "[profile y]\n"
+		   "role_arn = arn:aws:iam::210987654321:role/R\n"
+		   "source_profile = x\n"
+		   "[profile both]\n"
+		   "role_arn = arn:aws:iam::210987654321:role/R\n"
+		   "source_profile = base\n"
+		   "credential_source = Environment\n"
+		   "[profile badsrc]\n"
+		   "role_arn = arn:aws:iam::210987654321:role/R\n"
+		   "credential_source = Keychain\n"
+		   "[profile short]\n"
+		   "role_arn = arn:aws:iam::210987654321:role/R\n"
+		   "source_profile = base\n"
+		   "duration_seconds = 60\n");
+	http_stub_add(stub, "POST", "/", 200, NULL, assume_ok);
+	CHECK_INT(chain_get("r", &c, &err), 0);
+	CHECK_STR(c.source, "assume-role");
+	CHECK_STR(c.access_key_id, "ASIAASSUMED");
+	CHECK_STR(c.account_id, "210987654321");
+	CHECK_STR(c.chain, "config-file → assumed "
+			   "arn:aws:iam::210987654321:role/R from profile base");
+	vaws_creds_free(&c);
+	http_stub_request r;
+	CHECK(http_stub_request_get(stub, 0, &r));
+	CHECK_CONTAINS(r.body, "Action=AssumeRole&Version=2011-06-15&RoleArn="
+			       "arn%3Aaws%3Aiam%3A%3A210987654321%3Arole%2FR&"
+			       "RoleSessionName=botocore-session-");
+	CHECK_CONTAINS(r.body, "&DurationSeconds=1800&ExternalId=ext%2F1");
+	char *auth = http_stub_header(&r, "Authorization");
+	CHECK_CONTAINS(auth, "Credential=AKIDBASE/");
+	CHECK_CONTAINS(auth, "/us-east-1/sts/aws4_request");
+	free(auth);
+	http_stub_request_free(&r);
+	/* The AWS CLI's cache key: SHA-1 of Python's json.dumps(sort_keys=True)
+	 * of {"DurationSeconds": 1800, "ExternalId": "ext/1", "RoleArn": ...}
+	 * (computed with hashlib, the session name left out). */
+	const char *entry = ".aws/cli/cache/"
+			    "6ed1a04adf6cf434eb734c5298bc63ed27104576.json";
+	CHECK_INT(file_mode(entry), 0600);
+	/* A second chain finds the session in the cache. */
+	CHECK_INT(chain_get("r", &c, &err), 0);
+	CHECK_STR(c.access_key_id, "ASIAASSUMED");
+	CHECK_CONTAINS(c.chain, "cached in ~/.aws/cli/cache");
+	vaws_creds_free(&c);
+	CHECK_INT(http_stub_count(stub, "POST", "/"), 1);
+
+	/* MFA: the code comes from the prompt; none to ask, an error. */
+	prompts_asked = 0;
+	prompt_answers[0] = " 12a456";
+	prompt_answers[1] = "123456 ";
+	CHECK_INT(chain_get("mfa", &c, &err), 0);
+	vaws_creds_free(&c);
+	CHECK_INT(prompts_asked, 2);
+	CHECK(http_stub_request_get(stub, 1, &r));
+	CHECK_CONTAINS(r.body, "&RoleSessionName=me&SerialNumber=arn%3Aaws%3A"
+			       "iam%3A%3A210987654321%3Amfa%2Fme&TokenCode=123456");
+	http_stub_request_free(&r);
+	test_unlink(".aws/cli/cache/"
+		    "967f39da1d97d124ab002e9fc0cc802c0fa655e6.json");
+	prompts_asked = 0;
+	prompt_answers[0] = NULL;
+	CHECK_INT(chain_get("mfa", &c, &err),
+		  VMIE_ERR_AWS_CREDENTIALS_NOT_FOUND);
+	CHECK_CONTAINS(err.message, "needs a code from MFA device "
+				    "arn:aws:iam::210987654321:mfa/me");
+	CHECK_CONTAINS(err.message, "no terminal (test)");
+	prompts_asked = 0;
+	prompt_answers[0] = "^C";
+	CHECK_INT(chain_get("mfa", &c, &err), VMIE_ERR_INTERRUPTED);
+	CHECK_CONTAINS(err.message, "no MFA code for "
+				    "arn:aws:iam::210987654321:mfa/me: interrupted");
+	CHECK_INT(http_stub_count(stub, "POST", "/"), 2);
+
+	/* Configurations botocore refuses, refused the same way. */
+	CHECK_INT(chain_get("self", &c, &err), VMIE_ERR_AWS_CONFIG_INVALID);
+	CHECK_CONTAINS(err.message, "loop: self → self");
+	CHECK_INT(chain_get("x", &c, &err), VMIE_ERR_AWS_CONFIG_INVALID);
+	CHECK_CONTAINS(err.message, "loop: x → y → x");
+	CHECK_INT(chain_get("both", &c, &err), VMIE_ERR_AWS_CONFIG_INVALID);
+	CHECK_CONTAINS(err.message, "contains both source_profile and "
+				    "credential_source");
+	CHECK_INT(chain_get("badsrc", &c, &err), VMIE_ERR_AWS_CONFIG_INVALID);
+	CHECK_CONTAINS(err.message, "\"Keychain\" referenced in profile "
+				    "\"badsrc\" is not valid");
+	CHECK_INT(chain_get("short", &c, &err), VMIE_ERR_AWS_CONFIG_INVALID);
+	CHECK_CONTAINS(err.message, "duration_seconds = 60 in profile short");
+	CHECK_INT(http_stub_count(stub, "POST", "/"), 2);
+
+	/* Renewed near the end: past the cache, a new AssumeRole. */
+	http_stub_reset(stub);
+	char soon[1024], when[VISOTIME_LEN];
+	visotime_format(time(NULL) + 3600, when);
+	snprintf(soon, sizeof soon, "%.*s%s%s",
+		 (int)(strstr(assume_ok, "2099") - assume_ok), assume_ok, when,
+		 strstr(assume_ok, "2099") + strlen("2099-01-01T00:00:00Z"));
+	http_stub_add(stub, "POST", "/", 200, NULL, soon);
+	test_unlink(entry);
+	vaws_config cfg;
+	CHECK_INT(vaws_config_load(&cfg, "r", &err), 0);
+	vaws_creds_chain *ch = new_chain(&cfg);
+	const vaws_creds *cur;
+	CHECK_INT(vaws_creds_get(ch, &cur, &err), 0);
+	clock_shift = 3600 - 200;
+	CHECK_INT(vaws_creds_get(ch, &cur, &err), 0);
+	CHECK_INT(http_stub_count(stub, "POST", "/"), 2);
+	vaws_creds_chain_free(ch);
+	vaws_config_free(&cfg);
+	clock_shift = 0;
+	test_unlink(entry);
+	vmie_error_clear(&err);
+	test_env_clear();
+}
+
+/* IAM Identity Center: the token file `aws sso login` leaves, renewed
+ * through OIDC when it has run out, exchanged at the portal. */
+static void test_sso(void)
+{
+	test_env_clear();
+	http_stub_reset(stub);
+	vaws_creds c;
+	vmie_error err = {0};
+	test_write(".aws/config",
+		   "[profile s]\n"
+		   "sso_session = corp\n"
+		   "sso_account_id = 210987654321\n"
+		   "sso_role_name = Admin\n"
+		   "[sso-session corp]\n"
+		   "sso_start_url = https://corp.awsapps.com/start\n"
+		   "sso_region = eu-west-1\n"
+		   "[profile clash]\n"
+		   "sso_session = corp\n"
+		   "sso_region = us-east-1\n"
+		   "sso_account_id = 210987654321\n"
+		   "sso_role_name = Admin\n"
+		   "[profile nosession]\n"
+		   "sso_session = gone\n"
+		   "sso_account_id = 210987654321\n"
+		   "sso_role_name = Admin\n");
+	char dir[PATH_MAX + 32];
+	snprintf(dir, sizeof dir, "%s/.aws/sso", test_home);
+	mkdir(dir, 0700);
+	snprintf(dir, sizeof dir, "%s/.aws/sso/cache", test_home);
+	mkdir(dir, 0700);
+	/* SHA-1 of "corp" (the session name), as botocore's SSOTokenLoader. */
+	const char *tok = ".aws/sso/cache/"
+			  "ee0bfd2552fbd840c02cc48b6e823320543c450f.json";
+	char doc[1024], past[VISOTIME_LEN], future[VISOTIME_LEN];
+	visotime_format(time(NULL) - 60, past);
+	visotime_format(time(NULL) + 86400, future);
+	snprintf(doc, sizeof doc,
+		 "{\"startUrl\":\"https://corp.awsapps.com/start\","
+		 "\"region\":\"eu-west-1\",\"accessToken\":\"aoaOLD\","
+		 "\"expiresAt\":\"%s\",\"refreshToken\":\"aorOLD\","
+		 "\"clientId\":\"cid\",\"clientSecret\":\"csecret\","
+		 "\"registrationExpiresAt\":\"%s\"}",
+		 past, future);
+	test_write(tok, doc);
+	http_stub_add(stub, "POST", "/token", 200, NULL,
+		      "{\"accessToken\":\"aoaNEW\",\"tokenType\":\"Bearer\","
+		      "\"expiresIn\":3600,\"refreshToken\":\"aorNEW\"}");
+	http_stub_add(stub, "GET", "/federation/credentials", 200, NULL,
+		      "{\"roleCredentials\":{\"accessKeyId\":\"ASIASSO\","
+		      "\"secretAccessKey\":\"ssosecret\",\"sessionToken\":"
+		      "\"ssotoken\",\"expiration\":4070908800000}}");
+	CHECK_INT(chain_get("s", &c, &err), 0);
+	CHECK_STR(c.source, "sso");
+	CHECK_STR(c.access_key_id, "ASIASSO");
+	CHECK_STR(c.account_id, "210987654321");
+	CHECK_INT(c.expiration, 4070908800);
+	CHECK_STR(c.chain, "SSO session corp → account 210987654321 role Admin");
+	vaws_creds_free(&c);
+	http_stub_request r;
+	CHECK(http_stub_request_get(stub, 0, &r));
+	CHECK_STR(r.target, "/token");
+	CHECK_CONTAINS(r.body, "\"grantType\":\"refresh_token\"");
+	CHECK_CONTAINS(r.body, "\"refreshToken\":\"aorOLD\"");
+	http_stub_request_free(&r);
+	CHECK(http_stub_request_get(stub, 1, &r));
+	CHECK_STR(r.target, "/federation/credentials?role_name=Admin&"
+			    "account_id=210987654321");
+	char *bearer = http_stub_header(&r, "x-amz-sso_bearer_token");
+	CHECK_STR(bearer, "aoaNEW");
+	free(bearer);
+	http_stub_request_free(&r);
+	CHECK_INT(file_mode(tok), 0600);
+	/* The role credentials are cached under the CLI's key: SHA-1 of
+	 * {"accountId":"210987654321","roleName":"Admin","sessionName":"corp"}. */
+	CHECK_INT(file_mode(".aws/cli/cache/"
+			    "ce4e0bea6434da852ba4518c14f4df3784ed859e.json"),
+		  0600);
+
+	/* A profile that contradicts its session; a session that is not
+	 * there. */
+	CHECK_INT(chain_get("clash", &c, &err), VMIE_ERR_AWS_CONFIG_INVALID);
+	CHECK_CONTAINS(err.message, "The value for sso_region is inconsistent "
+				    "between profile (us-east-1) and "
+				    "sso-session (eu-west-1)");
+	CHECK_INT(chain_get("nosession", &c, &err),
+		  VMIE_ERR_AWS_CONFIG_INVALID);
+	CHECK_CONTAINS(err.message, "sso-session does not exist: \"gone\"");
 	vmie_error_clear(&err);
 	test_env_clear();
 }
@@ -664,10 +1002,14 @@ int main(void)
 	vmie_set_log_handler(log_fn, NULL);
 	http = vhttp_new(NULL);
 	stub = http_stub_start();
-	if (!http || !stub) {
+	if (!http || !stub ||
+	    vaws_endpoint_parse_url(http_stub_url(stub), "test", &sts_ep,
+				    NULL) != 0) {
 		fprintf(stderr, "cannot start the HTTP stub or client\n");
 		return 2;
 	}
+	sts_ep.signing_region = xstrdup("us-east-1");
+	sts_ep.service = "sts";
 	test_isotime();
 	test_shell_split();
 	test_env_provider();
@@ -677,17 +1019,22 @@ int main(void)
 	test_container();
 	test_imds();
 	test_refresh();
+	test_assume_role();
+	test_sso();
 
 	CHECK_CONTAINS(vbuf_str(&logged), "credentials from imds (key ...IMDS");
 	static const char *const secrets[] = {
 		"envsecret", "sharedsecret", "secret with spaces", "websecret",
 		"contsecret", "imdssecret", "conttoken", "imdstoken",
-		"webtoken", "TOKEN123", "eyJ.token", "from-file"};
+		"webtoken", "TOKEN123", "eyJ.token", "from-file", "basesecret",
+		"assumedsecret", "assumedtoken", "ssosecret", "ssotoken",
+		"aoaOLD", "aoaNEW", "aorOLD", "aorNEW", "csecret", "123456"};
 	for (size_t i = 0; i < sizeof secrets / sizeof *secrets; i++)
 		CHECK(strstr(vbuf_str(&logged), secrets[i]) == NULL);
 	vbuf_free(&logged);
 	vmie_set_log_handler(NULL, NULL);
 
+	vaws_endpoint_free(&sts_ep);
 	http_stub_stop(stub);
 	vhttp_free(http);
 	test_env_cleanup();

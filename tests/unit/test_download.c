@@ -1,5 +1,5 @@
 /*
- * The downloader's pure pieces: CRC32C combining, zero detection and the
+ * The downloader's pure pieces: zero detection and the
  * sparse writes, ETag classification, the multipart ETag, chunk planning,
  * and the state file (round trip, and refusal of a mismatched or corrupt
  * one).  The transfers themselves are tested against the emulator
@@ -13,37 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aws_test_util.h"
 #include "check.h"
 #include "codec/crc32c.h"
 #include "transfer/download_internal.h"
-
-static void test_crc_combine(void)
-{
-	unsigned char buf[70000];
-	unsigned seed = 7;
-	for (size_t i = 0; i < sizeof buf; i++) {
-		seed = seed * 1103515245u + 12345u;
-		buf[i] = (unsigned char)(seed >> 16);
-	}
-	uint32_t whole = vcrc32c(0, buf, sizeof buf);
-	size_t cuts[] = {0, 1, 3, 4096, 33333, 69999, sizeof buf};
-	for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
-		size_t k = cuts[i];
-		uint32_t a = vcrc32c(0, buf, k);
-		uint32_t b = vcrc32c(0, buf + k, sizeof buf - k);
-		CHECK_INT(vcrc32c_combine(a, b, sizeof buf - k), whole);
-	}
-	/* Three pieces, combined left to right. */
-	uint32_t c = vcrc32c_combine(vcrc32c(0, buf, 100),
-				     vcrc32c(0, buf + 100, 5000), 5000);
-	c = vcrc32c_combine(c, vcrc32c(0, buf + 5100, sizeof buf - 5100),
-			    sizeof buf - 5100);
-	CHECK_INT(c, whole);
-	CHECK_INT(vcrc32c(0, "123456789", 9), 0xE3069283u);
-	char b64[9];
-	vcrc32c_b64(0xE3069283u, b64);
-	CHECK_STR(b64, "4waSgw==");
-}
 
 static void test_zero_detection(void)
 {
@@ -265,9 +238,64 @@ static void test_state_paths(void)
 	free(s);
 }
 
+/* HeadObject ?partNumber=N answered with Content-Length only (S3 sends
+ * Content-Range too; some compatible servers do not): the layout comes
+ * from the parts' lengths and the object's end. */
+static void test_layout_without_content_range(void)
+{
+	awst_isolate_env();
+	http_stub *stub = http_stub_start();
+	vaws_client *c = awst_client(stub, "us-west-2");
+	CHECK(c != NULL);
+	/* 3 parts: 8 + 8 + 3 bytes of 19 (layout assumed from 1 and 3). */
+	const char *path = "/b/k";
+	http_stub_add(stub, "HEAD", path, 200,
+		      "Content-Length: 19\r\nETag: \"0123456789abcdef0123456789abcdef-3\"\r\n",
+		      NULL);
+	http_stub_add(stub, "HEAD", path, 200, "Content-Length: 8\r\n", NULL);
+	http_stub_add(stub, "HEAD", path, 200, "Content-Length: 3\r\n", NULL);
+	vdl_object ob;
+	vmie_error err = {0};
+	CHECK_INT(vdl_object_head(c, "b", "k", &ob, &err), 0);
+	CHECK_INT(ob.verify, VDL_VERIFY_MD5_MULTIPART);
+	CHECK_INT(ob.parts, 3);
+	CHECK(ob.part_off && ob.part_off[1] == 8 && ob.part_off[2] == 16 &&
+	      ob.part_off[3] == 19);
+	vdl_object_free(&ob);
+	/* The exact layout, every part asked for, the same way. */
+	http_stub_reset(stub);
+	http_stub_add(stub, "HEAD", path, 200, "Content-Length: 8\r\n", NULL);
+	http_stub_add(stub, "HEAD", path, 200, "Content-Length: 8\r\n", NULL);
+	http_stub_add(stub, "HEAD", path, 200, "Content-Length: 3\r\n", NULL);
+	ob = (vdl_object){.size = 19, .parts = 3};
+	CHECK_INT(vdl_object_exact_layout(c, "b", "k", &ob, &err), 0);
+	CHECK(ob.part_off && ob.part_off[2] == 16 && ob.part_off[3] == 19);
+	vdl_object_free(&ob);
+	/* Lengths that do not add up to the object are refused. */
+	http_stub_reset(stub);
+	http_stub_add(stub, "HEAD", path, 200, "Content-Length: 8\r\n", NULL);
+	ob = (vdl_object){.size = 20, .parts = 3};
+	CHECK(vdl_object_exact_layout(c, "b", "k", &ob, &err) != 0);
+	CHECK_CONTAINS(err.message, "do not add up");
+	vmie_error_clear(&err);
+	vdl_object_free(&ob);
+	/* A CRC-64/NVME is preferred to the ETag: no part layout needed. */
+	http_stub_reset(stub);
+	http_stub_add(stub, "HEAD", path, 200,
+		      "Content-Length: 19\r\nETag: \"0123456789abcdef0123456789abcdef-3\"\r\n"
+		      "x-amz-checksum-crc64nvme: rosUhgp5mIg=\r\n",
+		      NULL);
+	CHECK_INT(vdl_object_head(c, "b", "k", &ob, &err), 0);
+	CHECK_INT(ob.verify, VDL_VERIFY_CRC64);
+	CHECK_STR(ob.crc64nvme, "rosUhgp5mIg=");
+	CHECK_INT(http_stub_count(stub, "HEAD", path), 1);
+	vdl_object_free(&ob);
+	vaws_client_free(c);
+	http_stub_stop(stub);
+}
+
 int main(void)
 {
-	test_crc_combine();
 	test_zero_detection();
 	test_sparse_write();
 	test_etag_kinds();
@@ -275,5 +303,6 @@ int main(void)
 	test_plan();
 	test_state();
 	test_state_paths();
+	test_layout_without_content_range();
 	return check_done("download");
 }

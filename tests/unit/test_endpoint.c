@@ -1,4 +1,5 @@
 /* Endpoint resolution: precedence, validation, partitions, IAM. */
+#include "aws/client.h"
 #include "aws/endpoint.h"
 #include "check.h"
 
@@ -211,11 +212,62 @@ static void test_validation(void)
 	vmie_error_clear(&err);
 }
 
+/* Issue 12: --endpoint-url file:///x is a usage error (exit 2), the same
+ * URL from the environment bad configuration (3); plain http goes only
+ * to this machine unless --allow-http. */
+static void test_flag_and_clear_text(void)
+{
+	vaws_endpoint ep = {0};
+	vmie_error err = {0};
+	CHECK_INT(vaws_endpoint_resolve(NULL, "s3", "us-west-2", "file:///x", &ep, &err),
+		  VMIE_ERR_INVALID_ARGUMENT);
+	CHECK_CONTAINS(err.message, "(from --endpoint-url)");
+	setenv("AWS_ENDPOINT_URL", "file:///x", 1);
+	CHECK_INT(vaws_endpoint_resolve(NULL, "s3", "us-west-2", NULL, &ep, &err),
+		  VMIE_ERR_AWS_CONFIG_INVALID);
+	unsetenv("AWS_ENDPOINT_URL");
+
+	static const char *const loop[] = {"127.0.0.1:4566", "127.1.2.3", "localhost",
+					   "LOCALHOST:80", "[::1]:8080", "[::1]"};
+	static const char *const far[] = {"10.0.0.5:4566", "example.com", "127.0.0.1.evil.com",
+					  "localhost.example.com", "[::2]:80", "127.0.0",
+					  "1127.0.0.1"};
+	for (size_t i = 0; i < sizeof loop / sizeof *loop; i++)
+		CHECK(vaws_host_is_loopback(loop[i]));
+	for (size_t i = 0; i < sizeof far / sizeof *far; i++)
+		CHECK(!vaws_host_is_loopback(far[i]));
+
+	setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE0TESTKEY1", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+	setenv("AWS_REGION", "us-west-2", 1);
+	setenv("AWS_CONFIG_FILE", "/nonexistent/vmie-test/config", 1);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/vmie-test/credentials", 1);
+	vaws_client *c = NULL;
+	vmie_aws_opts o = {.endpoint_url = "http://10.0.0.5:4566"};
+	CHECK_INT(vaws_client_new(&o, &c, &err), VMIE_ERR_INVALID_ARGUMENT);
+	CHECK_CONTAINS(err.message, "plain http to another host");
+	CHECK_CONTAINS(err.hint, "--allow-http");
+	CHECK(c == NULL);
+	setenv("AWS_ENDPOINT_URL", "http://10.0.0.5:4566", 1);
+	CHECK_INT(vaws_client_new(NULL, &c, &err), VMIE_ERR_AWS_CONFIG_INVALID);
+	o.allow_http = true;
+	o.endpoint_url = NULL;
+	CHECK_INT(vaws_client_new(&o, &c, &err), 0);
+	vaws_client_free(c);
+	c = NULL;
+	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566", 1);
+	CHECK_INT(vaws_client_new(NULL, &c, &err), 0);
+	vaws_client_free(c);
+	unsetenv("AWS_ENDPOINT_URL");
+	vmie_error_clear(&err);
+}
+
 int main(void)
 {
 	clear_env();
 	test_defaults();
 	test_precedence();
 	test_validation();
+	test_flag_and_clear_text();
 	return check_done("endpoint");
 }

@@ -33,7 +33,7 @@ static const char *const test_aws_vars[] = {
 
 static char test_home[PATH_MAX];
 
-static void test_env_clear(void)
+static inline void test_env_clear(void)
 {
 	for (size_t i = 0; i < sizeof test_aws_vars / sizeof *test_aws_vars;
 	     i++)
@@ -43,7 +43,7 @@ static void test_env_clear(void)
 	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
 }
 
-static void test_env_init(void)
+static inline void test_env_init(void)
 {
 	const char *tmp = getenv("TMPDIR");
 	snprintf(test_home, sizeof test_home, "%s/vmie-test-XXXXXX",
@@ -60,7 +60,7 @@ static void test_env_init(void)
 
 /* Write a file below the scratch HOME, mode 0600; returns its path
  * (static buffer: copy it to keep it). */
-static const char *test_write(const char *rel, const char *text)
+static inline const char *test_write(const char *rel, const char *text)
 {
 	static char path[PATH_MAX + 64];
 	snprintf(path, sizeof path, "%s/%s", test_home, rel);
@@ -76,14 +76,14 @@ static const char *test_write(const char *rel, const char *text)
 	return path;
 }
 
-static void test_unlink(const char *rel)
+static inline void test_unlink(const char *rel)
 {
 	char path[PATH_MAX + 64];
 	snprintf(path, sizeof path, "%s/%s", test_home, rel);
 	unlink(path);
 }
 
-static int test_rm(const char *path, const struct stat *st, int flag,
+static inline int test_rm(const char *path, const struct stat *st, int flag,
 		   struct FTW *ftw)
 {
 	(void)st;
@@ -93,7 +93,7 @@ static int test_rm(const char *path, const struct stat *st, int flag,
 }
 
 /* rm -r of the scratch HOME. */
-static void test_env_cleanup(void)
+static inline void test_env_cleanup(void)
 {
 	if (nftw(test_home, test_rm, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		fprintf(stderr, "cleanup of %s failed\n", test_home);

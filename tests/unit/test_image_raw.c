@@ -242,6 +242,70 @@ static void test_gpt(void)
 	free(d);
 }
 
+/* --boot-mode against the partition table (issue 12, defect 2). */
+static void test_boot_mode(void)
+{
+	vimg_info info;
+	/* uefi on an MBR disk without an ESP: an error. */
+	unsigned char *d = new_disk(64);
+	mbr_entry(d, 0, 0x80, 0x83, 8, 56);
+	fs_ext(d + 8 * SEC, 0x4, 0x40);
+	inspect(d, 64 * SEC, &info);
+	vimg_check_boot_mode(&info, NULL);
+	CHECK(!vimg_has_errors(&info));
+	vimg_check_boot_mode(&info, "legacy-bios");
+	CHECK(!vimg_has_errors(&info));
+	vimg_check_boot_mode(&info, "uefi");
+	const vimg_finding *f = finding(&info, "uefi-without-esp");
+	CHECK(f != NULL);
+	if (f) {
+		CHECK_INT(f->severity, VIMG_ERROR);
+		CHECK_CONTAINS(f->message, "MBR disk has no EFI system partition");
+	}
+	vimg_info_free(&info);
+	/* An MBR disk with an ESP (type 0xEF) boots with UEFI. */
+	mbr_entry(d, 1, 0x00, 0xef, 1, 7);
+	inspect(d, 64 * SEC, &info);
+	vimg_check_boot_mode(&info, "uefi");
+	CHECK(!vimg_has_errors(&info));
+	vimg_info_free(&info);
+	free(d);
+
+	/* A GPT disk with only an ESP: uefi is right (and the general
+	 * uefi-only advice goes), legacy-bios gets a sharper warning. */
+	d = gpt_disk(false);
+	inspect(d, GPT_SECTORS * SEC, &info);
+	vimg_check_boot_mode(&info, "uefi");
+	CHECK(!vimg_has_errors(&info));
+	CHECK(finding(&info, "uefi-only") == NULL);
+	CHECK_INT(info.nfindings, 0);
+	vimg_info_free(&info);
+	inspect(d, GPT_SECTORS * SEC, &info);
+	vimg_check_boot_mode(&info, "legacy-bios");
+	CHECK(!vimg_has_errors(&info));
+	CHECK(finding(&info, "uefi-only") == NULL);
+	f = finding(&info, "legacy-bios-uefi-disk");
+	CHECK(f != NULL);
+	if (f)
+		CHECK_INT(f->severity, VIMG_WARNING);
+	vimg_info_free(&info);
+	free(d);
+
+	/* With a BIOS boot partition too, both modes are fine. */
+	d = gpt_disk(true);
+	inspect(d, GPT_SECTORS * SEC, &info);
+	vimg_check_boot_mode(&info, "legacy-bios");
+	vimg_check_boot_mode(&info, "uefi");
+	CHECK_INT(info.nfindings, 0);
+	vimg_info_free(&info);
+	free(d);
+
+	/* Partitions not read: nothing to say. */
+	memset(&info, 0, sizeof(info));
+	vimg_check_boot_mode(&info, "uefi");
+	CHECK_INT(info.nfindings, 0);
+}
+
 static void test_gpt_bad_primary(void)
 {
 	unsigned char *d = gpt_disk(false);
@@ -552,6 +616,7 @@ int main(void)
 	test_mbr_ntfs();
 	test_fs_kinds();
 	test_gpt();
+	test_boot_mode();
 	test_gpt_bad_primary();
 	test_gpt_bounds();
 	test_gpt_backup();

@@ -102,21 +102,6 @@ static bool has_code(const vimg_info *info, const char *code)
 	return false;
 }
 
-static void test_crc32c(void)
-{
-	static const unsigned char zeros[32];
-	unsigned char ones[32];
-
-	memset(ones, 0xff, sizeof(ones));
-	CHECK_INT(vcrc32c_portable(0, "123456789", 9), 0xE3069283u);
-	CHECK_INT(vcrc32c_portable(0, "", 0), 0);
-	/* RFC 3720 B.4 vectors */
-	CHECK_INT(vcrc32c_portable(0, zeros, 32), 0x8A9136AAu);
-	CHECK_INT(vcrc32c_portable(0, ones, 32), 0x62A8AB43u);
-	CHECK_INT(vcrc32c_portable(vcrc32c_portable(0, "1234", 4), "56789", 5),
-		  0xE3069283u);
-}
-
 static void test_vhd_fixed(void)
 {
 	img m = vhd_fixed(4 * MiB);
@@ -236,7 +221,7 @@ static const unsigned char g_sector[16] = GUID(0x8141BF1D, 0xA96F, 0x4709,
 static void set_crc(unsigned char *p, size_t len)
 {
 	put_le32(p + 4, 0);
-	put_le32(p + 4, vcrc32c_portable(0, p, len));
+	put_le32(p + 4, vcrc32c(0, p, len));
 }
 
 static void vhdx_header(unsigned char *h, uint64_t seq)
@@ -1146,7 +1131,6 @@ int main(int argc, char **argv)
 {
 	if (argc > 1)
 		return write_seeds(argv[1]);
-	test_crc32c();
 	test_vhd_fixed();
 	test_vhd_dynamic();
 	test_vhd_not();

@@ -22,6 +22,27 @@ static void test_upload_key(void)
 	free(k);
 }
 
+/* A disk sent as a VMDK is named as one: disk.raw.xz was decoded to
+ * disk.raw, and goes as disk.vmdk. */
+static void test_vmdk_name(void)
+{
+	static const char *const cases[][2] = {
+		{"disk.raw", "disk.vmdk"},   {"disk.IMG", "disk.vmdk"},
+		{"old.vmdk", "old.vmdk"},    {"win.vhdx", "win.vmdk"},
+		{"vm.vhd", "vm.vmdk"},       {"disk", "disk.vmdk"},
+		{"v1.2.raw", "v1.2.vmdk"},   {"backup.tar", "backup.tar.vmdk"},
+		{".raw", ".raw.vmdk"},       {"", "image.vmdk"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *n = vwf_vmdk_name(cases[i][0]);
+		CHECK_STR(n, cases[i][1]);
+		free(n);
+	}
+	char *n = vwf_vmdk_name(NULL);
+	CHECK_STR(n, "image.vmdk");
+	free(n);
+}
+
 static void test_client_token(void)
 {
 	const char *one[] = {"s3://b/disk.raw"};
@@ -87,6 +108,7 @@ static void test_failure_hints(void)
 int main(void)
 {
 	test_upload_key();
+	test_vmdk_name();
 	test_client_token();
 	test_poll_delay();
 	test_failure_hints();

@@ -62,11 +62,17 @@ static void test_s3_bucket(void)
 	http_stub_add(stub, "HEAD", "/missing-b", 404, NULL, NULL);
 	http_stub_add(stub, "HEAD", "/theirs-b", 403, NULL, NULL);
 	http_stub_add(stub, "HEAD", "/ours-b", 200, NULL, NULL);
+	/* A bodiless 403 makes the client ask STS who it is: here the
+	 * credentials are good, so the bucket is someone else's. */
+	http_stub_add(stub, "POST", "/", 200, NULL,
+		      "<GetCallerIdentityResponse><GetCallerIdentityResult><Account>1"
+		      "</Account></GetCallerIdentityResult></GetCallerIdentityResponse>");
 	char *where = NULL;
 	CHECK_INT(vs3_head_bucket(c, "missing-b", &st, &where, &err), 0);
 	CHECK(st == VS3_BUCKET_MISSING);
 	CHECK_INT(vs3_head_bucket(c, "theirs-b", &st, &where, &err), 0);
 	CHECK(st == VS3_BUCKET_FORBIDDEN);
+	CHECK_INT((long)http_stub_count(stub, "POST", "/"), 1L);
 	CHECK_INT(vs3_head_bucket(c, "ours-b", &st, &where, &err), 0);
 	CHECK(st == VS3_BUCKET_EXISTS);
 	CHECK(where == NULL);
@@ -84,6 +90,32 @@ static void test_s3_bucket(void)
 	CHECK_STR(where, "us-east-2");
 	free(where);
 	where = NULL;
+	/* Bad credentials (issue 12, defect 6): STS refuses them too, and
+	 * that is what is reported, not "someone else's bucket". */
+	http_stub_reset(stub);
+	http_stub_add(stub, "HEAD", "/mine-b", 403, NULL, NULL);
+	http_stub_add(stub, "POST", "/", 403, NULL,
+		      "<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch"
+		      "</Code><Message>The request signature we calculated does not match"
+		      "</Message></Error><RequestId>r-9</RequestId></ErrorResponse>");
+	CHECK_INT(vs3_head_bucket(c, "mine-b", &st, &where, &err),
+		  VMIE_ERR_AWS_CREDENTIALS_INVALID);
+	CHECK_INT(err.status, VMIE_ERR_AWS_CREDENTIALS_INVALID);
+	CHECK_CONTAINS(err.message, "AWS refused the credentials in use (environment)");
+	CHECK_CONTAINS(err.message, "S3 HeadBucket answered 403");
+	CHECK_CONTAINS(err.message, "SignatureDoesNotMatch");
+	CHECK_CONTAINS(err.hint, "vmie whoami");
+	CHECK_STR(err.aws_code, "SignatureDoesNotMatch");
+	vmie_error_clear(&err);
+	/* An STS that cannot be reached says nothing: the 403 stays. */
+	http_stub_reset(stub);
+	http_stub_add(stub, "HEAD", "/obj-b/k", 403, NULL, NULL);
+	http_stub_add(stub, "POST", "/", 503, NULL, NULL);
+	vs3_object obj = {0};
+	CHECK_INT(vs3_head_object(c, "obj-b", "k", &obj, &err), VMIE_ERR_AWS_REQUEST_FAILED);
+	CHECK_INT(err.http_status, 403);
+	vs3_object_free(&obj);
+	vmie_error_clear(&err);
 	/* A 400 that names no region is an error. */
 	http_stub_add(stub, "HEAD", "/bad-b", 400, NULL, NULL);
 	CHECK(vs3_head_bucket(c, "bad-b", &st, &where, &err) != 0);
@@ -198,6 +230,7 @@ static void test_iam_role(void)
 	vmie_error err = {0};
 	viam_role_result res;
 	const char *buckets[] = {"my-b"};
+	viam_role_needs needs = {.read_buckets = buckets, .nread = 1};
 
 	/* From nothing: CreateRole with the trust, PutRolePolicy. */
 	http_stub_reset(stub);
@@ -207,15 +240,13 @@ static void test_iam_role(void)
 	http_stub_add(stub, "POST", "/", 200, NULL,
 		      "<CreateRoleResponse><CreateRoleResult><Role><Arn>arn:aws:iam::1:role/vmimport"
 		      "</Arn></Role></CreateRoleResult></CreateRoleResponse>");
-	http_stub_add(stub, "POST", "/", 404, NULL,
-		      "<ErrorResponse><Error><Code>NoSuchEntity</Code><Message>no</Message>"
-		      "</Error></ErrorResponse>");
 	http_stub_add(stub, "POST", "/", 200, NULL, "<PutRolePolicyResponse/>");
-	CHECK_INT(viam_ensure_vmimport_role(c, "vmimport", buckets, 1, &res, &err), 0);
+	CHECK_INT(viam_ensure_vmimport_role(c, "vmimport", &needs, &res, &err), 0);
 	CHECK(res.created);
 	CHECK_STR(res.arn, "arn:aws:iam::1:role/vmimport");
+	CHECK(res.added && strstr(res.added, "resource arn:aws:s3:::my-b/*"));
 	viam_role_result_free(&res);
-	CHECK_INT((long)http_stub_count(stub, "POST", "/"), 4L);
+	CHECK_INT((long)http_stub_count(stub, "POST", "/"), 3L);
 	char *action = form_value(1, "Action");
 	CHECK_STR(action, "CreateRole");
 	free(action);
@@ -226,41 +257,80 @@ static void test_iam_role(void)
 		  "vmie.amazonaws.com");
 	CHECK_STR(json_string_value(json_object_get(json_object_get(json_object_get(st,
 		  "Condition"), "StringEquals"), "sts:Externalid")), "vmimport");
-	char *policy = form_value(3, "PolicyDocument");
+	char *policy = form_value(2, "PolicyDocument");
 	CHECK(policy && strstr(policy, "arn:aws:s3:::my-b/*") &&
 	      strstr(policy, "ec2:RegisterImage") && strstr(policy, "s3:GetObject"));
 
-	/* Already right: GetRole and GetRolePolicy only, nothing written. */
-	vbuf enc_trust = VBUF_INIT, get_role = VBUF_INIT, get_policy = VBUF_INIT;
+	/* Already right: GetRole, ListRolePolicies and GetRolePolicy only,
+	 * nothing written. */
+	vbuf get_role = VBUF_INIT, get_policy = VBUF_INIT;
 	char *e1 = curl_easy_escape(NULL, trust, 0), *e2 = curl_easy_escape(NULL, policy, 0);
+	static const char list_xml[] =
+		"<ListRolePoliciesResponse><ListRolePoliciesResult><PolicyNames>"
+		"<member>vmimport</member></PolicyNames><IsTruncated>false</IsTruncated>"
+		"</ListRolePoliciesResult></ListRolePoliciesResponse>";
 	vbuf_addf(&get_role, role_xml, e1);
 	vbuf_addf(&get_policy, "<GetRolePolicyResponse><GetRolePolicyResult><PolicyDocument>%s"
 		  "</PolicyDocument></GetRolePolicyResult></GetRolePolicyResponse>", e2);
 	http_stub_reset(stub);
 	http_stub_add(stub, "POST", "/", 200, NULL, vbuf_str(&get_role));
+	http_stub_add(stub, "POST", "/", 200, NULL, list_xml);
 	http_stub_add(stub, "POST", "/", 200, NULL, vbuf_str(&get_policy));
-	CHECK_INT(viam_ensure_vmimport_role(c, "vmimport", buckets, 1, &res, &err), 0);
+	CHECK_INT(viam_ensure_vmimport_role(c, "vmimport", &needs, &res, &err), 0);
 	CHECK(!res.created && !res.updated);
-	CHECK_INT((long)http_stub_count(stub, "POST", "/"), 2L);
+	CHECK(res.added == NULL);
+	CHECK_INT((long)http_stub_count(stub, "POST", "/"), 3L);
+	action = form_value(1, "Action");
+	CHECK_STR(action, "ListRolePolicies");
+	free(action);
 	viam_role_result_free(&res);
 
-	/* Another bucket: the policy is rewritten, the trust left alone. */
+	/* Another bucket: added to the policy, the first one kept, the trust
+	 * left alone. */
 	const char *other[] = {"other-b"};
-	http_stub_add(stub, "POST", "/", 200, NULL, "<PutRolePolicyResponse/>");
+	viam_role_needs needs2 = {.read_buckets = other, .nread = 1};
 	http_stub_reset(stub);
 	http_stub_add(stub, "POST", "/", 200, NULL, vbuf_str(&get_role));
+	http_stub_add(stub, "POST", "/", 200, NULL, list_xml);
 	http_stub_add(stub, "POST", "/", 200, NULL, vbuf_str(&get_policy));
 	http_stub_add(stub, "POST", "/", 200, NULL, "<PutRolePolicyResponse/>");
-	CHECK_INT(viam_ensure_vmimport_role(c, "vmimport", other, 1, &res, &err), 0);
+	CHECK_INT(viam_ensure_vmimport_role(c, "vmimport", &needs2, &res, &err), 0);
 	CHECK(!res.created && res.updated);
-	action = form_value(2, "Action");
+	action = form_value(3, "Action");
 	CHECK_STR(action, "PutRolePolicy");
 	free(action);
+	char *policy2 = form_value(3, "PolicyDocument");
+	CHECK(policy2 && strstr(policy2, "arn:aws:s3:::my-b/*") &&
+	      strstr(policy2, "arn:aws:s3:::other-b/*"));
+	free(policy2);
+	viam_role_result_free(&res);
+
+	/* Created by another run between our GetRole and CreateRole (the
+	 * shards of one batch start together): an existing role, so its
+	 * policies are read and only what is missing is added, not ours
+	 * written over another run's bucket. */
+	http_stub_reset(stub);
+	http_stub_add(stub, "POST", "/", 404, NULL,
+		      "<ErrorResponse><Error><Code>NoSuchEntity</Code><Message>no</Message>"
+		      "</Error></ErrorResponse>");
+	http_stub_add(stub, "POST", "/", 409, NULL,
+		      "<ErrorResponse><Error><Code>EntityAlreadyExists</Code><Message>Role with "
+		      "name vmimport already exists.</Message></Error></ErrorResponse>");
+	http_stub_add(stub, "POST", "/", 200, NULL, vbuf_str(&get_role));
+	http_stub_add(stub, "POST", "/", 200, NULL, list_xml);
+	http_stub_add(stub, "POST", "/", 200, NULL, vbuf_str(&get_policy));
+	http_stub_add(stub, "POST", "/", 200, NULL, "<PutRolePolicyResponse/>");
+	CHECK_INT(viam_ensure_vmimport_role(c, "vmimport", &needs2, &res, &err), 0);
+	CHECK(res.raced && !res.created && !err.message);
+	CHECK_INT((long)http_stub_count(stub, "POST", "/"), 6L);
+	policy2 = form_value(5, "PolicyDocument");
+	CHECK(policy2 && strstr(policy2, "arn:aws:s3:::my-b/*") &&
+	      strstr(policy2, "arn:aws:s3:::other-b/*"));
+	free(policy2);
 	viam_role_result_free(&res);
 
 	curl_free(e1);
 	curl_free(e2);
-	vbuf_free(&enc_trust);
 	vbuf_free(&get_role);
 	vbuf_free(&get_policy);
 	json_decref(t);

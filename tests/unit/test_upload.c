@@ -1073,9 +1073,9 @@ static void test_head_refused(vaws_client *c)
 	free(path);
 }
 
-/* Credentials that are always about to expire (credential_process, 4
- * minutes left: inside the chain's 5-minute refresh window) are fetched
- * again for every part, as each part is signed when it starts. */
+/* Credentials that are always about to expire (credential_process, 2
+ * seconds left: renewed at every use) are fetched again for every part,
+ * as each part is signed when it starts. */
 static void test_refresh(void)
 {
 	time_t now = time(NULL) + 600;
@@ -1097,7 +1097,7 @@ static void test_refresh(void)
 		  "\"ASIAVMIEUPLOADTEST01\", \"SecretAccessKey\": "
 		  "\"upload-test-secret\", \"SessionToken\": "
 		  "\"upload-test-token\", \"Expiration\": \"%%s\"}' "
-		  "\"$(date -u -d '+4 min' +%%Y-%%m-%%dT%%H:%%M:%%SZ)\"\n",
+		  "\"$(date -u -d '+2 sec' +%%Y-%%m-%%dT%%H:%%M:%%SZ)\"\n",
 		  counter);
 	char *sh = xstrdup(test_write("creds.sh", vbuf_str(&script)));
 	vbuf cfg = VBUF_INIT;

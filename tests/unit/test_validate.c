@@ -252,6 +252,108 @@ static void test_other_options(void)
 		  VMIE_ERR_INVALID_ARGUMENT);
 }
 
+/* --upload-format: vmdk or as-is, for what is uploaded (not an S3
+ * source, which is imported as it is). */
+static void test_upload_format(void)
+{
+	static const struct {
+		const char *format, *source;
+		const char *want; /* NULL: valid */
+	} cases[] = {
+		{"vmdk", "https://example.com/disk.raw", NULL},
+		{"as-is", "https://example.com/disk.raw.xz", NULL},
+		{"VMDK", "https://example.com/disk.raw", "use one of vmdk, as-is"},
+		{"raw", "https://example.com/disk.raw", "'raw' is not valid"},
+		{"vmdk", "s3://my-bucket/disk.raw", "already in S3"},
+	};
+	char msg[1024];
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		vmie_options o = import_opts(cases[i].source);
+		o.upload_format = cases[i].format;
+		int rc = validate(VMIE_OP_IMPORT, &o, msg, sizeof msg, NULL);
+		CHECK_INT(rc, cases[i].want ? VMIE_ERR_INVALID_ARGUMENT : 0);
+		if (cases[i].want)
+			CHECK_CONTAINS(msg, cases[i].want);
+	}
+}
+
+/* What ImportImage and IAM would refuse, refused before the upload:
+ * uefi-preferred, more than 50 tags, a role name over 64 characters, a
+ * KMS key that is no id, alias or ARN (issue 12). */
+static void test_aws_limits(void)
+{
+	char msg[1024];
+	vmie_options o = import_opts("https://example.com/a.ova");
+	o.boot_mode = "uefi-preferred";
+	CHECK_INT(validate(VMIE_OP_IMPORT, &o, msg, sizeof msg, NULL),
+		  VMIE_ERR_INVALID_ARGUMENT);
+	CHECK_CONTAINS(msg, "not supported for importing images");
+	CHECK_CONTAINS(msg, "--boot-mode uefi");
+	CHECK_INT(validate(VMIE_OP_CONVERT, &o, msg, sizeof msg, NULL),
+		  VMIE_ERR_INVALID_ARGUMENT);
+	o.boot_mode = "uefi";
+	CHECK_INT(validate(VMIE_OP_IMPORT, &o, msg, sizeof msg, NULL), 0);
+	o.boot_mode = "legacy-bios";
+	CHECK_INT(validate(VMIE_OP_IMPORT, &o, msg, sizeof msg, NULL), 0);
+
+	static char tagbuf[52][16];
+	const char *tags[52];
+	for (int i = 0; i < 52; i++) {
+		snprintf(tagbuf[i], sizeof tagbuf[i], "k%d=v", i);
+		tags[i] = tagbuf[i];
+	}
+	o = import_opts("https://example.com/a.ova");
+	o.tags = tags;
+	o.ntags = 50;
+	CHECK_INT(validate(VMIE_OP_IMPORT, &o, msg, sizeof msg, NULL), 0);
+	o.ntags = 51;
+	CHECK_INT(validate(VMIE_OP_IMPORT, &o, msg, sizeof msg, NULL),
+		  VMIE_ERR_INVALID_ARGUMENT);
+	CHECK_CONTAINS(msg, "at most 50 tags");
+	o.s3_bucket = "my-bucket";
+	o.source = NULL;
+	o.ami_id = "ami-0123456789abcdef0";
+	CHECK_INT(validate(VMIE_OP_EXPORT, &o, msg, sizeof msg, NULL),
+		  VMIE_ERR_INVALID_ARGUMENT);
+
+	char role[66];
+	memset(role, 'r', 65);
+	role[65] = '\0';
+	o = import_opts("https://example.com/a.ova");
+	o.role_name = role;
+	CHECK_INT(validate(VMIE_OP_IMPORT, &o, msg, sizeof msg, NULL),
+		  VMIE_ERR_INVALID_ARGUMENT);
+	CHECK_CONTAINS(msg, "at most 64");
+	role[64] = '\0';
+	CHECK_INT(validate(VMIE_OP_IMPORT, &o, msg, sizeof msg, NULL), 0);
+	o.role_name = "my role";
+	CHECK_INT(validate(VMIE_OP_IMPORT, &o, msg, sizeof msg, NULL),
+		  VMIE_ERR_INVALID_ARGUMENT);
+	o.role_name = "";
+	CHECK_INT(validate(VMIE_OP_IMPORT, &o, msg, sizeof msg, NULL),
+		  VMIE_ERR_INVALID_ARGUMENT);
+
+	static const struct {
+		const char *key;
+		bool ok;
+	} keys[] = {
+		{"1234abcd-12ab-34cd-56ef-1234567890ab", true},
+		{"mrk-1234abcd12ab34cd56ef1234567890ab", true},
+		{"alias/my-key", true},
+		{"arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", true},
+		{"arn:aws:kms:us-west-2:111122223333:alias/my-key", true},
+		{"my-key", false},
+		{"alias/", false},
+		{"arn:aws:s3:::bucket", false},
+	};
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+		o = import_opts("https://example.com/a.ova");
+		o.kms_key_id = keys[i].key;
+		CHECK_INT(validate(VMIE_OP_IMPORT, &o, msg, sizeof msg, NULL),
+			  keys[i].ok ? 0 : VMIE_ERR_INVALID_ARGUMENT);
+	}
+}
+
 static void test_sources(void)
 {
 	write_file("ok.json",
@@ -415,6 +517,8 @@ int main(void)
 	test_ami_ids();
 	test_required_and_applicable();
 	test_other_options();
+	test_upload_format();
+	test_aws_limits();
 	test_sources();
 	test_region_and_run();
 	nftw(tmp, rm_one, 8, FTW_DEPTH | FTW_PHYS);
