@@ -60,6 +60,7 @@ enum cli_opt {
 	OPT_OVERWRITE,
 	OPT_MAX_BANDWIDTH,
 	OPT_UPLOAD_FORMAT,
+	OPT_DOWNLOAD_FORMAT,
 	/* slots shared through S3 (import, export, convert, batch) */
 	OPT_MAX_TASKS,
 	OPT_MAX_INSTANCES,
@@ -116,7 +117,8 @@ enum cli_opt {
 #define CLI_EXPORT_OPTIONS                                                    \
 	(OPTBIT(OPT_S3_EXPORT_PREFIX) | OPTBIT(OPT_EXPORT_FORMAT) |           \
 	 OPTBIT(OPT_DOWNLOAD) | OPTBIT(OPT_SPARSE) | OPTBIT(OPT_OVERWRITE) |  \
-	 OPTBIT(OPT_JSON_EVENTS) | OPTBIT(OPT_MAX_BANDWIDTH))
+	 OPTBIT(OPT_JSON_EVENTS) | OPTBIT(OPT_MAX_BANDWIDTH) |                \
+	 OPTBIT(OPT_DOWNLOAD_FORMAT))
 
 struct cli_option {
 	const char *name;    /* long name without "--" */
