@@ -92,9 +92,10 @@ void vdl_vmdk_free(vdl_vmdk *v)
 
 /* Object bytes [off, off+len) into out, with If-Match: a synchronous GET
  * (the few KiB before any chunk; the client retries it). */
-static int get(vdl_run *r, uint64_t off, size_t len, unsigned char *out,
+static int get_range(void *ctx, uint64_t off, size_t len, unsigned char *out,
 	       vmie_error *err)
 {
+	vdl_run *r = ctx;
 	char range[64];
 	vkv h = VKV_INIT;
 	vhttp_response rs = {0};
@@ -203,11 +204,9 @@ int vdl_vmdk_set_gd(vdl_vmdk *v, const void *gd, size_t len, uint64_t size,
 	return regions(v, size, err);
 }
 
-/* The two ends, the directory: 0 with *v filled, a transfer's status, or
- * VMIE_ERR_FILE_UNSUPPORTED_FORMAT for an object that does not decode. */
-static int read_ends(vdl_run *r, vdl_vmdk *v, vmie_error *err)
+int vdl_vmdk_read_ends(vdl_vmdk *v, uint64_t size, vdl_fetch_fn fetch,
+		       void *ctx, vmie_error *err)
 {
-	uint64_t size = r->obj.size;
 	unsigned char both[VMDK_SO_HEAD + VMDK_SO_TAIL];
 	int rc;
 	if (size == 0)
@@ -216,13 +215,13 @@ static int read_ends(vdl_run *r, vdl_vmdk *v, vmie_error *err)
 				"the object is empty");
 	if (size <= sizeof both) {
 		/* One GET of it all: the two ends would overlap. */
-		if ((rc = get(r, 0, (size_t)size, both, err)) != 0)
+		if ((rc = fetch(ctx, 0, (size_t)size, both, err)) != 0)
 			return rc;
 		rc = vdl_vmdk_open_ends(v, both, (size_t)size, NULL, 0, size,
 					err);
 	} else {
-		if ((rc = get(r, 0, VMDK_SO_HEAD, both, err)) != 0 ||
-		    (rc = get(r, size - VMDK_SO_TAIL, VMDK_SO_TAIL,
+		if ((rc = fetch(ctx, 0, VMDK_SO_HEAD, both, err)) != 0 ||
+		    (rc = fetch(ctx, size - VMDK_SO_TAIL, VMDK_SO_TAIL,
 			      both + VMDK_SO_HEAD, err)) != 0)
 			return rc;
 		rc = vdl_vmdk_open_ends(v, both, VMDK_SO_HEAD,
@@ -235,7 +234,7 @@ static int read_ends(vdl_run *r, vdl_vmdk *v, vmie_error *err)
 	size_t gd_len;
 	vmdk_so_gd_range(&v->so, &gd_off, &gd_len);
 	unsigned char *gd = xmalloc(gd_len ? gd_len : 1);
-	rc = gd_len ? get(r, gd_off, gd_len, gd, err) : 0;
+	rc = gd_len ? fetch(ctx, gd_off, gd_len, gd, err) : 0;
 	if (rc == 0)
 		rc = vdl_vmdk_set_gd(v, gd, gd_len, size, err);
 	free(gd);
@@ -246,7 +245,7 @@ int vdl_vmdk_probe(vdl_run *r, vmie_error *err)
 {
 	vdl_vmdk *v = xcalloc(1, sizeof(*v));
 	vmie_error e = {0};
-	int rc = read_ends(r, v, &e);
+	int rc = vdl_vmdk_read_ends(v, r->obj.size, get_range, r, &e);
 	if (rc == VMIE_ERR_FILE_UNSUPPORTED_FORMAT) {
 		r->not_decoded = xstrdup(e.message ? e.message
 						   : "not a streamOptimized VMDK");

@@ -130,6 +130,15 @@ int vdl_vmdk_open_ends(vdl_vmdk *v, const void *head, size_t head_len,
 		       vmie_error *err);
 int vdl_vmdk_set_gd(vdl_vmdk *v, const void *gd, size_t len, uint64_t size,
 		    vmie_error *err);
+/* Object bytes [off, off+len) into out: 0, or a status with err set. */
+typedef int (*vdl_fetch_fn)(void *ctx, uint64_t off, size_t len,
+			    unsigned char *out, vmie_error *err);
+/* Both of the above over an object of `size` bytes read through get (the
+ * downloader's synchronous ranged GET; the fuzz target's memory): 0 with
+ * *v filled, get's status, or VMIE_ERR_FILE_UNSUPPORTED_FORMAT for an
+ * object that does not decode this way. */
+int vdl_vmdk_read_ends(vdl_vmdk *v, uint64_t size, vdl_fetch_fn get,
+		       void *ctx, vmie_error *err);
 /* download_vmdk.c: the digest of bytes [off, off+len) cut at chunk
  * boundaries, and of one piece. */
 uint64_t vdl_vmdk_piece(uint64_t off, uint64_t len, uint32_t crc);
@@ -207,6 +216,14 @@ typedef struct vdl_vslot {
 } vdl_vslot;
 int vdl_vslot_start_chunk(vdl_vslot *s, vxfer *x, vdl_chunk *c,
 			  vmie_error *err);
+/* What start_chunk does before its GET: s set for chunk c (the map must
+ * reach past it), the chunk's disk bytes in r->plan.vx; returns the end
+ * of the object bytes to fetch, from c->off. */
+uint64_t vdl_vslot_prepare_chunk(vdl_vslot *s, vdl_chunk *c);
+/* The next len bytes of the GET under way (a chunk's: hashed, gathered,
+ * grains inflated and written; a table GET's: kept): false when they are
+ * more than asked for or the target refused a write. */
+bool vdl_vslot_feed(vdl_vslot *s, const unsigned char *b, size_t len);
 int vdl_vslot_start_table(vdl_vslot *s, vxfer *x, vdl_gtfetch *t,
 			  vmie_error *err);
 /* The transfer ended: true when every byte asked for arrived. */

@@ -196,24 +196,28 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 			vbuf_add(&s->xs->rs.body, p, len);
 		return len;
 	}
-	if (s->pos + len > s->fetch_end) {
+	return vdl_vslot_feed(s, (const unsigned char *)p, len) ? len : 0;
+}
+
+bool vdl_vslot_feed(vdl_vslot *s, const unsigned char *b, size_t len)
+{
+	if (len > s->fetch_end - s->pos) {
 		s->bad_range = true;
-		return 0;
+		return false;
 	}
 	s->r->fetched += len;
-	const unsigned char *b = (const unsigned char *)p;
 	uint64_t a = s->pos;
 	s->pos += len;
 	if (s->t) {
 		memcpy(s->t->buf + (a - s->start), b, len);
 		s->t->got += len;
-		return len;
+		return true;
 	}
 	digest(s, b, a, s->pos);
 	regions(s, b, a, s->pos);
 	prefix(s, b, a, s->pos);
 	extension(s, b, a, s->pos);
-	return grains(s, b, a, s->pos) == 0 ? len : 0;
+	return grains(s, b, a, s->pos) == 0;
 }
 
 static void reset(vdl_vslot *s, uint64_t start, uint64_t end,
@@ -266,8 +270,7 @@ static size_t region_at(const vdl_vmdk *v, uint64_t off)
 	return lo;
 }
 
-int vdl_vslot_start_chunk(vdl_vslot *s, vxfer *x, vdl_chunk *c,
-			  vmie_error *err)
+uint64_t vdl_vslot_prepare_chunk(vdl_vslot *s, vdl_chunk *c)
 {
 	vdl_run *r = s->r;
 	vdl_vmdk *v = r->vmdk;
@@ -309,7 +312,14 @@ int vdl_vslot_start_chunk(vdl_vslot *s, vxfer *x, vdl_chunk *c,
 		s->rec = xmalloc((size_t)v->record_max);
 		s->out = xmalloc(v->so.grain);
 	}
-	return vdl_get_send(r, x, s->xs, c->off, m.fetch_end, on_body, s, err);
+	return m.fetch_end;
+}
+
+int vdl_vslot_start_chunk(vdl_vslot *s, vxfer *x, vdl_chunk *c,
+			  vmie_error *err)
+{
+	uint64_t end = vdl_vslot_prepare_chunk(s, c);
+	return vdl_get_send(s->r, x, s->xs, c->off, end, on_body, s, err);
 }
 
 bool vdl_vslot_end(vdl_vslot *s)
