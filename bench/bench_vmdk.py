@@ -37,7 +37,6 @@ output, and whether it is the disk.  Nothing is asserted; the README
 quotes a run.
 """
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -51,6 +50,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench_import as bi  # noqa: E402  (measuring, the emulator, the env)
+from bench_download import sha256  # noqa: E402
 
 MIB, GIB = bi.MIB, bi.GIB
 BUCKET = "vmie-bench-vmdk"
@@ -208,14 +208,6 @@ def targets(runs, qemu_size, disk_gib):
 
 
 # --- the download side -------------------------------------------------------------
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(4 * MIB), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def export_vmdk(work, disk):
     """The disk as ExportImage's VMDK (the emulator's writer); made once."""

@@ -239,6 +239,10 @@ int vdl_send_failed(const vhttp_response *rs, vxfer_outcome *out);
 int vdl_send_give_up(vdl_run *r, const vhttp_response *rs, int attempts,
 		     const vxfer_outcome *out, uint64_t off, uint64_t len,
 		     vmie_error *err);
+/* The transfer engine of a download with these ops: *s set for r (its
+ * x included); NULL with err set when it cannot start. */
+vxfer *vdl_send_new(vdl_run *r, vdl_sender *s, const vxfer_ops *xops,
+		    vmie_error *err);
 /* Every turn: the state saved now and then, progress reported. */
 int vdl_send_tick(vdl_sender *s, uint64_t moving, bool final,
 		  vmie_error *err);

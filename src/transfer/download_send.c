@@ -190,31 +190,38 @@ static int tick(void *ctx, uint64_t moving, bool final, vmie_error *err)
 
 static const vxfer_ops ops = {next, start, ended, requeue, give_up, tick};
 
-int vdl_send_all(vdl_run *r, vmie_error *err)
+vxfer *vdl_send_new(vdl_run *r, vdl_sender *s, const vxfer_ops *xops,
+		    vmie_error *err)
 {
-	if (r->vmdk)
-		return vdl_vmdk_send_all(r, err);
-	sender s = {.r = r, .nslots = r->parallel};
 	vxfer_opts xo = {
 		.client = r->o->client,
 		.parallel = r->parallel,
 		.retry = &r->retry,
 		.cancel = r->o->cancel,
 		.max_bps = r->o->max_bps,
-		.ops = &ops,
-		.ctx = &s,
+		.ops = xops,
+		.ctx = s,
 		.operation = "GetObject",
 		.fail_status = VMIE_ERR_FILE_DOWNLOAD_FAILED,
 		.interrupted = "the download was interrupted",
 		.interrupted_hint = "run it again: it continues where it "
 				    "stopped",
 	};
-	vxfer *x = vxfer_new(&xo, err);
+	*s = (vdl_sender){.r = r, .nslots = r->parallel};
+	s->x = vxfer_new(&xo, err);
+	return s->x;
+}
+
+int vdl_send_all(vdl_run *r, vmie_error *err)
+{
+	if (r->vmdk)
+		return vdl_vmdk_send_all(r, err);
+	sender s;
+	vxfer *x = vdl_send_new(r, &s, &ops, err);
 	if (!x)
 		return VMIE_ERR_AWS_CLIENT_INIT_FAILED;
 	vdl_slot *slots = xcalloc(s.nslots, sizeof(*slots));
 	s.slots = slots;
-	s.x = x;
 	for (unsigned i = 0; i < s.nslots; i++) {
 		slots[i].xs = vxfer_slot_at(x, i);
 		slots[i].xs->data = &slots[i];

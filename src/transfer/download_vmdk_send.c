@@ -263,32 +263,17 @@ static const vxfer_ops ops = {next, start, ended, requeue, give_up, tick};
 
 int vdl_vmdk_send_all(vdl_run *r, vmie_error *err)
 {
-	sender s = {.r = r, .nslots = r->parallel};
-	vxfer_opts xo = {
-		.client = r->o->client,
-		.parallel = r->parallel,
-		.retry = &r->retry,
-		.cancel = r->o->cancel,
-		.max_bps = r->o->max_bps,
-		.ops = &ops,
-		.ctx = &s,
-		.operation = "GetObject",
-		.fail_status = VMIE_ERR_FILE_DOWNLOAD_FAILED,
-		.interrupted = "the download was interrupted",
-		.interrupted_hint = "run it again: it continues where it "
-				    "stopped",
-	};
 	/* Every chunk waits until the map knows its grains. */
 	for (size_t i = 0; i < r->plan.n; i++)
 		if (!r->plan.chunks[i].done)
 			r->plan.chunks[i].job.not_before = LLONG_MAX;
 	r->vmdk->released = 0;
-	vxfer *x = vxfer_new(&xo, err);
+	sender s;
+	vxfer *x = vdl_send_new(r, &s, &ops, err);
 	if (!x)
 		return VMIE_ERR_AWS_CLIENT_INIT_FAILED;
 	vdl_vslot *slots = xcalloc(s.nslots, sizeof(*slots));
 	s.slots = slots;
-	s.x = x;
 	for (unsigned i = 0; i < s.nslots; i++) {
 		slots[i].r = r;
 		slots[i].xs = vxfer_slot_at(x, i);
