@@ -6,7 +6,8 @@
  * sparse file, for several chunk sizes: the file is the disk, its zeros
  * holes; the chunks' disk bytes tile the disk; the digests that tie
  * bytes read twice agree, and disagree when a table changed between two
- * reads; a resumed run's read back finds exactly the damaged chunk.  The
+ * reads; a resumed run's read back finds exactly the damaged chunk; the
+ * state file keeps what a chunk wrote, in its own mode.  The
  * transfers themselves are tested against the emulator
  * (tests/integration/test_download_vmdk.py).
  */
@@ -344,6 +345,56 @@ static void test_table_changed_between_reads(void)
 	free(disk);
 }
 
+/* The vmdk-to-raw state keeps each chunk's disk bytes and digests, and
+ * does not pass for a state of the object as it is, nor the reverse. */
+static void test_state(void)
+{
+	char path[96];
+	snprintf(path, sizeof path, "%s/out.raw.vmie-download", dir);
+	vdl_state_id id = {.mode = "vmdk-to-raw", .bucket = "b", .key = "d.vmdk",
+			   .etag = "\"e\"", .size = 100, .chunk_size = 10,
+			   .nchunks = 10, .dev = 1, .ino = 2};
+	vdl_plan p = {0}, q = {0};
+	vmie_error err = {0};
+	char *why = NULL;
+	vdl_plan_make(&p, 100, NULL, 0, 10);
+	p.vx = calloc(p.n, sizeof(*p.vx));
+	p.chunks[4].done = true;
+	p.chunks[4].crc = 7;
+	p.chunks[4].crc64 = 0xFEDCBA9876543210ull;
+	p.vx[4] = (vdl_vchunk){.gs = 65536, .ge = 3 * 65536 + 5,
+			       .wcrc = 0xCAFEF00D, .seen = UINT64_MAX,
+			       .used = 1};
+	CHECK(vdl_state_save(path, &id, &p, &err) == 0);
+	vdl_plan_make(&q, 100, NULL, 0, 10);
+	q.vx = calloc(q.n, sizeof(*q.vx));
+	CHECK(vdl_state_load(path, &id, &q, &why) && why == NULL);
+	CHECK(q.chunks[4].done && q.chunks[4].crc == 7 &&
+	      q.chunks[4].crc64 == 0xFEDCBA9876543210ull);
+	CHECK(q.vx[4].gs == 65536 && q.vx[4].ge == 3 * 65536 + 5 &&
+	      q.vx[4].wcrc == 0xCAFEF00D && q.vx[4].seen == UINT64_MAX &&
+	      q.vx[4].used == 1);
+	CHECK(!q.chunks[3].done);
+	vdl_plan_free(&q);
+	vdl_state_id as_is = id;
+	as_is.mode = NULL;
+	vdl_plan_make(&q, 100, NULL, 0, 10);
+	CHECK(!vdl_state_load(path, &as_is, &q, &why) && why &&
+	      strstr(why, "VMDK's disk"));
+	free(why);
+	why = NULL;
+	CHECK(vdl_state_save(path, &as_is, &q, &err) == 0);
+	vdl_plan_free(&q);
+	vdl_plan_make(&q, 100, NULL, 0, 10);
+	q.vx = calloc(q.n, sizeof(*q.vx));
+	CHECK(!vdl_state_load(path, &id, &q, &why) && why &&
+	      strstr(why, "as it is"));
+	free(why);
+	vdl_plan_free(&q);
+	vdl_plan_free(&p);
+	unlink(path);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -352,6 +403,7 @@ int main(void)
 	test_pieces();
 	test_decode();
 	test_table_changed_between_reads();
+	test_state();
 	rmdir(dir);
 	return check_done("download_vmdk");
 }
