@@ -259,7 +259,9 @@ int vdownload_run(const vdownload_opts *o, vdownload_result *res,
 	if (rc != 0)
 		goto out;
 	r.target_size = r.vmdk ? r.vmdk->so.capacity : r.obj.size;
-	rc = vdl_target_open(o->path, r.target_size, &r.t, err);
+	rc = vdl_target_open(o->path, r.target_size,
+			     r.vmdk ? "the disk the VMDK holds" : "the object",
+			     &r.t, err);
 	if (rc != 0)
 		goto out;
 	r.skip_zero = !r.t.device || o->sparse;

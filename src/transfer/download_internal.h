@@ -118,9 +118,10 @@ typedef struct vdl_target {
 } vdl_target;
 
 /* Opens (creating 0600) the file or the device; refuses a directory, a
- * device smaller than size.  Does not truncate. */
-int vdl_target_open(const char *path, uint64_t size, vdl_target *t,
-		    vmie_error *err);
+ * device smaller than size (`what` names those bytes in the message).
+ * Does not truncate. */
+int vdl_target_open(const char *path, uint64_t size, const char *what,
+		    vdl_target *t, vmie_error *err);
 /* A regular file becomes `size` bytes of holes. */
 int vdl_target_reset(vdl_target *t, const char *path, uint64_t size,
 		     vmie_error *err);

@@ -19,8 +19,8 @@ import pytest
 
 from conftest import ROOT, run
 from images import MIB, make_raw
-from test_download import (BUCKET, _blob_of, _settle, download, ok, put, put_multipart,
-                           raw_put, s3)  # noqa: F401 (s3 is a fixture)
+from test_download import (BUCKET, _blob_of, _settle, download, loop_device, ok,  # noqa: F401
+                           put, put_multipart, raw_put, s3)  # (s3, loop_device: fixtures)
 
 sys.path.insert(0, str(ROOT))
 from emulator import vmdk_stream  # noqa: E402
@@ -339,6 +339,34 @@ def test_bad_download_format(vmie_bin, emu_env, tmp_path):
                        str(tmp_path / "x")], emu_env)
     assert r.returncode == 2, r.stderr
     assert "--download-format 'qcow2' is not valid" in r.stderr
+
+
+def test_block_device(vmie_bin, emu_env, s3, tmp_path, loop_device):
+    """A device is written in full: the grains, and zeros where the VMDK
+    has none (old contents must not survive); with --sparse the zeros
+    are left to a zeroed device; a device smaller than the disk (not the
+    VMDK) is refused."""
+    dev, _ = loop_device
+    src = noisy_disk(tmp_path / "disk.raw", 10 * MIB + 512, 15, 3)
+    vmdk = qemu_vmdk(src, tmp_path / "disk.vmdk")
+    put(s3, tmp_path, "dev.vmdk", vmdk.read_bytes())
+    want = padded(src)
+    with open(dev, "r+b") as f:
+        f.write(b"\xff" * (12 * MIB))
+    out = ok(*to_raw(vmie_bin, emu_env, "dev.vmdk", dev, chunk=MIB // 2))
+    assert out["zero_skipped"] == 0, "a device without --sparse is written in full"
+    with open(dev, "rb") as f:
+        assert f.read(len(want)) == want
+    with open(dev, "r+b") as f:
+        f.write(bytes(12 * MIB))
+    out = ok(*to_raw(vmie_bin, emu_env, "dev.vmdk", dev, "--sparse", chunk=MIB // 2))
+    assert out["zero_skipped"] > 4 * MIB
+    with open(dev, "rb") as f:
+        assert f.read(len(want)) == want
+    big = sparse_disk(tmp_path / "big.raw", 13 * MIB, 16)
+    put(s3, tmp_path, "big.vmdk", qemu_vmdk(big, tmp_path / "big.vmdk").read_bytes())
+    r, _ = to_raw(vmie_bin, emu_env, "big.vmdk", dev)
+    assert r.returncode == 2 and "smaller than the disk the VMDK holds" in r.stderr, r.stderr
 
 
 # --- export and convert, against the emulator's VM Import/Export -------------
