@@ -11,6 +11,7 @@ Skipped, naming the package, without qemu-img."""
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -208,16 +209,22 @@ def test_resume_after_failure(vmie_bin, emu_env, s3, control, tmp_path):
     state = tmp_path / "out.raw.vmie-download"
     # The two ends, the directory, a few tables and chunks, then S3
     # refuses: part of the disk is written.
+    # (The refusals come late: the chunks under way finish first.)
     control("POST", "faults", {"operation": "GetObject", "count": 9})
     control("POST", "faults", {"operation": "GetObject", "count": 1000, "status": 403,
-                               "code": "AccessDenied", "message": "Access Denied"})
+                               "code": "AccessDenied", "message": "Access Denied",
+                               "latency_ms": 1000})
     r, _ = to_raw(vmie_bin, emu_env, "r.vmdk", target, chunk=MIB // 2)
     assert r.returncode == 4, r.stderr
     saved = json.loads(state.read_text())
     assert saved["mode"] == "vmdk-to-raw" and saved["done"], saved
     control("DELETE", "faults")
-    out = ok(*to_raw(vmie_bin, emu_env, "r.vmdk", target, chunk=MIB // 2))
-    assert 0 < out["downloaded_bytes"] < vmdk.stat().st_size
+    r, out = to_raw(vmie_bin, emu_env, "r.vmdk", target, chunk=MIB // 2)
+    ok(r, out)
+    # The chunks the state names are not fetched again.
+    m = re.search(r"(\d+) resumed from an earlier run", r.stderr)
+    assert m and int(m.group(1)) == len(saved["done"]) * (MIB // 2), r.stderr
+    assert out["downloaded_bytes"] < vmdk.stat().st_size
     assert target.read_bytes() == padded(src)
     assert out["download_verified"] is True and out["verified_with"] == "crc64nvme"
     assert not state.exists()
@@ -232,7 +239,8 @@ def test_resume_rechecks_what_was_written(vmie_bin, emu_env, s3, control, tmp_pa
     target = tmp_path / "out.raw"
     control("POST", "faults", {"operation": "GetObject", "count": 12})
     control("POST", "faults", {"operation": "GetObject", "count": 1000, "status": 403,
-                               "code": "AccessDenied", "message": "Access Denied"})
+                               "code": "AccessDenied", "message": "Access Denied",
+                               "latency_ms": 1000})
     r, _ = to_raw(vmie_bin, emu_env, "d.vmdk", target, chunk=MIB // 2)
     assert r.returncode == 4, r.stderr
     control("DELETE", "faults")
