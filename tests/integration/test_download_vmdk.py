@@ -230,6 +230,39 @@ def test_resume_after_failure(vmie_bin, emu_env, s3, control, tmp_path):
     assert not state.exists()
 
 
+def test_resume_after_ctrl_c(vmie_bin, emu_env, s3, control, tmp_path):
+    import signal
+    import time
+    src = noisy_disk(tmp_path / "disk.raw", 24 * MIB, 17, 8)
+    vmdk = qemu_vmdk(src, tmp_path / "disk.vmdk")
+    put(s3, tmp_path, "i.vmdk", vmdk.read_bytes())
+    target = tmp_path / "out.raw"
+    state = tmp_path / "out.raw.vmie-download"
+    control("POST", "faults", {"operation": "GetObject", "count": 1000, "latency_ms": 700})
+    env = dict(emu_env, VMIE_DOWNLOAD_CHUNK_SIZE=str(MIB // 2))
+    p = subprocess.Popen([vmie_bin, "download", "--download-format", "raw",
+                          f"s3://{BUCKET}/i.vmdk", str(target)], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if json.loads(state.read_text())["done"]:
+                break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 130, err
+    assert "Sanitizer" not in err, err
+    control("DELETE", "faults")
+    r, out = to_raw(vmie_bin, emu_env, "i.vmdk", target, chunk=MIB // 2)
+    ok(r, out)
+    assert "resumed from an earlier run" in r.stderr, r.stderr
+    assert target.read_bytes() == padded(src)
+    assert out["download_verified"] is True
+
+
 def test_resume_rechecks_what_was_written(vmie_bin, emu_env, s3, control, tmp_path):
     """The disk bytes an earlier run wrote are read back: damaged ones
     are fetched and decoded again."""
