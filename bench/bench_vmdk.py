@@ -22,10 +22,22 @@ Contenders, each from the RAW file to an object in S3:
                     boto3's upload_file of the image as it is
 
 For each: bytes sent, wall seconds, CPU seconds (user+sys, children
-included), peak RSS; then the issue's targets, met or not.  Nothing is
-asserted; the README quotes a run.
+included), peak RSS; then the issue's targets, met or not.
+
+The download side (--side download or both): the disk exported as a VMDK
+(the emulator's ExportImage writer: a stream-optimized ESX VMDK) and as
+RAW, both stored in the emulator (keeping bytes), then, over the same
+capped link, each to a RAW file:
+  vmie vmdk -> raw  vmie download --download-format raw of the VMDK
+  aws s3 cp raw     aws s3 cp of the RAW export
+  aws + qemu-img    aws s3 cp of the VMDK, then qemu-img convert -O raw
+  vmie raw          vmie download of the RAW export (for reference)
+For each: bytes received, wall, CPU, peak RSS, blocks allocated by the
+output, and whether it is the disk.  Nothing is asserted; the README
+quotes a run.
 """
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -38,6 +50,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench_import as bi  # noqa: E402  (measuring, the emulator, the env)
+from bench_download import sha256  # noqa: E402
 
 MIB, GIB = bi.MIB, bi.GIB
 BUCKET = "vmie-bench-vmdk"
@@ -194,6 +207,76 @@ def targets(runs, qemu_size, disk_gib):
     return out
 
 
+# --- the download side -------------------------------------------------------------
+
+def export_vmdk(work, disk):
+    """The disk as ExportImage's VMDK (the emulator's writer); made once."""
+    path = disk + ".export.vmdk"
+    if not os.path.exists(path + ".ok"):
+        print("bench: writing the disk as ExportImage's VMDK (once)", flush=True)
+        sys.path.insert(0, bi.ROOT)
+        from emulator import vmdk_stream
+        vmdk_stream.write(disk, path, "export.vmdk")
+        open(path + ".ok", "w").write("")
+    return path
+
+
+def download_side(args, disk, bw):
+    """Each contender's RAW file from the capped link: the rows."""
+    sc = f"{bw:g} MiB/s"
+    vmdk = export_vmdk(args.work, disk)
+    want = sha256(disk)
+    emu, endpoint = bi.start_emulator(args.work, False, extra=["--s3-bandwidth", f"{bw:g}"])
+    env = bi.aws_env(endpoint)
+    cli = f"{bi.AWS_CLI} --endpoint-url {endpoint}"
+    out = os.path.join(args.work, "download.raw")
+    tmp = os.path.join(args.work, "download-tmp.vmdk")
+    rows = []
+    try:
+        subprocess.run([bi.AWS_CLI, "--endpoint-url", endpoint, "s3api", "create-bucket",
+                        "--bucket", BUCKET, "--create-bucket-configuration",
+                        f"LocationConstraint={bi.REGION}"], env=env, check=True,
+                       capture_output=True)
+        print("bench: storing the two exports (through the capped link too)", flush=True)
+        for src, key in ((vmdk, "export.vmdk"), (disk, "export.raw")):
+            subprocess.run(vmie_argv(args.vmie, src, key, "--upload-format", "as-is",
+                                     "--force"), env=env, check=True, capture_output=True)
+        vsize, rsize = os.path.getsize(vmdk), os.path.getsize(disk)
+        jobs = [
+            ("vmie vmdk -> raw", [args.vmie, "download", "--download-format", "raw", "--json",
+                                  "--no-progress", f"s3://{BUCKET}/export.vmdk", out], False,
+             None),
+            ("aws s3 cp raw", f"{cli} s3 cp --only-show-errors s3://{BUCKET}/export.raw "
+             f"'{out}'", True, rsize),
+            ("aws s3 cp vmdk + qemu-img", f"{cli} s3 cp --only-show-errors "
+             f"s3://{BUCKET}/export.vmdk '{tmp}' && qemu-img convert -f vmdk -O raw '{tmp}' "
+             f"'{out}'; rc=$?; rm -f '{tmp}'; exit $rc", True, vsize),
+            ("vmie raw", [args.vmie, "download", "--json", "--no-progress",
+                          f"s3://{BUCKET}/export.raw", out], False, None),
+        ]
+        for tool, argv, shell, nbytes in jobs:
+            print(f"bench: {sc}: download: {tool}", flush=True)
+            if os.path.exists(out):
+                os.unlink(out)
+            doc = tempfile.TemporaryFile()
+            r = bi.measure(sc, tool, argv, env, nbytes, emu.pid, stdout=doc, shell=shell)
+            if r.wall and nbytes is None:
+                doc.seek(0)
+                r.nbytes = json.loads(doc.read())["downloaded_bytes"]
+            if r.wall:
+                same = sha256(out) == want
+                r.note = f"{'the disk' if same else 'NOT THE DISK'}; {r.note}".rstrip("; ")
+                r.alloc = allocated(out)
+            rows.append(r)
+    finally:
+        emu.send_signal(signal.SIGTERM)
+        emu.wait()
+        for f in (out, tmp):
+            if os.path.exists(f):
+                os.unlink(f)
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--vmie", default=os.path.join(bi.ROOT, "build", "vmie"))
@@ -201,6 +284,7 @@ def main():
     ap.add_argument("--disk-gib", type=int, default=4)
     ap.add_argument("--data-gib", type=float, default=1.0)
     ap.add_argument("--bandwidth", default="100,12.5", help="MiB/s, comma-separated")
+    ap.add_argument("--side", choices=["upload", "download", "both"], default="both")
     args = ap.parse_args()
     args.vmie = os.path.abspath(args.vmie)
     os.makedirs(args.work, exist_ok=True)
@@ -211,6 +295,14 @@ def main():
             sys.exit(f"bench: {tool} not found (scripts/bootstrap.sh installs it)")
 
     disk = make_disk(args.work, args.disk_gib * GIB, int(args.data_gib * GIB))
+    bws = [float(x) for x in args.bandwidth.split(",") if x]
+    downloads = []
+    if args.side != "upload":
+        for bw in bws:
+            downloads += download_side(args, disk, bw)
+    if args.side == "download":
+        report_downloads(args, disk, downloads)
+        return
     qemu_ref = os.path.join(args.work, "qemu-ref.vmdk")
     subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o",
                     "subformat=streamOptimized", disk, qemu_ref], check=True)
@@ -218,8 +310,8 @@ def main():
     os.unlink(qemu_ref)
 
     runs = {}
-    for bw in [float(x) for x in args.bandwidth.split(",") if x]:
-        emu, endpoint = bi.start_emulator(args.work, True, ["--s3-bandwidth", f"{bw:g}"])
+    for bw in bws:
+        emu, endpoint = bi.start_emulator(args.work, True, extra=["--s3-bandwidth", f"{bw:g}"])
         env = bi.aws_env(endpoint)
         try:
             subprocess.run([bi.AWS_CLI, "--endpoint-url", endpoint, "s3api", "create-bucket",
@@ -250,6 +342,25 @@ def main():
     table(rows)
     print()
     table([("target", "", "figure")] + targets(runs, qemu_size, args.disk_gib))
+    if downloads:
+        report_downloads(args, disk, downloads)
+
+
+def report_downloads(args, disk, rows):
+    print()
+    print(f"vmie VMDK download bench, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} "
+          f"CPUs, {os.uname().machine}; disk: {args.disk_gib} GiB RAW, "
+          f"{allocated(disk) / MIB:.0f} MiB allocated; its VMDK export: "
+          f"{os.path.getsize(disk + '.export.vmdk') / MIB:.1f} MiB")
+    out = [["link", "tool", "MiB received", "wall s", "CPU s", "peak RSS MiB",
+            "MiB allocated", "emulator CPU s", "note"]]
+    for r in rows:
+        out.append([r.scenario, r.tool, fmt(r.nbytes / MIB if r.nbytes else None, ".1f"),
+                    fmt(r.wall, ".1f"), fmt(r.cpu, ".2f"),
+                    fmt(r.rss / MIB if r.rss else None, ".0f"),
+                    fmt(getattr(r, "alloc", None) and r.alloc / MIB, ".0f"),
+                    fmt(r.emu_cpu, ".1f"), r.note])
+    table(out)
 
 
 if __name__ == "__main__":

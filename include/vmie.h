@@ -275,6 +275,11 @@ typedef struct vmie_options {
 	/* --restart: an earlier run of the same command is not resumed: what
 	 * it left (an upload, a task, an instance) is cleaned up first. */
 	bool restart;
+	/* --download-format raw|as-is: a VMDK export (or, for vmie download,
+	 * a VMDK object) written as the RAW disk it holds, or the object as
+	 * it is.  NULL: raw for export and convert (convert then exports as
+	 * VMDK unless --export-format), as-is for vmie download. */
+	const char *download_format;
 	/* transfers (import's upload, the download) */
 	const char *max_bandwidth;    /* --max-bandwidth RATE ("50MB/s");
 				       * NULL: the profile's s3.max_bandwidth */
@@ -324,6 +329,8 @@ typedef struct vmie_result {
 	uint64_t zero_skipped;     /* bytes left as holes / not written */
 	bool download_verified;
 	char *verified_with;       /* "crc32c", "etag-md5", ...; NULL: unverified */
+	bool download_decoded;     /* the VMDK was written as its RAW disk */
+	uint64_t download_size;    /* bytes of the target: the disk, or the object */
 	vmie_phase_time phases[24];
 	size_t nphases;
 	double seconds;            /* the whole run */

@@ -121,6 +121,12 @@ const struct cli_option cli_options[OPT__COUNT] = {
 			       "not; local VHD, VHDX, VMDK) as a streamOptimized "
 			       "VMDK made on the fly (only its data travels), "
 			       "or every image as it is", "vmdk"},
+	[OPT_DOWNLOAD_FORMAT] = {"download-format", 0, "raw|as-is",
+				 "write a VMDK export (vmie download: a VMDK "
+				 "object) as the RAW disk it holds, decoded "
+				 "while it downloads, or the object as it is",
+				 "raw for export and convert (convert --download "
+				 "then exports as VMDK), as-is for vmie download"},
 	[OPT_MAX_TASKS] = {"max-tasks", 0, "N",
 			   "at most N VM Import/Export tasks at once, counted "
 			   "with every vmie that uses the bucket's "
@@ -305,6 +311,7 @@ static void store(struct cli_args *a, int id, const char *val)
 	case OPT_OUTAGE_WINDOW: a->opts.aws.outage_window = val; break;
 	case OPT_MAX_BANDWIDTH: a->opts.max_bandwidth = val; break;
 	case OPT_UPLOAD_FORMAT: a->opts.upload_format = val; break;
+	case OPT_DOWNLOAD_FORMAT: a->opts.download_format = val; break;
 	case OPT_LEASE_PREFIX: a->opts.lease_prefix = val; break;
 	case OPT_SKIP_SETUP: a->opts.skip_setup = true; break;
 	case OPT_MAX_TASKS: /* numbers: cli_parse_slot_counts */

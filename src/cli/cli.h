@@ -63,6 +63,7 @@ enum cli_opt {
 	OPT_ALL,
 	OPT_MAX_BANDWIDTH,
 	OPT_UPLOAD_FORMAT,
+	OPT_DOWNLOAD_FORMAT,
 	/* slots shared through S3 (import, export, convert, batch) */
 	OPT_MAX_TASKS,
 	OPT_MAX_INSTANCES,
@@ -122,7 +123,8 @@ _Static_assert(OPT__COUNT <= 64, "widen the option masks of cli.h");
 #define CLI_EXPORT_OPTIONS                                                    \
 	(OPTBIT(OPT_S3_EXPORT_PREFIX) | OPTBIT(OPT_EXPORT_FORMAT) |           \
 	 OPTBIT(OPT_DOWNLOAD) | OPTBIT(OPT_SPARSE) | OPTBIT(OPT_OVERWRITE) |  \
-	 OPTBIT(OPT_JSON_EVENTS) | OPTBIT(OPT_MAX_BANDWIDTH))
+	 OPTBIT(OPT_JSON_EVENTS) | OPTBIT(OPT_MAX_BANDWIDTH) |                \
+	 OPTBIT(OPT_DOWNLOAD_FORMAT))
 
 struct cli_option {
 	const char *name;    /* long name without "--" */

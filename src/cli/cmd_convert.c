@@ -14,10 +14,13 @@ const struct cli_command cli_cmd_convert = {
 		"Import a VM disk image into EC2 as an AMI (as vmie import), "
 		"optionally install iPXE's sanbootable, then export the AMI "
 		"to a RAW disk image in --s3-bucket (as vmie export) and, with "
-		"--download, write it to a file or a block device.  A local "
-		"image is checked first and refused when AWS would refuse it; "
-		"--force uploads it anyway.  Stopped, the same command goes on where "
-		"it stopped ('vmie runs'); --restart starts over.",
+		"--download, write it to a file or a block device (the export "
+		"is then a VMDK, written as RAW while it downloads, so only "
+		"the disk's data travels; --export-format or --download-format "
+		"as-is for the RAW object).  A local image is checked first "
+		"and refused when AWS would refuse it; --force uploads it "
+		"anyway.  Stopped, the same command goes on where it stopped "
+		"('vmie runs'); --restart starts over.",
 	.example =
 		"  vmie convert --region us-west-2 --s3-bucket my-bucket "
 		"--source https://example.com/image.ova --install-sanbootable",

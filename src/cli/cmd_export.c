@@ -16,8 +16,10 @@ const struct cli_command cli_cmd_export = {
 		"AWS will export it.  With --install-sanbootable, first install "
 		"iPXE's sanbootable on a copy of the AMI (Linux only) and export "
 		"that copy.  With --download, then write the image to a file or "
-		"a block device (see 'vmie download').  Stopped, the same command goes "
-		"on where it stopped ('vmie runs'); --restart starts over.",
+		"a block device (see 'vmie download'); a VMDK export is written "
+		"as the RAW disk it holds, decoded while it downloads.  Stopped, "
+		"the same command goes on where it stopped ('vmie runs'); "
+		"--restart starts over.",
 	.example =
 		"  vmie export --region us-west-2 --s3-bucket my-bucket "
 		"--ami-id ami-0123456789abcdef0\n"

@@ -56,11 +56,17 @@ void cli_summary_print(FILE *f, vmie_operation op, const vmie_result *r)
 		row(f, "Exported to:", line);
 	}
 	if (r->download_path) {
-		char line[1400], skipped[32];
+		char line[1400], skipped[32], disk[64] = "";
 		cli_fmt_bytes(size, sizeof(size), (double)r->downloaded_bytes);
 		cli_fmt_bytes(skipped, sizeof(skipped), (double)r->zero_skipped);
-		snprintf(line, sizeof(line), "%s (%s fetched, %s of zeros not "
-			 "written; %s%s)", r->download_path, size, skipped,
+		if (r->download_decoded) {
+			char d2[32];
+			cli_fmt_bytes(d2, sizeof(d2), (double)r->download_size);
+			snprintf(disk, sizeof(disk), "RAW from the VMDK, a %s "
+				 "disk: ", d2);
+		}
+		snprintf(line, sizeof(line), "%s (%s%s fetched, %s of zeros not "
+			 "written; %s%s)", r->download_path, disk, size, skipped,
 			 r->download_verified ? "verified with " : "NOT verified",
 			 r->download_verified && r->verified_with ? r->verified_with : "");
 		row(f, "Downloaded to:", line);
@@ -114,6 +120,9 @@ void *cli_summary_json(vmie_operation op, const vmie_result *r)
 	json_object_set_new(o, "zero_skipped", json_integer((json_int_t)r->zero_skipped));
 	json_object_set_new(o, "download_verified", json_boolean(r->download_verified));
 	json_object_set_new(o, "verified_with", str_or_null(r->verified_with));
+	json_object_set_new(o, "download_format", !r->download_path ? json_null()
+			    : json_string(r->download_decoded ? "raw" : "as-is"));
+	json_object_set_new(o, "download_size", json_integer((json_int_t)r->download_size));
 	/* A phase that ran twice (convert's bucket and role) counts once,
 	 * with both durations. */
 	json_t *ph = json_object();

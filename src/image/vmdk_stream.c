@@ -20,7 +20,7 @@
 
 /* A grain's record is at most a marker and twice the grain (qemu's own
  * limit on the marker's size), rounded to the sector. */
-static uint64_t record_max(const vmdk_so *so)
+uint64_t vmdk_so_record_max(const vmdk_so *so)
 {
 	uint64_t n = VMDK_GRAIN_MARKER + 2 * (uint64_t)so->grain;
 	return (n + VMDK_SECTOR - 1) / VMDK_SECTOR * VMDK_SECTOR;
@@ -257,8 +257,8 @@ int vmdk_so_grains_done(const vmdk_so *so, vmdk_grains *list,
 		if (end <= g->offset)
 			return bad(err, "two grains at one place");
 		g->length = end - g->offset;
-		if (g->length > record_max(so))
-			g->length = record_max(so);
+		if (g->length > vmdk_so_record_max(so))
+			g->length = vmdk_so_record_max(so);
 		if (so->markers && g->length < VMDK_GRAIN_MARKER)
 			return bad(err, "a grain overlapping the metadata");
 	}

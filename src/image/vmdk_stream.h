@@ -115,6 +115,10 @@ int vmdk_so_grains_done(const vmdk_so *so, vmdk_grains *list,
 void vmdk_grains_reset(vmdk_grains *list); /* empty, memory kept */
 void vmdk_grains_free(vmdk_grains *list);
 
+/* The most bytes a grain's record can take (a marker and twice the
+ * grain, to the sector): what a grain's length is bounded by. */
+uint64_t vmdk_so_record_max(const vmdk_so *so);
+
 /* Byte ranges that fetch every grain of a done list: neighbours (with
  * up to 64 KiB of metadata between them) merged while a range stays
  * within max_len (at least one grain each).  Returns the count; *out is

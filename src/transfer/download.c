@@ -5,6 +5,7 @@
  * (download_verify.c), and drop the state once they are verified.
  */
 #include "transfer/download_internal.h"
+#include "transfer/download_vmdk.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -34,6 +35,7 @@ void vdownload_result_free(vdownload_result *r)
 		return;
 	free(r->verified_with);
 	free(r->etag);
+	free(r->not_decoded);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -82,6 +84,7 @@ void vdl_plan_make(vdl_plan *p, uint64_t size, const uint64_t *part_off,
 void vdl_plan_free(vdl_plan *p)
 {
 	free(p->chunks);
+	free(p->vx);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -143,21 +146,22 @@ static int trust_but_verify(vdl_run *r, vmie_error *err)
 	const vdownload_opts *o = r->o;
 	struct stat st;
 	if (!r->t.device && fstat(r->t.fd, &st) == 0 &&
-	    (uint64_t)st.st_size != r->obj.size) {
+	    (uint64_t)st.st_size != r->target_size) {
 		vlog_warn("%s is %lld bytes, not the %" PRIu64 " the earlier "
 			  "run left: checking what is still there",
-			  o->path, (long long)st.st_size, r->obj.size);
-		if (ftruncate(r->t.fd, (off_t)r->obj.size) != 0) {
+			  o->path, (long long)st.st_size, r->target_size);
+		if (ftruncate(r->t.fd, (off_t)r->target_size) != 0) {
 			int e = errno;
 			verr_set(err, VMIE_ERR_FILE_DOWNLOAD_FAILED,
 				 "cannot size %s to %" PRIu64 " bytes: %s",
-				 o->path, r->obj.size, strerror(e));
+				 o->path, r->target_size, strerror(e));
 			return verr_hint(err, "check the free space and the "
 					      "filesystem's file size limit");
 		}
 	}
 	uint64_t stale = 0;
-	int rc = vdl_recheck(r, &stale, err);
+	int rc = r->vmdk ? vdl_vmdk_recheck(r, &stale, err)
+			 : vdl_recheck(r, &stale, err);
 	if (rc == 0 && stale)
 		vlog_warn("%s: %" PRIu64 " bytes that the earlier run wrote "
 			  "no longer match what it received: fetching them "
@@ -183,15 +187,18 @@ static int resume_or_reset(vdl_run *r, uint64_t *resumed, vmie_error *err)
 			if (c->done)
 				*resumed += c->len;
 			/* Its bytes may be half there: zeros must be
-			 * written unless the file can be a hole again. */
+			 * written unless the file can be a hole again
+			 * (in VMDK mode where its disk bytes are, once
+			 * known). */
 			else if (r->skip_zero)
-				c->stale = !vdl_target_punch(&r->t, c->off,
+				c->stale = r->vmdk ||
+					   !vdl_target_punch(&r->t, c->off,
 							     c->len);
 		}
 		r->done_bytes = *resumed;
 		if (*resumed)
 			vlog_info("resuming the download of s3://%s/%s: %" PRIu64
-				  " of %" PRIu64 " bytes are already in %s "
+				  " of its %" PRIu64 " bytes are already in %s "
 				  "(read back and checked)",
 				  o->bucket, o->key, *resumed, r->obj.size,
 				  o->path);
@@ -209,7 +216,7 @@ static int resume_or_reset(vdl_run *r, uint64_t *resumed, vmie_error *err)
 		return exists_refused(o, err);
 	for (size_t i = 0; i < r->plan.n; i++)
 		r->plan.chunks[i].done = false;
-	return vdl_target_reset(&r->t, o->path, r->obj.size, err);
+	return vdl_target_reset(&r->t, o->path, r->target_size, err);
 }
 
 static void fill_result(const vdl_run *r, vdownload_result *res,
@@ -223,6 +230,9 @@ static void fill_result(const vdl_run *r, vdownload_result *res,
 	res->verified_with = xstrdup(with);
 	res->etag = xstrdup(r->obj.etag);
 	res->seconds = (double)(vxfer_now_ms() - t0) / 1000.0;
+	res->decoded = r->vmdk != NULL;
+	res->disk_size = r->target_size;
+	res->not_decoded = xstrdup(r->not_decoded);
 }
 
 int vdownload_run(const vdownload_opts *o, vdownload_result *res,
@@ -244,15 +254,24 @@ int vdownload_run(const vdownload_opts *o, vdownload_result *res,
 			      "the download was interrupted");
 	if (rc == 0)
 		rc = vdl_object_head(o->client, o->bucket, o->key, &r.obj, err);
+	if (rc == 0 && o->vmdk_to_raw)
+		rc = vdl_vmdk_probe(&r, err);
 	if (rc != 0)
 		goto out;
-	rc = vdl_target_open(o->path, r.obj.size, &r.t, err);
+	r.target_size = r.vmdk ? r.vmdk->so.capacity : r.obj.size;
+	rc = vdl_target_open(o->path, r.target_size,
+			     r.vmdk ? "the disk the VMDK holds" : "the object",
+			     &r.t, err);
 	if (rc != 0)
 		goto out;
 	r.skip_zero = !r.t.device || o->sparse;
 	vdl_plan_make(&r.plan, r.obj.size, r.obj.part_off, r.obj.parts,
-		      vdl_chunk_size(o, &r.obj));
-	r.id = (vdl_state_id){.bucket = o->bucket, .key = o->key,
+		      r.vmdk ? vdl_vmdk_chunk_size(o, &r.obj)
+			     : vdl_chunk_size(o, &r.obj));
+	if (r.vmdk)
+		vdl_vmdk_prepare(&r);
+	r.id = (vdl_state_id){.mode = r.vmdk ? "vmdk-to-raw" : NULL,
+			      .bucket = o->bucket, .key = o->key,
 			      .etag = r.obj.etag, .size = r.obj.size,
 			      .chunk_size = r.plan.chunk_size,
 			      .nchunks = r.plan.n, .dev = r.t.id_dev,
@@ -275,6 +294,8 @@ int vdownload_run(const vdownload_opts *o, vdownload_result *res,
 	if (rc != 0)
 		goto out;
 	rc = vdl_verify(&r, &with, err);
+	if (rc == 0 && r.vmdk)
+		rc = vdl_vmdk_check(&r, with != NULL, err);
 	if (rc == 0) {
 		/* Verified: nothing to resume. */
 		unlink(r.t.state_path);
@@ -293,5 +314,7 @@ out:
 	vdl_plan_free(&r.plan);
 	vdl_target_close(&r.t);
 	vdl_object_free(&r.obj);
+	vdl_vmdk_free(r.vmdk);
+	free(r.not_decoded);
 	return rc;
 }

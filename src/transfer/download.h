@@ -20,6 +20,9 @@
  *   over.  The state file is removed when the download is verified.
  * - On failure or cancellation what was written stays (for the resume);
  *   nothing is left half-announced: the result says what is done.
+ * - vmdk_to_raw: a streamOptimized VMDK (a VMDK export) is written as the
+ *   RAW disk it holds while it downloads, verified and resumable alike
+ *   (download_vmdk.h says how).
  */
 #ifndef VMIE_TRANSFER_DOWNLOAD_H
 #define VMIE_TRANSFER_DOWNLOAD_H
@@ -45,6 +48,10 @@ typedef struct vdownload_opts {
 	bool overwrite;         /* a regular file that exists and has no
 				 * matching state file is replaced; without
 				 * it that is refused (VMIE_ERR_INVALID_ARGUMENT) */
+	bool vmdk_to_raw;       /* a streamOptimized VMDK is written as the
+				 * RAW disk it holds (download_vmdk.h); an
+				 * object that does not decode as one is
+				 * written as it is, and the result says why */
 	unsigned parallel;      /* ranges in flight; 0: 8 */
 	size_t chunk_size;      /* 0: 16 MiB (or the part size) */
 	uint64_t threshold;     /* an object smaller comes in one GET */
@@ -64,6 +71,11 @@ typedef struct vdownload_result {
 				   * NULL when unverified */
 	char *etag;
 	double seconds;
+	bool decoded;             /* the VMDK was written as its RAW disk */
+	uint64_t disk_size;       /* the target's bytes: the disk's when
+				   * decoded, else the object's */
+	char *not_decoded;        /* vmdk_to_raw asked, but not a VMDK this
+				   * decodes: why (NULL otherwise) */
 } vdownload_result;
 void vdownload_result_free(vdownload_result *r);
 

@@ -43,18 +43,15 @@ static int flush(vdl_slot *sl)
 	return e;
 }
 
-/* The answer is the range asked for: 206 with that Content-Range, or a
- * 200 of the whole object when that is the range. */
-static bool right_range(vdl_slot *sl, long status)
+bool vdl_right_range(const vxfer_slot *xs, long status, uint64_t off,
+		     uint64_t len, uint64_t size)
 {
-	const vdl_chunk *c = sl->chunk;
-	uint64_t size = sl->r->obj.size;
 	if (status == 200)
-		return c->off == 0 && c->len == size;
-	const char *cr = vkv_get_ci(&sl->xs->rs.headers, "Content-Range");
+		return off == 0 && len == size;
+	const char *cr = vkv_get_ci(&xs->rs.headers, "Content-Range");
 	unsigned long long a, b, total;
 	return cr && sscanf(cr, "bytes %llu-%llu/%llu", &a, &b, &total) == 3 &&
-	       a == c->off && b + 1 == c->off + c->len && total == size;
+	       a == off && b + 1 == off + len && total == size;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
@@ -67,7 +64,9 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 		long status = 0;
 		curl_easy_getinfo(sl->xs->easy, CURLINFO_RESPONSE_CODE, &status);
 		sl->body = status == 200 || status == 206 ? 1 : -1;
-		if (sl->body == 1 && !right_range(sl, status)) {
+		if (sl->body == 1 &&
+		    !vdl_right_range(sl->xs, status, sl->chunk->off,
+				     sl->chunk->len, sl->r->obj.size)) {
 			sl->bad_range = true;
 			return 0;
 		}
@@ -123,15 +122,15 @@ static void reset_attempt(vdl_slot *sl)
 		sl->buf = xmalloc(VDL_BLOCK);
 }
 
-int vdl_get_start(vdl_run *r, vxfer *x, vxfer_slot *xs, vmie_error *err)
+int vdl_get_send(vdl_run *r, vxfer *x, vxfer_slot *xs, uint64_t off,
+		 uint64_t end, curl_write_callback sink, void *ctx,
+		 vmie_error *err)
 {
-	vdl_slot *sl = xs->data;
-	vdl_chunk *c = (vdl_chunk *)((char *)xs->job - offsetof(vdl_chunk, job));
 	char range[64], what[80];
-	snprintf(range, sizeof range, "bytes=%" PRIu64 "-%" PRIu64, c->off,
-		 c->off + c->len - 1);
-	snprintf(what, sizeof what, "bytes %" PRIu64 "-%" PRIu64, c->off,
-		 c->off + c->len - 1);
+	snprintf(range, sizeof range, "bytes=%" PRIu64 "-%" PRIu64, off,
+		 end - 1);
+	snprintf(what, sizeof what, "bytes %" PRIu64 "-%" PRIu64, off,
+		 end - 1);
 	vkv h = VKV_INIT;
 	vkv_add(&h, "Range", range);
 	vkv_add(&h, "If-Match", r->obj.etag);
@@ -144,11 +143,8 @@ int vdl_get_start(vdl_run *r, vxfer *x, vxfer_slot *xs, vmie_error *err)
 	};
 	int rc = vxfer_prepare(x, xs, &rq, blank_headers, err);
 	if (rc == 0) {
-		sl->r = r;
-		sl->chunk = c;
-		reset_attempt(sl);
-		curl_easy_setopt(xs->easy, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(xs->easy, CURLOPT_WRITEDATA, sl);
+		curl_easy_setopt(xs->easy, CURLOPT_WRITEFUNCTION, sink);
+		curl_easy_setopt(xs->easy, CURLOPT_WRITEDATA, ctx);
 		curl_easy_setopt(xs->easy, CURLOPT_BUFFERSIZE, 512L << 10);
 		curl_easy_setopt(xs->easy, CURLOPT_HTTPGET, 1L);
 		rc = vxfer_add(x, xs, what, err);
@@ -157,18 +153,33 @@ int vdl_get_start(vdl_run *r, vxfer *x, vxfer_slot *xs, vmie_error *err)
 	return rc;
 }
 
+int vdl_get_start(vdl_run *r, vxfer *x, vxfer_slot *xs, vmie_error *err)
+{
+	vdl_slot *sl = xs->data;
+	vdl_chunk *c = vdl_chunk_of(xs->job);
+	sl->r = r;
+	sl->chunk = c;
+	reset_attempt(sl);
+	return vdl_get_send(r, x, xs, c->off, c->off + c->len, on_body, sl,
+			    err);
+}
+
+void vdl_get_bad_range(vhttp_response *rs)
+{
+	rs->status = 0;
+	rs->transport = VHTTP_IO;
+	free(rs->transport_error);
+	rs->transport_error = xstrdup("S3 answered with another range than "
+				      "the one asked for");
+}
+
 void vdl_get_end(vdl_slot *sl)
 {
 	vhttp_response *rs = &sl->xs->rs;
 	if (sl->body == 1 && !sl->write_errno && !sl->bad_range)
 		sl->write_errno = flush(sl);
-	if (sl->bad_range) {
-		rs->status = 0;
-		rs->transport = VHTTP_IO;
-		free(rs->transport_error);
-		rs->transport_error = xstrdup("S3 answered with another range "
-					      "than the one asked for");
-	}
+	if (sl->bad_range)
+		vdl_get_bad_range(rs);
 }
 
 void vdl_slot_free(vdl_slot *sl)

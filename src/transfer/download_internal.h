@@ -3,7 +3,8 @@
  * target, state, send, verify), download_object.c (HeadObject and the part
  * layout), download_target.c (the file or device and its writes),
  * download_state.c (the resume file), download_send.c and download_get.c
- * (the ranged GETs in flight) and download_verify.c (CRC32C / ETag).
+ * (the ranged GETs in flight) and download_verify.c (CRC32C / ETag), and
+ * the VMDK to RAW mode's download_vmdk*.c (download_vmdk.h).
  * Nothing else includes it (but the unit tests).
  *
  * One thread: the caller's runs everything, so the client, the progress
@@ -74,10 +75,16 @@ typedef struct vdl_chunk {
 	vxfer_job job;            /* the sender's, while not done */
 } vdl_chunk;
 
+struct vdl_vchunk;
+
 typedef struct vdl_plan {
 	vdl_chunk *chunks;
 	size_t n;
 	size_t chunk_size;
+	/* VMDK to RAW mode: what each chunk wrote to the disk (n entries,
+	 * download_vmdk.h); NULL when the object's bytes are written as
+	 * they are.  Freed with the plan. */
+	struct vdl_vchunk *vx;
 } vdl_plan;
 
 /* Chunks of at most chunk_size that never straddle a part boundary
@@ -111,9 +118,10 @@ typedef struct vdl_target {
 } vdl_target;
 
 /* Opens (creating 0600) the file or the device; refuses a directory, a
- * device smaller than size.  Does not truncate. */
-int vdl_target_open(const char *path, uint64_t size, vdl_target *t,
-		    vmie_error *err);
+ * device smaller than size (`what` names those bytes in the message).
+ * Does not truncate. */
+int vdl_target_open(const char *path, uint64_t size, const char *what,
+		    vdl_target *t, vmie_error *err);
 /* A regular file becomes `size` bytes of holes. */
 int vdl_target_reset(vdl_target *t, const char *path, uint64_t size,
 		     vmie_error *err);
@@ -131,6 +139,7 @@ bool vdl_is_zero(const void *buf, size_t len);
 char *vdl_state_path(const char *path, bool device);
 
 typedef struct vdl_state_id {
+	const char *mode;         /* NULL: the object as it is; "vmdk-to-raw" */
 	const char *bucket, *key, *etag;
 	uint64_t size;
 	size_t chunk_size;
@@ -138,8 +147,8 @@ typedef struct vdl_state_id {
 	unsigned long long dev, ino;
 } vdl_state_id;
 
-/* Loads the state at path into plan (done chunks and their digests) when
- * it names this download; otherwise nothing is marked and *why says why
+/* Loads the state at path into plan (done chunks and their digests, and
+ * plan->vx's entries in VMDK to RAW mode) when it names this download; otherwise nothing is marked and *why says why
  * (NULL when there is no state file).  Returns true when it matched. */
 bool vdl_state_load(const char *path, const vdl_state_id *id, vdl_plan *plan,
 		    char **why);
@@ -147,9 +156,14 @@ bool vdl_state_load(const char *path, const vdl_state_id *id, vdl_plan *plan,
 int vdl_state_save(const char *path, const vdl_state_id *id,
 		   const vdl_plan *plan, vmie_error *err);
 
+struct vdl_vmdk;
+
 typedef struct vdl_run {
 	const vdownload_opts *o;
 	vdl_object obj;
+	struct vdl_vmdk *vmdk;    /* VMDK to RAW mode; NULL: bytes as they are */
+	char *not_decoded;        /* why a VMDK asked to be decoded is not */
+	uint64_t target_size;     /* the disk's in VMDK mode, else the object's */
 	vdl_plan plan;
 	vdl_target t;
 	vdl_state_id id;
@@ -187,12 +201,55 @@ typedef struct vdl_slot {
 	bool bad_range;              /* the answer is not the range asked */
 } vdl_slot;
 
+/* A ranged GET of object bytes [off, end) with If-Match, its body to
+ * sink(ctx) (which calls vxfer_receive first), on slot xs. */
+int vdl_get_send(vdl_run *r, vxfer *x, vxfer_slot *xs, uint64_t off,
+		 uint64_t end, curl_write_callback sink, void *ctx,
+		 vmie_error *err);
+/* The answer (status, Content-Range) is bytes [off, off+len) of an
+ * object of `size` bytes. */
+bool vdl_right_range(const vxfer_slot *xs, long status, uint64_t off,
+		     uint64_t len, uint64_t size);
+/* rs says "another range than asked for", as a dropped connection. */
+void vdl_get_bad_range(vhttp_response *rs);
 /* vxfer_ops.start for a chunk: its ranged GET (download_get.c). */
 int vdl_get_start(vdl_run *r, vxfer *x, vxfer_slot *xs, vmie_error *err);
 /* The transfer ended: the rest written, and sl->xs->rs says a short or
  * wrong-range answer as a dropped connection. */
 void vdl_get_end(vdl_slot *sl);
 void vdl_slot_free(vdl_slot *sl);
+
+/* The download's side of the shared sender (download_send.c); the VMDK
+ * to RAW mode's sender (download_vmdk_send.c) shares its pieces. */
+typedef struct vdl_sender {
+	vdl_run *r;
+	vxfer *x;
+	void *slots;                 /* one per vxfer slot: the mode's type */
+	unsigned nslots;
+	long long last_progress;
+	size_t next;                 /* first chunk that may not be done */
+} vdl_sender;
+/* The next chunk that may start at `now` (not done, not active, its
+ * not_before passed): VXFER_JOB, VXFER_NONE or VXFER_ALL_DONE. */
+int vdl_send_next_chunk(vdl_sender *s, long long now, vxfer_job **job);
+vdl_chunk *vdl_chunk_of(vxfer_job *job);
+/* A transfer of chunk c that ended without its bytes: what the retry
+ * policy sees (VXFER_FAILED). */
+int vdl_send_failed(const vhttp_response *rs, vxfer_outcome *out);
+/* No retry is left for the range of c: err in words (its status). */
+int vdl_send_give_up(vdl_run *r, const vhttp_response *rs, int attempts,
+		     const vxfer_outcome *out, uint64_t off, uint64_t len,
+		     vmie_error *err);
+/* The transfer engine of a download with these ops: *s set for r (its
+ * x included); NULL with err set when it cannot start. */
+vxfer *vdl_send_new(vdl_run *r, vdl_sender *s, const vxfer_ops *xops,
+		    vmie_error *err);
+/* Every turn: the state saved now and then, progress reported. */
+int vdl_send_tick(vdl_sender *s, uint64_t moving, bool final,
+		  vmie_error *err);
+/* Records c as done with these digests (md5: NULL, or freed here). */
+void vdl_chunk_done(vdl_run *r, vdl_chunk *c, uint32_t crc, uint64_t crc64,
+		    EVP_MD_CTX **md5, uint64_t skipped);
 
 /* Fetches every chunk not done, up to r->parallel at once; saves the state
  * as chunks complete.  0, or a status (VMIE_ERR_INTERRUPTED on cancel);
@@ -212,5 +269,22 @@ int vdl_recheck(vdl_run *r, uint64_t *stale_bytes, vmie_error *err);
 /* MD5 of the concatenated digests, as S3's multipart ETag: "hex-N"
  * (out: at least 48 bytes). */
 void vdl_md5_of_md5s(const unsigned char *digests, size_t n, char *out);
+
+/* The VMDK to RAW mode (download_vmdk.h).  The object's head, tail and
+ * grain directory: r->vmdk, or NULL with r->not_decoded saying why it is
+ * not a VMDK this decodes (it is then downloaded as it is).  A status
+ * only when the bytes could not be fetched. */
+int vdl_vmdk_probe(vdl_run *r, vmie_error *err);
+/* The chunk size: a whole part per chunk when its MD5 is the check. */
+size_t vdl_vmdk_chunk_size(const vdownload_opts *o, const vdl_object *ob);
+/* After the plan: its per-chunk entries and the metadata's digest. */
+void vdl_vmdk_prepare(vdl_run *r);
+int vdl_vmdk_send_all(vdl_run *r, vmie_error *err);
+/* vdl_recheck for the disk a chunk wrote (its CRC32C, read back). */
+int vdl_vmdk_recheck(vdl_run *r, uint64_t *stale_bytes, vmie_error *err);
+/* After the object's checksum: the bytes decoded were those it checked,
+ * and every grain decoded (else VMIE_ERR_FILE_DOWNLOAD_FAILED). */
+int vdl_vmdk_check(vdl_run *r, bool verified, vmie_error *err);
+void vdl_vmdk_free(struct vdl_vmdk *v);
 
 #endif

@@ -17,23 +17,15 @@
 
 #define PROGRESS_MS 200
 
-typedef struct sender {
-	vdl_run *r;
-	vdl_slot *slots;             /* one per vxfer slot */
-	unsigned nslots;
-	long long last_progress;
-	size_t next;                 /* first chunk that may not be done */
-} sender;
+typedef vdl_sender sender;
 
-static vdl_chunk *chunk_of(vxfer_job *job)
+vdl_chunk *vdl_chunk_of(vxfer_job *job)
 {
 	return (vdl_chunk *)((char *)job - offsetof(vdl_chunk, job));
 }
 
-static int next(void *ctx, long long now, vxfer_job **job, vmie_error *err)
+int vdl_send_next_chunk(vdl_sender *s, long long now, vxfer_job **job)
 {
-	(void)err;
-	sender *s = ctx;
 	vdl_plan *p = &s->r->plan;
 	bool all_done = true;
 	while (s->next < p->n && p->chunks[s->next].done)
@@ -52,6 +44,12 @@ static int next(void *ctx, long long now, vxfer_job **job, vmie_error *err)
 	return all_done ? VXFER_ALL_DONE : VXFER_NONE;
 }
 
+static int next(void *ctx, long long now, vxfer_job **job, vmie_error *err)
+{
+	(void)err;
+	return vdl_send_next_chunk(ctx, now, job);
+}
+
 static int start(void *ctx, vxfer *x, vxfer_slot *xs, vmie_error *err)
 {
 	sender *s = ctx;
@@ -61,36 +59,50 @@ static int start(void *ctx, vxfer *x, vxfer_slot *xs, vmie_error *err)
 static void requeue(void *ctx, vxfer_job *job)
 {
 	(void)ctx;
-	chunk_of(job)->active = false;
+	vdl_chunk_of(job)->active = false;
 }
 
-static void chunk_done(vdl_run *r, vdl_slot *sl, vdl_chunk *c)
+void vdl_chunk_done(vdl_run *r, vdl_chunk *c, uint32_t crc, uint64_t crc64,
+		    EVP_MD_CTX **md5, uint64_t skipped)
 {
 	c->done = true;
 	c->active = false;
-	c->crc = sl->crc;
-	c->crc64 = sl->crc64;
+	c->crc = crc;
+	c->crc64 = crc64;
 	c->has_md5 = false;
-	if (sl->md5) {
+	if (md5 && *md5) {
 		unsigned len = 0;
-		c->has_md5 = EVP_DigestFinal_ex(sl->md5, c->md5, &len) && len == 16;
-		EVP_MD_CTX_free(sl->md5);
-		sl->md5 = NULL;
+		c->has_md5 = EVP_DigestFinal_ex(*md5, c->md5, &len) && len == 16;
+		EVP_MD_CTX_free(*md5);
+		*md5 = NULL;
 	}
 	r->done_bytes += c->len;
-	r->zero_skipped += sl->skipped;
+	r->zero_skipped += skipped;
 	r->dirty = true;
 }
 
-static int range_words(const vdl_run *r, const vdl_chunk *c,
+static int range_words(const vdl_run *r, uint64_t off, uint64_t len,
 		       vmie_error *err)
 {
 	verr_prefix(err, "GetObject bytes %" PRIu64 "-%" PRIu64
 			 " of s3://%s/%s",
-		    c->off, c->off + c->len - 1, r->o->bucket, r->o->key);
+		    off, off + len - 1, r->o->bucket, r->o->key);
 	if (err)
 		err->status = VMIE_ERR_FILE_DOWNLOAD_FAILED;
 	return VMIE_ERR_FILE_DOWNLOAD_FAILED;
+}
+
+int vdl_send_failed(const vhttp_response *rs, vxfer_outcome *out)
+{
+	out->o.transport = rs->transport;
+	out->o.http_status = rs->status;
+	if (rs->transport == VHTTP_OK && rs->status < 300) {
+		/* A 2xx cut short: the connection dropped mid-body. */
+		out->o.transport = VHTTP_IO;
+		out->o.http_status = 0;
+	}
+	out->final = rs->status == 412;
+	return VXFER_FAILED;
 }
 
 static int ended(void *ctx, vxfer_slot *xs, vxfer_outcome *out,
@@ -112,38 +124,36 @@ static int ended(void *ctx, vxfer_slot *xs, vxfer_outcome *out,
 	}
 	if (rs->transport == VHTTP_OK &&
 	    (rs->status == 200 || rs->status == 206) && sl->got == c->len) {
-		chunk_done(r, sl, c);
+		vdl_chunk_done(r, c, sl->crc, sl->crc64, &sl->md5, sl->skipped);
 		return VXFER_DONE;
 	}
-	out->o.transport = rs->transport;
-	out->o.http_status = rs->status;
-	if (rs->transport == VHTTP_OK && rs->status < 300) {
-		/* A 2xx cut short: the connection dropped mid-body. */
-		out->o.transport = VHTTP_IO;
-		out->o.http_status = 0;
+	return vdl_send_failed(rs, out);
+}
+
+int vdl_send_give_up(vdl_run *r, const vhttp_response *rs, int attempts,
+		     const vxfer_outcome *out, uint64_t off, uint64_t len,
+		     vmie_error *err)
+{
+	if (rs->transport != VHTTP_OK) {
+		vxfer_no_answer(err, VMIE_ERR_FILE_DOWNLOAD_FAILED, rs, attempts,
+				"check the network, then run the download "
+				"again: it continues where it stopped");
+		return range_words(r, off, len, err);
 	}
-	out->final = rs->status == 412;
-	return VXFER_FAILED;
+	vawserr_fill(err, "s3", "GetObject", rs->status, &out->info);
+	if (rs->status == 412)
+		verr_hint(err, "the object changed during the download: run "
+			       "it again to fetch the new object");
+	return range_words(r, off, len, err);
 }
 
 static int give_up(void *ctx, vxfer_slot *xs, int attempts,
 		   const vxfer_outcome *out, vmie_error *err)
 {
 	sender *s = ctx;
-	vdl_run *r = s->r;
-	const vhttp_response *rs = &xs->rs;
-	const vdl_chunk *c = chunk_of(xs->job);
-	if (rs->transport != VHTTP_OK) {
-		vxfer_no_answer(err, VMIE_ERR_FILE_DOWNLOAD_FAILED, rs, attempts,
-				"check the network, then run the download "
-				"again: it continues where it stopped");
-		return range_words(r, c, err);
-	}
-	vawserr_fill(err, "s3", "GetObject", rs->status, &out->info);
-	if (rs->status == 412)
-		verr_hint(err, "the object changed during the download: run "
-			       "it again to fetch the new object");
-	return range_words(r, c, err);
+	const vdl_chunk *c = vdl_chunk_of(xs->job);
+	return vdl_send_give_up(s->r, &xs->rs, attempts, out, c->off, c->len,
+				err);
 }
 
 static void progress(sender *s, uint64_t moving, bool final)
@@ -164,47 +174,63 @@ static void progress(sender *s, uint64_t moving, bool final)
 	r->o->progress(r->o->progress_ctx, done, r->obj.size);
 }
 
-static int tick(void *ctx, uint64_t moving, bool final, vmie_error *err)
+int vdl_send_tick(vdl_sender *s, uint64_t moving, bool final,
+		  vmie_error *err)
 {
-	sender *s = ctx;
 	int rc = final ? 0 : vdl_run_save(s->r, false, err);
 	if (rc == 0)
 		progress(s, moving, final);
 	return rc;
 }
 
+static int tick(void *ctx, uint64_t moving, bool final, vmie_error *err)
+{
+	return vdl_send_tick(ctx, moving, final, err);
+}
+
 static const vxfer_ops ops = {next, start, ended, requeue, give_up, tick};
 
-int vdl_send_all(vdl_run *r, vmie_error *err)
+vxfer *vdl_send_new(vdl_run *r, vdl_sender *s, const vxfer_ops *xops,
+		    vmie_error *err)
 {
-	sender s = {.r = r, .nslots = r->parallel};
 	vxfer_opts xo = {
 		.client = r->o->client,
 		.parallel = r->parallel,
 		.retry = &r->retry,
 		.cancel = r->o->cancel,
 		.max_bps = r->o->max_bps,
-		.ops = &ops,
-		.ctx = &s,
+		.ops = xops,
+		.ctx = s,
 		.operation = "GetObject",
 		.fail_status = VMIE_ERR_FILE_DOWNLOAD_FAILED,
 		.interrupted = "the download was interrupted",
 		.interrupted_hint = "run it again: it continues where it "
 				    "stopped",
 	};
-	vxfer *x = vxfer_new(&xo, err);
+	*s = (vdl_sender){.r = r, .nslots = r->parallel};
+	s->x = vxfer_new(&xo, err);
+	return s->x;
+}
+
+int vdl_send_all(vdl_run *r, vmie_error *err)
+{
+	if (r->vmdk)
+		return vdl_vmdk_send_all(r, err);
+	sender s;
+	vxfer *x = vdl_send_new(r, &s, &ops, err);
 	if (!x)
 		return VMIE_ERR_AWS_CLIENT_INIT_FAILED;
-	s.slots = xcalloc(s.nslots, sizeof(*s.slots));
+	vdl_slot *slots = xcalloc(s.nslots, sizeof(*slots));
+	s.slots = slots;
 	for (unsigned i = 0; i < s.nslots; i++) {
-		s.slots[i].xs = vxfer_slot_at(x, i);
-		s.slots[i].xs->data = &s.slots[i];
+		slots[i].xs = vxfer_slot_at(x, i);
+		slots[i].xs->data = &slots[i];
 	}
 	int rc = vxfer_run(x, err);
 	r->connects = vxfer_connects(x);
 	vxfer_free(x);
 	for (unsigned i = 0; i < s.nslots; i++)
-		vdl_slot_free(&s.slots[i]);
-	free(s.slots);
+		vdl_slot_free(&slots[i]);
+	free(slots);
 	return rc;
 }

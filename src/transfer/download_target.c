@@ -58,8 +58,8 @@ static int refuse(const char *path, const char *why, const char *hint,
 	return verr_hint(err, "%s", hint);
 }
 
-int vdl_target_open(const char *path, uint64_t size, vdl_target *t,
-		    vmie_error *err)
+int vdl_target_open(const char *path, uint64_t size, const char *what,
+		    vdl_target *t, vmie_error *err)
 {
 	struct stat st;
 	memset(t, 0, sizeof(*t));
@@ -121,8 +121,8 @@ int vdl_target_open(const char *path, uint64_t size, vdl_target *t,
 			vdl_target_close(t);
 			verr_set(err, VMIE_ERR_INVALID_ARGUMENT,
 				 "%s: the device (%" PRIu64 " bytes) is smaller "
-				 "than the object (%" PRIu64 " bytes)",
-				 path, bytes, size);
+				 "than %s (%" PRIu64 " bytes)",
+				 path, bytes, what, size);
 			return verr_hint(err, "use a device of at least %" PRIu64
 					      " bytes",
 					 size);

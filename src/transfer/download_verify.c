@@ -50,6 +50,16 @@ static int read_back(vdl_run *r, uint64_t off, uint64_t len,
 		     unsigned char *md5, uint32_t *crc, uint64_t *crc64,
 		     vmie_error *err)
 {
+	if (r->vmdk) {
+		/* The plan never needs it (download_vmdk.h): a guard. */
+		verr_set(err, VMIE_ERR_FILE_DOWNLOAD_FAILED,
+			 "%s holds the disk decoded from the VMDK, not the "
+			 "object: its bytes %" PRIu64 "-%" PRIu64 " cannot be "
+			 "read back to check them", r->o->path, off,
+			 off + len - 1);
+		return verr_hint(err, "run the download again (it starts "
+				      "over)");
+	}
 	EVP_MD_CTX *ctx = md5 ? EVP_MD_CTX_new() : NULL;
 	unsigned char *buf = xmalloc(VDL_BLOCK);
 	int e = !md5 || (ctx && EVP_DigestInit_ex(ctx, EVP_md5(), NULL))

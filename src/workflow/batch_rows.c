@@ -60,6 +60,7 @@ static const struct column columns[] = {
 	TEXT("export-format", export_format, true),
 	TEXT("s3-export-prefix", s3_export_prefix, true),
 	TEXT("download", download_path, true),
+	TEXT("download-format", download_format, true),
 	FLAG("sparse", sparse, true),
 	FLAG("overwrite", overwrite, true),
 };
@@ -107,7 +108,7 @@ bool vbatch_known_column(const char *name, vmie_error *err)
 		  "platform, storage-class, encrypted, kms-key-id, force, tag, "
 		  "install-sanbootable, instance-profile, instance-type, "
 		  "subnet-id, export, export-format, s3-export-prefix, download, "
-		  "sparse, overwrite");
+		  "download-format, sparse, overwrite");
 	return false;
 }
 

@@ -5,6 +5,8 @@
  */
 #include "workflow/export_steps.h"
 
+#include <string.h>
+
 #include "base/log.h"
 #include "workflow/import_steps.h"
 #include "workflow/sanboot.h"
@@ -33,7 +35,14 @@ int vwf_convert(const vmie_options *o, vmie_source_kind kind, vmie_result *res,
 		vmie_error *err)
 {
 	vwf_run r;
-	int rc = vwf_run_start(&r, o, res, err);
+	/* A download of the disk goes through a VMDK export (only the
+	 * disk's data travels, decoded to RAW as it arrives) unless
+	 * --export-format or --download-format as-is says otherwise. */
+	vmie_options oo = *o;
+	if (o->download_path && !o->export_format &&
+	    !(o->download_format && !strcmp(o->download_format, "as-is")))
+		oo.export_format = "VMDK";
+	int rc = vwf_run_start(&r, &oo, res, err);
 
 	if (rc != 0 || (rc = vwf_run_journal(&r, VMIE_OP_CONVERT, kind, err)) != 0)
 		goto out;

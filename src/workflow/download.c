@@ -2,7 +2,8 @@
  * The download step (download_step.h) and `vmie download S3_URL PATH`:
  * the downloader (transfer/download.h) run as phase "download", its
  * result in the run's, and one line saying whether the bytes were
- * verified and with what.
+ * verified and with what.  A VMDK asked to be written as RAW that does
+ * not decode is written as it is, and the line says so.
  *
  * VMIE_DOWNLOAD_CHUNK_SIZE (bytes) is a test knob: it forces small chunks
  * so that tests see many chunks, resumes and part splits on small objects.
@@ -45,24 +46,30 @@ static void report(vwf_run *r, const char *bucket, const char *key,
 		   const vdownload_result *dr)
 {
 	const char *path = r->opts->download_path;
-	char resumed[64] = "";
+	char resumed[64] = "", what[128] = "";
 	if (dr->resumed_from)
 		snprintf(resumed, sizeof resumed, ", %" PRIu64
 			 " resumed from an earlier run", dr->resumed_from);
+	if (dr->decoded)
+		snprintf(what, sizeof what, " as the RAW disk it holds (%" PRIu64
+			 " bytes; %" PRIu64 " fetched)", dr->disk_size,
+			 dr->fetched);
+	else if (dr->not_decoded)
+		snprintf(what, sizeof what, " as it is (not a VMDK vmie decodes)");
 	if (dr->verified)
-		vlog_success("downloaded s3://%s/%s to %s (%" PRIu64 " bytes"
-			     "%s), verified with %s",
-			     bucket, key, path, dr->size, resumed,
+		vlog_success("downloaded s3://%s/%s (%" PRIu64 " bytes%s) to "
+			     "%s%s, verified with %s",
+			     bucket, key, dr->size, resumed, path, what,
 			     dr->verified_with);
 	else
-		vlog_warn("downloaded s3://%s/%s to %s (%" PRIu64 " bytes%s), "
+		vlog_warn("downloaded s3://%s/%s (%" PRIu64 " bytes%s) to %s%s, "
 			  "but UNVERIFIED: S3 gives neither a CRC32C nor an "
 			  "MD5 ETag for it",
-			  bucket, key, path, dr->size, resumed);
+			  bucket, key, dr->size, resumed, path, what);
 }
 
 int vwf_download(vwf_run *r, const char *bucket, const char *key,
-		 vmie_error *err)
+		 bool vmdk_to_raw, vmie_error *err)
 {
 	const vmie_options *o = r->opts;
 	vwf_transfer xs = {0};
@@ -77,6 +84,7 @@ int vwf_download(vwf_run *r, const char *bucket, const char *key,
 		.path = o->download_path,
 		.sparse = o->sparse,
 		.overwrite = o->overwrite,
+		.vmdk_to_raw = vmdk_to_raw,
 		.parallel = xs.parallel,
 		.chunk_size = knob ? knob : (size_t)xs.chunk_size,
 		.threshold = knob ? 0 : xs.threshold,
@@ -108,6 +116,8 @@ int vwf_download(vwf_run *r, const char *bucket, const char *key,
 	res->download_verified = rc == 0 && dr.verified;
 	free(res->verified_with);
 	res->verified_with = rc == 0 ? xstrdup(dr.verified_with) : NULL;
+	res->download_decoded = dr.decoded;
+	res->download_size = dr.disk_size;
 	if (rc == 0) {
 		vwf_step_state(st, "done");
 		vwf_journal_save(r->journal);
@@ -161,8 +171,9 @@ int vwf_download_op(const vmie_options *o, vmie_result *res, vmie_error *err)
 	key = slash + 1;
 	free(res->source);
 	res->source = xstrdup(o->source);
+	bool to_raw = o->download_format && !strcmp(o->download_format, "raw");
 	if ((rc = follow_bucket_region(&r, bucket, err)) == 0)
-		rc = vwf_download(&r, bucket, key, err);
+		rc = vwf_download(&r, bucket, key, to_raw, err);
 out:
 	free(bucket);
 	vwf_run_finish(&r);

@@ -6,6 +6,7 @@
 #include "workflow/export_steps.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/log.h"
 #include "base/xalloc.h"
@@ -22,12 +23,17 @@ int vwf_export_run(vwf_run *r, const char *ami_id, vmie_error *err)
 	if ((rc = vwf_export_setup(r, &role_created, err)) != 0 ||
 	    (rc = vwf_export_task(r, ami_id, role_created, &key, err)) != 0)
 		goto out;
-	if (r->opts->download_path &&
-	    (rc = vwf_download(r, r->opts->s3_bucket, key, err)) != 0 &&
+	/* A VMDK export is written as its RAW disk unless asked not to. */
+	const vmie_options *o = r->opts;
+	bool to_raw = o->export_format && !strcmp(o->export_format, "VMDK") &&
+		      !(o->download_format && !strcmp(o->download_format, "as-is"));
+	if (o->download_path &&
+	    (rc = vwf_download(r, o->s3_bucket, key, to_raw, err)) != 0 &&
 	    rc != VMIE_ERR_INTERRUPTED)
 		vlog_warn("the export is in S3: continue the download (it resumes) "
-			  "with the same command, or with: vmie download %s %s",
-			  r->res->export_url, r->opts->download_path);
+			  "with the same command, or with: vmie download%s %s %s",
+			  to_raw ? " --download-format raw" : "",
+			  r->res->export_url, o->download_path);
 out:
 	free(key);
 	return rc;

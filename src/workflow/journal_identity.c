@@ -154,6 +154,7 @@ static char *command(vmie_operation op, const vmie_options *o, const json_t *id)
 	arg(&b, "s3-export-prefix", o->s3_export_prefix);
 	arg(&b, "export-format", o->export_format);
 	arg(&b, "download", vwf_js(id, "download"));
+	arg(&b, "download-format", o->download_format);
 	flag(&b, "sparse", o->sparse);
 	flag(&b, "overwrite", o->overwrite);
 	arg(&b, "profile", o->aws.profile);

@@ -127,13 +127,30 @@ int vmie_check_export_options(vmie_operation op, const vmie_options *o,
 			 "download", o->sparse ? "sparse" : "overwrite");
 		return verr_hint(err, "add --download PATH, or leave it out");
 	}
+	if (o->download_format && strcmp(o->download_format, "raw") != 0 &&
+	    strcmp(o->download_format, "as-is") != 0) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--download-format "
+			 "'%s' is not valid", o->download_format);
+		return verr_hint(err, "use raw (a VMDK written as the disk it "
+				      "holds) or as-is (the object byte for "
+				      "byte)");
+	}
+	if (o->download_format && !o->download_path) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--download-format "
+			 "applies to a download");
+		return verr_hint(err, "add --download PATH, or leave it out");
+	}
+	/* A VHD is written as it is or not at all: the disk vmie writes
+	 * from an export is RAW (a VMDK is decoded on the way). */
 	if (o->download_path && o->export_format &&
-	    strcmp(o->export_format, "RAW") != 0) {
-		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--download writes a "
-			 "disk as it is exported: it needs --export-format RAW, "
-			 "not %s", o->export_format);
-		return verr_hint(err, "drop --export-format (RAW is the "
-				      "default) or drop --download");
+	    !strcmp(o->export_format, "VHD") &&
+	    !(o->download_format && !strcmp(o->download_format, "as-is"))) {
+		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--download writes the "
+			 "exported disk as RAW, which a VHD export is not");
+		return verr_hint(err, "use --export-format RAW or VMDK (a VMDK "
+				      "is written as RAW while it downloads), or "
+				      "add --download-format as-is to keep the "
+				      "VHD as it is");
 	}
 	if ((o->instance_type || o->subnet_id) && !o->install_sanbootable) {
 		verr_set(err, VMIE_ERR_INVALID_ARGUMENT, "--%s applies to the "

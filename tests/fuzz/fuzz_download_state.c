@@ -1,7 +1,8 @@
 /* libFuzzer target: the download's resume file (a file on disk that a
  * crash, a full disk or a hand edit may leave in any shape), loaded
- * against a fixed download of 16 chunks. */
-#include "transfer/download_internal.h"
+ * against a fixed download of 16 chunks, as the object's bytes and in
+ * VMDK to RAW mode. */
+#include "transfer/download_vmdk.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +31,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vdl_plan plan = {0};
 	char *why = NULL;
 	vdl_plan_make(&plan, id.size, parts, 2, id.chunk_size);
+	(void)vdl_state_load(path, &id, &plan, &why);
+	free(why);
+	why = NULL;
+	vdl_plan_free(&plan);
+	/* The VMDK to RAW mode's file: each chunk's disk bytes too. */
+	id.mode = "vmdk-to-raw";
+	vdl_plan_make(&plan, id.size, parts, 2, id.chunk_size);
+	plan.vx = calloc(plan.n, sizeof(vdl_vchunk));
 	(void)vdl_state_load(path, &id, &plan, &why);
 	free(why);
 	vdl_plan_free(&plan);

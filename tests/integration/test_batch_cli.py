@@ -49,7 +49,8 @@ def test_help(vmie_bin, env):
     for opt in BATCH_OPTIONS:
         assert re.search(rf"(^|[ ,]){re.escape(opt)}\b", r.stdout, re.M), opt
     for opt in ("--download", "--s3-key", "--upload-only", "--skip-setup", "--ami-id"):
-        assert not re.search(rf"^ +(-\w, )?{re.escape(opt)}\b", r.stdout, re.M), opt
+        assert not re.search(rf"^ +(-\w, )?{re.escape(opt)}(?![\w-])", r.stdout, re.M), opt
+    assert re.search(r"^ +--download-format\b", r.stdout, re.M)  # a default for the rows
     assert re.search(r"^  batch ", run(vmie_bin, ["--help"], env).stdout, re.M)
     imp = run(vmie_bin, ["import", "--help"], env).stdout
     for opt in ("--max-tasks", "--max-instances", "--lease-prefix", "--skip-setup"):

@@ -319,7 +319,10 @@ def test_convert_sanbootable_download(vmie_bin, emu_env, control, aws, tmp_path)
     (["--install-sanbootable", "--subnet-id", "sub-1"], "is not a subnet id"),
     (["--download", "/"], "is a directory"),
     (["--download", "/nonexistent-dir/x.raw"], "does not exist"),
-    (["--export-format", "VMDK", "--download", "x.raw"], "needs --export-format RAW"),
+    (["--export-format", "VHD", "--download", "x.raw"], "which a VHD export is not"),
+    (["--download-format", "raw"], "--download-format applies to a download"),
+    (["--download", "x.raw", "--download-format", "qcow2"],
+     "--download-format 'qcow2' is not valid"),
 ])
 def test_export_option_errors(vmie_bin, clean_env, args, words):
     env = dict(clean_env, AWS_REGION=REGION)

@@ -286,15 +286,16 @@ def test_two_tib_disk_with_a_few_grains(vmie_bin, emu_env, clean_env, emulator, 
 # --- the emulator imports and exports VMDK for real ---------------------------
 
 def test_round_trip_vmdk_import_raw_export(vmie_bin, emu_env, emulator, tmp_path):
-    """RAW in as a VMDK, decoded into the snapshot, exported as RAW,
-    downloaded: the same bytes."""
+    """RAW in as a VMDK, decoded into the snapshot, exported as a VMDK
+    (convert's default with --download), written back as RAW while it
+    downloads: the same bytes."""
     disk = tmp_path / "disk.raw"
     random_disk(disk, SIZE + 4096, 11)
     back = tmp_path / "back.raw"
     res = result_of(run(vmie_bin, ["convert", "-b", BUCKET, "-s", str(disk), "--download",
                                    str(back), "--json"], emu_env, timeout=240))
     assert res["format"] == "VMDK" and res["s3_url"].endswith("/disk.vmdk")
-    assert res["export_url"].endswith(".raw")
+    assert res["export_url"].endswith(".vmdk") and res["download_format"] == "raw"
     assert back.read_bytes() == disk.read_bytes()
 
 
