@@ -258,8 +258,9 @@ static int resume_upload(upload_ctx *u, vwf_upload_resume *plan, vmie_error *err
 	char at[32] = "";
 	if (size)
 		snprintf(at, sizeof at, " stopped at %d %%", (int)(plan->held * 100 / size));
-	vlog_info("resuming the upload of %s%s: %zu%s parts are in S3%s",
+	vlog_info("resuming the upload of %s%s: %zu%s %s in S3%s",
 		  vsource_name(u->src), at, plan->nparts, vbuf_str(&of),
+		  plan->nparts == 1 && !of.len ? "part is" : "parts are",
 		  rs->first_part > 1 ? ""
 		  : u->up.vmdk ? "; making the VMDK again from the disk's start to "
 				 "check them (the same disk gives the same bytes)"

@@ -45,7 +45,8 @@ static void upload_words(vbuf *b, const json_t *up)
 		vbuf_addf(b, "%zu of %" PRIu64 " parts (%d %%)", n, (size + psize - 1) / psize,
 			  (int)(done * 100 / size));
 	else
-		vbuf_addf(b, "%zu parts (%" PRIu64 " MiB)", n, done >> 20);
+		vbuf_addf(b, "%zu part%s (%" PRIu64 " MiB)", n, n == 1 ? "" : "s",
+			  done >> 20);
 }
 
 char *vwf_journal_where(const json_t *doc)

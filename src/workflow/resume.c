@@ -110,10 +110,10 @@ static void how_to_go_on(vwf_run *r, int rc, vmie_error *err)
 	if (rc == VMIE_ERR_INTERRUPTED && err) {
 		free(err->hint);
 		err->hint = NULL;
-		verr_hint(err, "%s%srun the same command again to go on from where it "
+		verr_hint(err, "%s%s%srun the same command again to go on from where it "
 			  "stopped, or drop %s with: vmie runs --discard %s",
-			  kept ? "kept: " : "", kept ? kept : "", kept ? "it" : "the run",
-			  id);
+			  kept ? "kept: " : "", kept ? kept : "", kept ? "; " : "",
+			  kept ? "it" : "the run", id);
 	} else if (kept) {
 		vlog_warn("kept for the same command, which goes on from here: %s "
 			  "(vmie runs --discard %s drops it)", kept, id);

@@ -506,7 +506,8 @@ def test_interrupted_wait_keeps_the_task(vmie_bin, emu_env, control, disk):
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
-    assert "kept: import task import-ami-" in err and "which goes on in AWS" in err
+    assert "kept: import task import-ami-" in err
+    assert "which goes on in AWS; run the same command again" in err
     assert "vmie runs --discard" in err
     assert active()
     # --restart cancels it; the new run's task (no stall forced) completes.
