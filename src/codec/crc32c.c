@@ -4,41 +4,15 @@
  * CRC32C, which does both, is ~crc32_iscsi(data, len, ~crc).
  */
 #include "codec/crc32c.h"
+#include "codec/crc_combine.h"
 #include <string.h>
 
 /* Reflected Castagnoli polynomial. */
 #define POLY 0x82F63B78u
 
-/* a * b modulo the polynomial (bit 31 is x^0, reflected as the CRC). */
-static uint32_t multmodp(uint32_t a, uint32_t b)
-{
-	uint32_t m = 1u << 31, p = 0;
-	for (;;) {
-		if (a & m) {
-			p ^= b;
-			if ((a & (m - 1)) == 0)
-				break;
-		}
-		m >>= 1;
-		b = b & 1 ? (b >> 1) ^ POLY : b >> 1;
-	}
-	return p;
-}
-
-/* Appending len_b bytes multiplies A's register by x^(8 len_b): computed
- * by squaring x^8, bit by bit of len_b. */
 uint32_t vcrc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
 {
-	uint32_t sq = 1u << 30; /* x^1 */
-	for (int i = 0; i < 3; i++)
-		sq = multmodp(sq, sq); /* x^8 */
-	uint32_t p = 1u << 31;  /* x^0 */
-	for (uint64_t n = len_b; n; n >>= 1) {
-		if (n & 1)
-			p = multmodp(sq, p);
-		sq = multmodp(sq, sq);
-	}
-	return multmodp(p, crc_a) ^ crc_b;
+	return (uint32_t)vcrc_combine(crc_a, crc_b, len_b, POLY, 32);
 }
 
 #if defined(VMIE_HAVE_ISAL)

@@ -4,6 +4,7 @@
  */
 #include "codec/crc64nvme.h"
 #include "codec/crc64nvme_table.h"
+#include "codec/crc_combine.h"
 
 /* The reflected polynomial: 0xAD93D23594C93659 bit-reversed. */
 #define POLY 0x9A6C9329AC4BC9B5ull
@@ -40,36 +41,9 @@ uint64_t vcrc64nvme(uint64_t crc, const void *data, size_t len)
 	return ~r;
 }
 
-/* a * b modulo the polynomial, reflected (bit 63 is x^0). */
-static uint64_t multmodp(uint64_t a, uint64_t b)
-{
-	uint64_t m = 1ull << 63, p = 0;
-	for (;;) {
-		if (a & m) {
-			p ^= b;
-			if ((a & (m - 1)) == 0)
-				break;
-		}
-		m >>= 1;
-		b = b & 1 ? (b >> 1) ^ POLY : b >> 1;
-	}
-	return p;
-}
-
-/* Appending len_b bytes multiplies A's register by x^(8 len_b), and the
- * all-ones initial value and final XOR cancel out in the XOR with B's. */
 uint64_t vcrc64nvme_combine(uint64_t crc_a, uint64_t crc_b, uint64_t len_b)
 {
-	uint64_t sq = 1ull << 62; /* x^1 */
-	for (int i = 0; i < 3; i++)
-		sq = multmodp(sq, sq); /* x^8 */
-	uint64_t p = 1ull << 63;  /* x^0 */
-	for (uint64_t n = len_b; n; n >>= 1) {
-		if (n & 1)
-			p = multmodp(sq, p);
-		sq = multmodp(sq, sq);
-	}
-	return multmodp(p, crc_a) ^ crc_b;
+	return vcrc_combine(crc_a, crc_b, len_b, POLY, 64);
 }
 
 void vcrc64nvme_b64(uint64_t crc, char out[13])
